@@ -1,0 +1,138 @@
+// The configuration as data: one struct per YAML section, defaults are the member initialisers.
+// Error policy: loading never throws for bad input; it returns every diagnostic at once.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+// Where a value came from, for messages of the form file:line:column.
+struct Location {
+    std::string file;
+    int line = 0;    // 1-based, 0 = unknown
+    int column = 0;  // 1-based, 0 = unknown
+};
+
+struct Database {
+    std::string url;  // libpq URL or key=value string; never logged
+    std::string events_table = "events";
+    std::string notify_channel = "sluice_events";
+    Duration connect_timeout = 10s;
+    Duration statement_timeout = 30s;
+};
+
+struct Tailer {
+    int batch_size = 1000;
+    Duration poll_interval = 1s;
+    Duration horizon_warning = 30s;
+};
+
+struct OnError {
+    enum class Then { stop, park };
+    int retries = 5;
+    Duration backoff = 1s;
+    Then then = Then::stop;
+};
+
+struct Handler {
+    std::string event_type;
+    std::string sql;    // as written, with :named parameters
+    Location location;  // of the first character of the SQL text
+};
+
+struct Projection {
+    std::string name;
+    std::vector<std::string> aggregate_types;  // empty = all
+    std::string setup;
+    std::string reset;
+    std::vector<Handler> handlers;  // in file order
+    OnError on_error;
+    int partitions = 1;
+    Location location;
+};
+
+struct Tls {
+    bool verify = true;
+    std::string ca_file;
+    std::string client_cert;
+    std::string client_key;
+};
+
+struct Retry {
+    std::vector<Duration> schedule = {5s, 5min, 30min, 2h, 5h, 10h, 10h};
+    double jitter = 0.2;  // fraction, 0..1
+};
+
+enum class Ordering { per_aggregate, none };
+
+struct Webhook {
+    std::string name;
+    std::string url;
+    std::vector<std::string> secrets;          // whsec_<base64>; never logged
+    std::vector<std::string> event_types;      // empty = all
+    std::vector<std::string> aggregate_types;  // empty = all
+    std::vector<std::pair<std::string, std::string>> headers;
+    Duration timeout = 15s;
+    Retry retry;
+    Ordering ordering = Ordering::per_aggregate;
+    int max_in_flight = 64;
+    Tls tls;
+    Location location;
+};
+
+struct Outbox {
+    Duration retention = std::chrono::hours(24 * 7);
+    int claim_batch = 256;
+    std::size_t max_response_bytes = 4096;  // stored per attempt
+};
+
+struct Http {
+    bool enabled = true;
+    std::string listen = "127.0.0.1:9464";
+    std::size_t max_request_bytes = 64 * 1024;
+};
+
+struct Log {
+    std::string level = "info";  // debug | info | warn | error
+};
+
+struct Config {
+    std::string source_file;
+    Database database;
+    Tailer tailer;
+    std::vector<Projection> projections;
+    std::vector<Webhook> webhooks;
+    Outbox outbox;
+    Http http;
+    Log log;
+};
+
+// One problem found while loading, e.g. "sluice.yaml:12:7: unknown key 'handler'".
+struct Diagnostic {
+    Location where;
+    std::string message;
+};
+
+[[nodiscard]] std::string format(const Diagnostic& d);
+
+struct LoadResult {
+    std::optional<Config> config;  // set only when errors is empty
+    std::vector<Diagnostic> errors;
+};
+
+// Looks up ${VAR}; returns nullopt when unset. Injected so tests need not touch the process env.
+using Environment = std::map<std::string, std::string>;
+[[nodiscard]] Environment process_environment();
+
+[[nodiscard]] LoadResult load_file(const std::string& path, const Environment& env);
+[[nodiscard]] LoadResult load_string(const std::string& text, const std::string& file_name,
+                                     const Environment& env);
+
+}  // namespace sluice::config

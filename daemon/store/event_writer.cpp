@@ -1,0 +1,236 @@
+#include "store/event_writer.hpp"
+
+#include <map>
+#include <regex>
+
+#include <boost/json/parse.hpp>
+
+#include "store/migrations.hpp"
+
+namespace sluice::store {
+namespace {
+
+constexpr std::size_t max_rows_per_statement = 5000;  // 7 parameters each, under 65535
+constexpr const char* unique_violation = "23505";
+
+void validate(const std::string& aggregate_id, const std::string& aggregate_type, const NewEvent& e,
+              const std::string& where) {
+    if (!is_uuid(aggregate_id)) {
+        throw std::invalid_argument(where + "aggregate id '" + aggregate_id + "' is not a UUID");
+    }
+    if (aggregate_type.empty())
+        throw std::invalid_argument(where + "aggregate type is empty");
+    if (e.event_type.empty())
+        throw std::invalid_argument(where + "event type is empty");
+    if (auto err = json_error(e.payload); !err.empty()) {
+        throw std::invalid_argument(where + "payload is not valid JSON: " + err);
+    }
+    if (e.metadata) {
+        if (auto err = json_error(*e.metadata); !err.empty()) {
+            throw std::invalid_argument(where + "metadata is not valid JSON: " + err);
+        }
+    }
+}
+
+}  // namespace
+
+bool is_uuid(const std::string& text) {
+    static const std::regex uuid(
+        R"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})");
+    return std::regex_match(text, uuid);
+}
+
+std::string json_error(const std::string& text) {
+    boost::system::error_code ec;
+    boost::json::parse(text, ec);
+    return ec ? ec.message() : std::string();
+}
+
+EventWriter::EventWriter(pg::Connection& conn, std::string events_table)
+    : conn_(conn), table_(quote_qualified(events_table)) {}
+
+int EventWriter::current_version(const std::string& aggregate_id) {
+    auto r =
+        conn_.exec("SELECT coalesce(max(version), 0) FROM " + table_ + " WHERE aggregate_id = $1",
+                   pg::Params(aggregate_id));
+    return static_cast<int>(r.int64(0, 0));
+}
+
+void EventWriter::insert_rows(const std::vector<Row>& rows) {
+    for (std::size_t start = 0; start < rows.size(); start += max_rows_per_statement) {
+        std::size_t end = std::min(rows.size(), start + max_rows_per_statement);
+        std::string sql = "INSERT INTO " + table_ +
+                          " (aggregate_id, aggregate_type, version, event_type, payload, "
+                          "metadata, timestamp) VALUES ";
+        pg::Params params;
+        int n = 0;
+        for (std::size_t i = start; i < end; ++i) {
+            const Row& r = rows[i];
+            if (i > start)
+                sql += ',';
+            sql += "($" + std::to_string(n + 1) + "::uuid,$" + std::to_string(n + 2) + ",$" +
+                   std::to_string(n + 3) + "::int,$" + std::to_string(n + 4) + ",$" +
+                   std::to_string(n + 5) + "::jsonb,$" + std::to_string(n + 6) +
+                   "::jsonb,coalesce($" + std::to_string(n + 7) + "::timestamptz, now()))";
+            n += 7;
+            params.add(*r.aggregate_id)
+                .add(*r.aggregate_type)
+                .add(r.version)
+                .add(r.event->event_type)
+                .add(r.event->payload)
+                .add(r.event->metadata)
+                .add(r.event->timestamp);
+        }
+        conn_.exec(sql, params);
+    }
+}
+
+int EventWriter::append(const std::string& aggregate_id, const std::string& aggregate_type,
+                        int expected_version, const std::vector<NewEvent>& events) {
+    if (expected_version < 0) {
+        throw std::invalid_argument("expected version must be 0 or more, got " +
+                                    std::to_string(expected_version));
+    }
+    if (events.empty())
+        throw std::invalid_argument("no events to append");
+    for (const NewEvent& e : events)
+        validate(aggregate_id, aggregate_type, e, "");
+
+    std::vector<Row> rows;
+    int version = expected_version;
+    for (const NewEvent& e : events)
+        rows.push_back({&aggregate_id, &aggregate_type, ++version, &e});
+    try {
+        pg::Transaction tx(conn_);
+        int actual = current_version(aggregate_id);
+        if (actual != expected_version)
+            throw VersionConflict(aggregate_id, expected_version, actual);
+        insert_rows(rows);
+        tx.commit();
+    } catch (const pg::Error& e) {
+        // Another writer inserted the same version between our check and our insert.
+        if (e.sqlstate() != unique_violation)
+            throw;
+        throw VersionConflict(aggregate_id, expected_version, current_version(aggregate_id));
+    }
+    return version;
+}
+
+BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
+                                    std::size_t chunk_events) {
+    for (const BulkEvent& b : events) {
+        validate(b.aggregate_id, b.aggregate_type, b.event,
+                 "line " + std::to_string(b.line) + ": ");
+        if (b.version && *b.version < 1) {
+            throw std::invalid_argument("line " + std::to_string(b.line) +
+                                        ": version must be 1 or more");
+        }
+    }
+    // Group by aggregate, keeping first-appearance order and each aggregate's line order.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const BulkEvent*>> groups;
+    for (const BulkEvent& b : events) {
+        auto [it, inserted] = groups.try_emplace(b.aggregate_id);
+        if (inserted)
+            order.push_back(b.aggregate_id);
+        it->second.push_back(&b);
+    }
+
+    BulkReport report;
+    auto append_group = [&](const std::vector<const BulkEvent*>& group) {
+        const BulkEvent& first = *group.front();
+        int expected = first.version ? *first.version - 1 : current_version(first.aggregate_id);
+        std::vector<NewEvent> batch;
+        for (const BulkEvent* b : group)
+            batch.push_back(b->event);
+        try {
+            append(first.aggregate_id, first.aggregate_type, expected, batch);
+            report.events_appended += static_cast<std::int64_t>(group.size());
+            ++report.aggregates_appended;
+        } catch (const VersionConflict& c) {
+            report.conflicts.push_back("line " + std::to_string(first.line) + ": " + c.what());
+        }
+    };
+
+    std::size_t i = 0;
+    while (i < order.size()) {
+        // A chunk is whole aggregates, about chunk_events events.
+        std::vector<const std::vector<const BulkEvent*>*> chunk;
+        std::size_t count = 0;
+        while (i < order.size() && (chunk.empty() || count < chunk_events)) {
+            chunk.push_back(&groups[order[i]]);
+            count += chunk.back()->size();
+            ++i;
+        }
+        std::string ids = "{";
+        for (auto* g : chunk)
+            ids += (ids.size() > 1 ? "," : "") + g->front()->aggregate_id;
+        ids += "}";
+        bool fallback = false;
+        try {
+            pg::Transaction tx(conn_);
+            auto current = conn_.exec("SELECT aggregate_id::text, max(version) FROM " + table_ +
+                                          " WHERE aggregate_id = ANY($1::uuid[]) GROUP BY 1",
+                                      pg::Params(ids));
+            std::map<std::string, int> versions;
+            for (int r = 0; r < current.rows(); ++r) {
+                versions[std::string(current.text(r, 0))] = static_cast<int>(current.int64(r, 1));
+            }
+            std::vector<Row> rows;
+            for (auto* g : chunk) {
+                const BulkEvent& first = *g->front();
+                int at = versions[first.aggregate_id];
+                // Explicit versions that do not continue the history: settle one by one.
+                if (first.version && *first.version != at + 1) {
+                    fallback = true;
+                    break;
+                }
+                for (const BulkEvent* b : *g) {
+                    rows.push_back({&b->aggregate_id, &first.aggregate_type, ++at, &b->event});
+                }
+            }
+            if (!fallback) {
+                insert_rows(rows);
+                tx.commit();
+                report.events_appended += static_cast<std::int64_t>(rows.size());
+                report.aggregates_appended += static_cast<std::int64_t>(chunk.size());
+            }
+        } catch (const pg::Error& e) {
+            if (e.sqlstate() != unique_violation)
+                throw;
+            fallback = true;  // a concurrent writer: find out which aggregates lost
+        }
+        if (fallback) {
+            for (auto* g : chunk)
+                append_group(*g);
+        }
+    }
+    return report;
+}
+
+std::vector<StoredEvent> load(pg::Connection& conn, const std::string& aggregate_id,
+                              const std::optional<std::string>& as_of,
+                              const std::string& events_table) {
+    if (!is_uuid(aggregate_id)) {
+        throw std::invalid_argument("aggregate id '" + aggregate_id + "' is not a UUID");
+    }
+    std::string sql =
+        "SELECT id, transaction_id::text, aggregate_id::text, aggregate_type, version, "
+        "event_type, payload::text, metadata::text, "
+        "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " +
+        quote_qualified(events_table) +
+        " WHERE aggregate_id = $1 AND ($2::timestamptz IS NULL OR timestamp <= $2::timestamptz)"
+        " ORDER BY version";
+    auto r = conn.exec(sql, pg::Params(aggregate_id, as_of));
+    std::vector<StoredEvent> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        out.push_back({r.int64(i, 0), std::string(r.text(i, 1)), std::string(r.text(i, 2)),
+                       std::string(r.text(i, 3)), static_cast<int>(r.int64(i, 4)),
+                       std::string(r.text(i, 5)), std::string(r.text(i, 6)), r.optional_text(i, 7),
+                       std::string(r.text(i, 8))});
+    }
+    return out;
+}
+
+}  // namespace sluice::store

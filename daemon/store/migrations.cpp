@@ -1,0 +1,182 @@
+#include "store/migrations.hpp"
+
+#include <regex>
+#include <stdexcept>
+
+namespace sluice::store {
+namespace {
+
+const std::regex identifier(R"([A-Za-z_][A-Za-z0-9_]{0,62})");
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+        s.replace(pos, from.size(), to);
+    }
+    return s;
+}
+
+// The sluice schema: checkpoints, parked events, the outbox and instance ownership.
+const char* core_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.checkpoints (
+  name text PRIMARY KEY,
+  transaction_id xid8 NOT NULL DEFAULT '0',
+  event_id bigint NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now());
+
+-- Moves a checkpoint only from the position the caller last saw, so two writers racing on
+-- one subscriber can never both advance it. Runs in the same transaction as the handler work.
+CREATE OR REPLACE FUNCTION sluice.advance_checkpoint(
+    p_name text, p_old_tx xid8, p_old_id bigint, p_new_tx xid8, p_new_id bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE sluice.checkpoints
+     SET transaction_id = p_new_tx, event_id = p_new_id, updated_at = now()
+   WHERE name = p_name AND transaction_id = p_old_tx AND event_id = p_old_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'checkpoint of % is no longer at (%, %): another writer moved it',
+      p_name, p_old_tx, p_old_id USING ERRCODE = 'SL001';
+  END IF;
+END $fn$;
+
+CREATE TABLE IF NOT EXISTS sluice.parked_events (
+  subscriber text NOT NULL,
+  event_id bigint NOT NULL,
+  transaction_id xid8 NOT NULL,
+  error text NOT NULL,
+  sqlstate text,
+  parked_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (subscriber, event_id));
+
+CREATE TABLE IF NOT EXISTS sluice.outbox (
+  id bigserial PRIMARY KEY,
+  webhook text NOT NULL,
+  event_id bigint NOT NULL,
+  aggregate_id uuid NOT NULL,
+  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+  attempts int NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  enqueued_at timestamptz NOT NULL DEFAULT now(),
+  event_timestamp timestamptz NOT NULL,
+  delivered_at timestamptz,
+  last_error text,
+  UNIQUE (webhook, event_id));
+CREATE INDEX IF NOT EXISTS outbox_due ON sluice.outbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_delivered ON sluice.outbox (delivered_at)
+  WHERE state = 'delivered';
+
+CREATE TABLE IF NOT EXISTS sluice.outbox_attempts (
+  outbox_id bigint NOT NULL REFERENCES sluice.outbox(id) ON DELETE CASCADE,
+  attempted_at timestamptz NOT NULL DEFAULT now(),
+  status int,
+  error text,
+  duration_ms double precision NOT NULL,
+  response text);
+CREATE INDEX IF NOT EXISTS outbox_attempts_outbox ON sluice.outbox_attempts (outbox_id);
+
+CREATE TABLE IF NOT EXISTS sluice.webhook_state (
+  webhook text PRIMARY KEY,
+  disabled_at timestamptz,
+  disabled_reason text);
+
+CREATE OR REPLACE FUNCTION sluice.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('sluice_outbox', '');
+  RETURN NULL;
+END $fn$;
+DROP TRIGGER IF EXISTS sluice_notify_outbox ON sluice.outbox;
+CREATE TRIGGER sluice_notify_outbox AFTER INSERT ON sluice.outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION sluice.notify_outbox();
+
+CREATE TABLE IF NOT EXISTS sluice.owners (
+  name text PRIMARY KEY,
+  instance_id text NOT NULL,
+  host text NOT NULL,
+  pid int NOT NULL,
+  since timestamptz NOT NULL DEFAULT now(),
+  heartbeat timestamptz NOT NULL DEFAULT now());
+
+CREATE OR REPLACE FUNCTION sluice.notify_events() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify(TG_ARGV[0], '');
+  RETURN NULL;
+END $fn$;
+)SQL";
+
+// The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
+const char* events_table_sql = R"SQL(
+DO $do$
+BEGIN
+  IF to_regclass({{events_literal}}) IS NULL THEN
+    CREATE TABLE {{events}} (
+      id BIGSERIAL PRIMARY KEY,
+      aggregate_id UUID NOT NULL,
+      aggregate_type VARCHAR(255) NOT NULL,
+      version INT NOT NULL,
+      event_type VARCHAR(255) NOT NULL,
+      payload JSONB NOT NULL,
+      timestamp TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+      metadata JSONB,
+      UNIQUE (aggregate_id, version));
+    CREATE INDEX idx_{{base}}_aggregate_id ON {{events}} (aggregate_id);
+    CREATE INDEX idx_{{base}}_timestamp ON {{events}} (timestamp);
+  END IF;
+END $do$;
+)SQL";
+
+// What sluice adds to any seed-shaped table: the committing transaction of every row (read in
+// commit order, not id order), an index to read by it, and one NOTIFY per INSERT statement.
+const char* events_additions_sql = R"SQL(
+ALTER TABLE {{events}}
+  ADD COLUMN IF NOT EXISTS transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX IF NOT EXISTS {{base}}_sluice_position_idx ON {{events}} (transaction_id, id);
+DROP TRIGGER IF EXISTS sluice_notify ON {{events}};
+CREATE TRIGGER sluice_notify AFTER INSERT ON {{events}}
+  FOR EACH STATEMENT EXECUTE FUNCTION sluice.notify_events({{channel}});
+)SQL";
+
+}  // namespace
+
+std::string quote_literal(const std::string& text) {
+    return "'" + replace_all(text, "'", "''") + "'";
+}
+
+std::string quote_qualified(const std::string& name) {
+    std::string out;
+    std::size_t start = 0;
+    int parts = 0;
+    while (true) {
+        auto dot = name.find('.', start);
+        std::string part = name.substr(start, dot == std::string::npos ? dot : dot - start);
+        if (!std::regex_match(part, identifier) || ++parts > 2) {
+            throw std::invalid_argument("'" + name + "' is not a valid table name");
+        }
+        if (!out.empty())
+            out += '.';
+        out += '"' + part + '"';
+        if (dot == std::string::npos)
+            break;
+        start = dot + 1;
+    }
+    return out;
+}
+
+std::vector<Migration> migrations(const SchemaOptions& options) {
+    std::string quoted = quote_qualified(options.events_table);
+    auto dot = options.events_table.rfind('.');
+    std::string base =
+        dot == std::string::npos ? options.events_table : options.events_table.substr(dot + 1);
+    auto expand = [&](std::string sql) {
+        sql = replace_all(std::move(sql), "{{events_literal}}", quote_literal(quoted));
+        sql = replace_all(std::move(sql), "{{events}}", quoted);
+        sql = replace_all(std::move(sql), "{{base}}", base);
+        return replace_all(std::move(sql), "{{channel}}", quote_literal(options.notify_channel));
+    };
+    return {
+        {1, "sluice schema: checkpoints, parked events, outbox, owners", "sluice", core_sql},
+        {2, "events table (created when absent)", options.events_table, expand(events_table_sql)},
+        {3, "events: transaction_id, position index, notify trigger", options.events_table,
+         expand(events_additions_sql)},
+    };
+}
+
+}  // namespace sluice::store
