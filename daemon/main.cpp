@@ -1,12 +1,18 @@
 // sluice: wires the libraries' subcommands into one binary.
+#include "app/commands.hpp"
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
-    using namespace sluice::cli;
-    const std::vector<Command> commands = {
-        {"migrate", "create or update the sluice schema and the events table", migrate_command},
-        {"append", "append events to an aggregate (or bulk-import a JSONL file)", append_command},
-        {"events", "print an aggregate's history", events_command},
+    using namespace sluice;
+    const std::vector<cli::Command> commands = {
+        {"run", "run the daemon: tail events into projections and webhooks", app::run_command},
+        {"check-config", "validate a config file without touching a database",
+         app::check_config_command},
+        {"migrate", "create or update the sluice schema and the events table",
+         cli::migrate_command},
+        {"append", "append events to an aggregate (or bulk-import a JSONL file)",
+         cli::append_command},
+        {"events", "print an aggregate's history", cli::events_command},
     };
-    return dispatch(commands, argc, argv);
+    return cli::dispatch(commands, argc, argv);
 }

@@ -88,7 +88,8 @@ asio::awaitable<AsyncConnection> AsyncConnection::connect(asio::any_io_executor 
 }
 
 asio::awaitable<void> AsyncConnection::wait_readable(Clock::time_point deadline) {
-    if (!co_await wait_until(*socket_, Wait::wait_read, deadline)) {
+    bool ready = co_await wait_until(*socket_, Wait::wait_read, deadline);
+    if (!ready) {
         broken_ = true;
         throw timeout_error("waiting for PostgreSQL");
     }
@@ -134,7 +135,10 @@ asio::awaitable<Result> AsyncConnection::next_result(Clock::time_point deadline)
 // Reads results until the end of the current query; throws the first error.
 asio::awaitable<void> AsyncConnection::drain(Clock::time_point deadline) {
     std::optional<Error> first;
-    while (Result r = co_await next_result(deadline)) {
+    while (true) {
+        Result r = co_await next_result(deadline);
+        if (!r)
+            break;
         auto st = r.status();
         if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !first) {
             first = error_from(conn_.get(), r.get());
@@ -159,7 +163,10 @@ asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
     co_await flush(deadline);
     Result out;
     std::optional<Error> first;
-    while (Result r = co_await next_result(deadline)) {
+    while (true) {
+        Result r = co_await next_result(deadline);
+        if (!r)
+            break;
         auto st = r.status();
         if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
             if (!first)
@@ -229,7 +236,10 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
     std::optional<Error> first;
     for (std::size_t i = 0; i < steps.size(); ++i) {
         Result kept;
-        while (Result r = co_await next_result(deadline)) {
+        while (true) {
+            Result r = co_await next_result(deadline);
+            if (!r)
+                break;
             auto st = r.status();
             if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !first) {
                 first = error_from(c, r.get());
@@ -272,8 +282,8 @@ asio::awaitable<std::vector<Notification>> AsyncConnection::wait_notifications(
     }
     collect();
     while (out.empty()) {
-        if (!co_await wait_until(*socket_, Wait::wait_read, deadline))
-            co_return out;
+        bool ready = co_await wait_until(*socket_, Wait::wait_read, deadline);
+        if (!ready) co_return out;
         if (PQconsumeInput(conn_.get()) == 0) {
             broken_ = true;
             throw error_from(conn_.get(), nullptr);

@@ -1,0 +1,178 @@
+// Entry points: parse YAML, convert every section, then check what spans sections (names unique
+// across projections and webhooks).
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/config.hpp"
+#include "config/sections.hpp"
+
+extern char** environ;  // NOLINT: POSIX provides no header declaration
+
+namespace sluice::config {
+namespace {
+
+// Names share one namespace because both become parts of SQL identifiers in the same schema.
+void check_unique_names(Reader& r, const YAML::Node& root, const Config& config) {
+    struct FirstUse {
+        std::string kind;
+        Location where;
+    };
+    std::map<std::string, FirstUse, std::less<>> used;
+    auto check = [&](const std::string& name, std::string_view kind, const YAML::Node& item) {
+        if (name.empty()) {
+            return;
+        }
+        const auto name_node = Reader::value_of(item, "name");
+        const auto where = r.at(name_node.IsDefined() ? name_node : item);
+        const auto [it, inserted] = used.try_emplace(name, FirstUse{std::string(kind), where});
+        if (!inserted) {
+            r.error(where, "duplicate name '" + name + "': " + it->second.kind + " '" + name +
+                               "' at line " + std::to_string(it->second.where.line) +
+                               " already uses it (names must be unique across projections and "
+                               "webhooks)");
+        }
+    };
+    const auto projections = Reader::value_of(root, "projections");
+    for (std::size_t i = 0; i < config.projections.size(); ++i) {
+        check(config.projections[i].name, "projection", projections[i]);
+    }
+    const auto webhooks = Reader::value_of(root, "webhooks");
+    for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
+        check(config.webhooks[i].name, "webhook", webhooks[i]);
+    }
+}
+
+// In a flow collection ([a, b] or {k: v}) '{' and '}' are syntax, so ${VAR} must be quoted
+// there; yaml-cpp's own message does not say so.
+std::string flow_hint(std::string_view text, int line) {
+    std::size_t start = 0;
+    for (int i = 0; i < line && start != std::string_view::npos; ++i) {
+        start = text.find('\n', start);
+        start = start == std::string_view::npos ? start : start + 1;
+    }
+    if (start == std::string_view::npos) {
+        return {};
+    }
+    const auto content = text.substr(start, text.find('\n', start) - start);
+    const auto expansion = content.find("${");
+    const auto flow_start = content.find_first_of("[{");
+    if (expansion == std::string_view::npos || flow_start > expansion) {
+        return {};  // no ${ on the line, or no collection opened before it
+    }
+    return " (inside [ ] or { }, write a value that uses ${VAR} in quotes: \"${VAR}\")";
+}
+
+// Top to bottom reads best; problems without a line (a missing file) come first.
+void sort_by_position(std::vector<Diagnostic>& errors) {
+    std::stable_sort(errors.begin(), errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
+        return std::pair(a.where.line, a.where.column) < std::pair(b.where.line, b.where.column);
+    });
+}
+
+}  // namespace
+
+void read_config(Reader& r, const YAML::Node& root, Config& out) {
+    if (!root.IsDefined() || root.IsNull()) {
+        r.error({r.file()}, "the configuration is empty (at least database.url is required)");
+        return;
+    }
+    if (!r.expect_mapping(
+            root, "", {"database", "tailer", "projections", "webhooks", "outbox", "http", "log"})) {
+        return;
+    }
+    const auto database = Reader::value_of(root, "database");
+    if (!database.IsDefined()) {
+        r.error(r.at(root), "database: required (at least database.url)");
+    } else if (database.IsNull()) {
+        r.error(r.at(Reader::key_of(root, "database")),
+                "url in database: required (or url_file naming a file that holds it)");
+    } else {
+        read_database(r, database, out.database);
+    }
+    read_tailer(r, Reader::value_of(root, "tailer"), out.tailer);
+    read_outbox(r, Reader::value_of(root, "outbox"), out.outbox);
+    read_http(r, Reader::value_of(root, "http"), out.http);
+    read_log(r, Reader::value_of(root, "log"), out.log);
+    r.for_each_item(root, "projections", "", [&](const YAML::Node& item, std::size_t i) {
+        read_projection(r, item, i, out.projections.emplace_back());
+    });
+    r.for_each_item(root, "webhooks", "", [&](const YAML::Node& item, std::size_t i) {
+        read_webhook(r, item, i, out.webhooks.emplace_back());
+    });
+    check_unique_names(r, root, out);
+}
+
+std::string format(const Diagnostic& d) {
+    std::string out = d.where.file;
+    if (d.where.line > 0) {
+        out.append(":").append(std::to_string(d.where.line));
+        if (d.where.column > 0) {
+            out.append(":").append(std::to_string(d.where.column));
+        }
+    }
+    if (!out.empty()) {
+        out.append(": ");
+    }
+    return out.append(d.message);
+}
+
+Environment process_environment() {
+    Environment env;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        const std::string_view kv(*entry);
+        const auto eq = kv.find('=');
+        if (eq != std::string_view::npos) {
+            env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+        }
+    }
+    return env;
+}
+
+LoadResult load_string(const std::string& text, const std::string& file_name,
+                       const Environment& env) {
+    Reader reader(file_name, text, env);
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        reader.error({file_name, e.mark.line + 1, e.mark.column + 1},
+                     e.msg + flow_hint(text, e.mark.line));
+        return {std::nullopt, reader.take_diagnostics()};
+    } catch (const YAML::Exception& e) {
+        reader.error({file_name, e.mark.is_null() ? 0 : e.mark.line + 1,
+                      e.mark.is_null() ? 0 : e.mark.column + 1},
+                     e.msg);
+        return {std::nullopt, reader.take_diagnostics()};
+    }
+    Config config;
+    config.source_file = file_name;
+    read_config(reader, root, config);
+    auto errors = reader.take_diagnostics();
+    sort_by_position(errors);
+    if (!errors.empty()) {
+        return {std::nullopt, std::move(errors)};
+    }
+    return {std::move(config), {}};
+}
+
+LoadResult load_file(const std::string& path, const Environment& env) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        const int err = errno;
+        return {std::nullopt,
+                {{{path}, "cannot read configuration file: " + std::string(std::strerror(err))}}};
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        return {std::nullopt, {{{path}, "cannot read configuration file"}}};
+    }
+    return load_string(text.str(), path, env);
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,149 @@
+// Conversion of projections: their handlers' SQL is checked here, so that an unknown :parameter
+// is reported at its exact place in the file rather than when the first event arrives.
+#include <set>
+
+#include "config/sections.hpp"
+#include "config/validate.hpp"
+#include "sql/sql_template.hpp"
+
+namespace sluice::config {
+namespace {
+
+std::string available_params() {
+    std::string out;
+    for (const auto& name : sql::event_params()) {
+        out.append(out.empty() ? ":" : ", :").append(name);
+    }
+    return out;
+}
+
+bool is_blank_text(std::string_view s) {
+    return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// Setup and reset run without an event, so a :name in them would reach PostgreSQL as a syntax
+// error; say so here instead.
+void read_plain_sql(Reader& r, const YAML::Node& node, std::string_view key,
+                    const std::string& scope, std::string& out) {
+    const auto value = Reader::value_of(node, key);
+    if (!value.IsDefined()) {
+        return;
+    }
+    const auto text = r.scalar(value, key, scope);
+    if (!text) {
+        return;
+    }
+    for (const auto& param : sql::scan_params(text->text)) {
+        r.error(r.at(*text, param.offset),
+                std::string(key) + " in " + scope + ": parameter ':" + param.name +
+                    "' is not available here (" + std::string(key) + " runs without an event)");
+    }
+    out = text->text;
+}
+
+}  // namespace
+
+std::string item_scope(const YAML::Node& node, std::string_view kind, std::string_view list,
+                       std::size_t index) {
+    const auto name = Reader::value_of(node, "name");
+    if (name.IsScalar() && check_name(name.Scalar()).empty()) {
+        return std::string(kind) + " '" + name.Scalar() + "'";
+    }
+    return std::string(list) + "[" + std::to_string(index) + "]";
+}
+
+void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Projection& out) {
+    const std::string scope = item_scope(node, "projection", "projections", index);
+    out.location = r.at(node);
+    if (node.IsNull()) {
+        r.error(r.at(node), scope + ": expected a mapping, got nothing");
+        return;
+    }
+    if (!r.expect_mapping(
+            node, scope,
+            {"name", "aggregate_types", "setup", "reset", "handlers", "on_error", "partitions"})) {
+        return;
+    }
+    if (!Reader::value_of(node, "name").IsDefined()) {
+        r.error(r.at(node), "name in " + scope + ": required");
+    } else if (r.read(node, "name", scope, out.name)) {
+        if (const auto problem = check_name(out.name); !problem.empty()) {
+            r.field_error(Reader::value_of(node, "name"), "name", scope, problem);
+        }
+    }
+    r.read(node, "aggregate_types", scope, out.aggregate_types);
+    read_plain_sql(r, node, "setup", scope, out.setup);
+    read_plain_sql(r, node, "reset", scope, out.reset);
+    r.read(node, "partitions", scope, out.partitions, 1, 256);
+
+    if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
+        read_on_error(r, on_error, "on_error of " + scope, out.on_error);
+    }
+
+    const auto handlers = Reader::value_of(node, "handlers");
+    if (!handlers.IsDefined() || handlers.IsNull()) {
+        r.error(handlers.IsDefined() ? r.at(Reader::key_of(node, "handlers")) : r.at(node),
+                "handlers in " + scope + ": required (a mapping of event type to SQL)");
+        return;
+    }
+    if (!handlers.IsMap()) {
+        r.field_error(
+            handlers, "handlers", scope,
+            "expected a mapping of event type to SQL, got " + std::string(describe_kind(handlers)));
+        return;
+    }
+    std::set<std::string, std::less<>> seen;
+    for (const auto& entry : handlers) {
+        if (!entry.first.IsScalar() || entry.first.Scalar().empty()) {
+            r.error(r.at(entry.first), "handlers in " + scope + ": event types must be names");
+            continue;
+        }
+        if (!seen.insert(entry.first.Scalar()).second) {
+            r.error(r.at(entry.first),
+                    "duplicate handler for event type '" + entry.first.Scalar() + "' in " + scope);
+            continue;
+        }
+        Handler handler;
+        read_handler(r, entry.first, entry.second, scope, handler);
+        out.handlers.push_back(std::move(handler));
+    }
+}
+
+void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
+                  const std::string& projection_scope, Handler& out) {
+    out.event_type = key.Scalar();
+    const std::string scope = "handler '" + out.event_type + "' of " + projection_scope;
+    if (sql.IsNull() || (sql.IsScalar() && is_blank_text(sql.Scalar()))) {
+        r.error(r.at(key),
+                "missing SQL for handler '" + out.event_type + "' in " + projection_scope);
+        return;
+    }
+    const auto text = r.scalar(sql, "SQL", scope);
+    if (!text) {
+        return;
+    }
+    const auto first = text->text.find_first_not_of(" \t\r\n");
+    out.location = r.at(*text, first == std::string::npos ? 0 : first);
+    for (const auto& param : sql::scan_params(text->text)) {
+        if (!sql::is_event_param(param.name)) {
+            r.error(r.at(*text, param.offset), "unknown parameter ':" + param.name + "' in " +
+                                                   scope + " (available: " + available_params() +
+                                                   ")");
+        }
+    }
+    out.sql = text->text;
+}
+
+void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out) {
+    if (!r.expect_mapping(node, scope, {"retries", "backoff", "then"})) {
+        return;
+    }
+    r.read(node, "retries", scope, out.retries, 0, 1000);
+    r.read(node, "backoff", scope, out.backoff, Duration(0));
+    std::size_t index = 0;
+    if (r.read_choice(node, "then", scope, {"stop", "park"}, index)) {
+        out.then = index == 0 ? OnError::Then::stop : OnError::Then::park;
+    }
+}
+
+}  // namespace sluice::config

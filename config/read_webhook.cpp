@@ -1,0 +1,191 @@
+// Conversion of webhooks and their retry and TLS settings. URLs, secrets and header values may
+// carry credentials, so messages here never quote them.
+#include <set>
+
+#include "config/sections.hpp"
+#include "config/units.hpp"
+#include "config/validate.hpp"
+
+namespace sluice::config {
+namespace {
+
+constexpr std::size_t max_schedule_length = 100;
+
+void read_secrets(Reader& r, const YAML::Node& node, const std::string& scope, Webhook& out) {
+    r.for_each_item(node, "secrets", scope, [&](const YAML::Node& item, std::size_t i) {
+        const std::string key = "secrets[" + std::to_string(i) + "]";
+        const auto text = r.scalar(item, key, scope);
+        if (!text) {
+            return;
+        }
+        if (const auto problem = check_secret(text->text); !problem.empty()) {
+            r.field_error(item, key, scope, problem);
+            return;
+        }
+        out.secrets.push_back(text->text);
+    });
+    r.for_each_item(node, "secrets_file", scope, [&](const YAML::Node& item, std::size_t i) {
+        const std::string key = "secrets_file[" + std::to_string(i) + "]";
+        const auto path = r.scalar(item, key, scope);
+        if (!path) {
+            return;
+        }
+        auto secret = r.read_file(*path, key, scope);
+        if (!secret) {
+            return;
+        }
+        if (const auto problem = check_secret(*secret); !problem.empty()) {
+            r.field_error(item, key, scope, problem + " (in '" + r.resolve_path(path->text) + "')");
+            return;
+        }
+        out.secrets.push_back(std::move(*secret));
+    });
+}
+
+void read_headers(Reader& r, const YAML::Node& node, const std::string& scope, Webhook& out) {
+    const auto headers = Reader::value_of(node, "headers");
+    if (!headers.IsDefined() || headers.IsNull()) {
+        return;
+    }
+    if (!headers.IsMap()) {
+        r.field_error(headers, "headers", scope,
+                      "expected a mapping of header name to value, got " +
+                          std::string(describe_kind(headers)));
+        return;
+    }
+    const std::string headers_scope = "headers of " + scope;
+    if (!r.expect_free_mapping(headers, headers_scope)) {
+        return;
+    }
+    std::set<std::string, std::less<>> seen;
+    for (const auto& entry : headers) {
+        if (!entry.first.IsScalar() || seen.count(entry.first.Scalar()) != 0) {
+            continue;  // reported by the mapping check
+        }
+        seen.insert(entry.first.Scalar());
+        const auto& name = entry.first.Scalar();
+        const auto value = r.scalar(entry.second, name, headers_scope);
+        if (!value) {
+            continue;
+        }
+        if (const auto problem = check_header(name, value->text); !problem.empty()) {
+            r.error(r.at(entry.first), headers_scope + ": " + problem);
+            continue;
+        }
+        out.headers.emplace_back(name, value->text);
+    }
+}
+
+}  // namespace
+
+void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out) {
+    const std::string scope = item_scope(node, "webhook", "webhooks", index);
+    out.location = r.at(node);
+    if (node.IsNull()) {
+        r.error(r.at(node), scope + ": expected a mapping, got nothing");
+        return;
+    }
+    if (!r.expect_mapping(
+            node, scope,
+            {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types", "headers",
+             "timeout", "retry", "ordering", "max_in_flight", "tls"})) {
+        return;
+    }
+    if (!Reader::value_of(node, "name").IsDefined()) {
+        r.error(r.at(node), "name in " + scope + ": required");
+    } else if (r.read(node, "name", scope, out.name)) {
+        if (const auto problem = check_name(out.name); !problem.empty()) {
+            r.field_error(Reader::value_of(node, "name"), "name", scope, problem);
+        }
+    }
+    if (!Reader::value_of(node, "url").IsDefined()) {
+        r.error(r.at(node), "url in " + scope + ": required");
+    } else if (r.read(node, "url", scope, out.url)) {
+        if (const auto problem = check_webhook_url(out.url); !problem.empty()) {
+            r.field_error(Reader::value_of(node, "url"), "url", scope, problem);
+        }
+    }
+    const auto errors_before_secrets = r.error_count();
+    read_secrets(r, node, scope, out);
+    if (out.secrets.empty() && r.error_count() == errors_before_secrets) {
+        r.error(r.at(node), "secrets in " + scope +
+                                ": at least one signing secret is required (secrets or "
+                                "secrets_file)");
+    }
+    r.read(node, "event_types", scope, out.event_types);
+    r.read(node, "aggregate_types", scope, out.aggregate_types);
+    read_headers(r, node, scope, out);
+    r.read(node, "timeout", scope, out.timeout, Duration(1));
+    std::size_t ordering = 0;
+    if (r.read_choice(node, "ordering", scope, {"per_aggregate", "none"}, ordering)) {
+        out.ordering = ordering == 0 ? Ordering::per_aggregate : Ordering::none;
+    }
+    r.read(node, "max_in_flight", scope, out.max_in_flight, 1, 10000);
+    if (const auto retry = Reader::value_of(node, "retry"); retry.IsDefined()) {
+        read_retry(r, retry, "retry of " + scope, out.retry);
+    }
+    if (const auto tls = Reader::value_of(node, "tls"); tls.IsDefined()) {
+        read_tls(r, tls, "tls of " + scope, out.tls);
+    }
+}
+
+void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out) {
+    if (!r.expect_mapping(node, scope, {"schedule", "jitter"})) {
+        return;
+    }
+    r.read_fraction(node, "jitter", scope, out.jitter);
+    const auto schedule = Reader::value_of(node, "schedule");
+    if (!schedule.IsDefined()) {
+        return;
+    }
+    if (!schedule.IsSequence()) {
+        r.field_error(schedule, "schedule", scope,
+                      "expected a list of durations, got " + std::string(describe_kind(schedule)));
+        return;
+    }
+    if (schedule.size() > max_schedule_length) {
+        r.field_error(schedule, "schedule", scope,
+                      "at most " + std::to_string(max_schedule_length) + " retries");
+        return;
+    }
+    std::vector<Duration> delays;
+    bool ok = true;
+    std::size_t i = 0;
+    for (const auto& item : schedule) {
+        const std::string key = "schedule[" + std::to_string(i++) + "]";
+        const auto text = r.scalar(item, key, scope);
+        if (!text) {
+            ok = false;
+            continue;
+        }
+        const auto parsed = parse_duration(text->text);
+        if (!parsed.value) {
+            r.field_error(item, key, scope, parsed.error);
+            ok = false;
+            continue;
+        }
+        delays.push_back(*parsed.value);
+    }
+    if (ok) {
+        out.schedule = std::move(delays);
+    }
+}
+
+void read_tls(Reader& r, const YAML::Node& node, const std::string& scope, Tls& out) {
+    if (!r.expect_mapping(node, scope, {"verify", "ca_file", "client_cert", "client_key"})) {
+        return;
+    }
+    r.read(node, "verify", scope, out.verify);
+    for (auto [key, field] :
+         {std::pair{"ca_file", &out.ca_file}, std::pair{"client_cert", &out.client_cert},
+          std::pair{"client_key", &out.client_key}}) {
+        if (r.read(node, key, scope, *field)) {
+            *field = r.resolve_path(*field);
+        }
+    }
+    if (out.client_cert.empty() != out.client_key.empty()) {
+        r.error(r.at(node), scope + ": client_cert and client_key must be given together");
+    }
+}
+
+}  // namespace sluice::config

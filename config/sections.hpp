@@ -1,0 +1,37 @@
+// Internal to sluice_config: one conversion function per configuration struct. Each takes the
+// YAML node of its section, fills the struct (which starts at its defaults) and reports every
+// problem through the Reader; none of them throws for bad input.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstddef>
+#include <string>
+
+#include "config/config.hpp"
+#include "config/reader.hpp"
+
+namespace sluice::config {
+
+void read_database(Reader& r, const YAML::Node& node, Database& out);
+void read_tailer(Reader& r, const YAML::Node& node, Tailer& out);
+void read_outbox(Reader& r, const YAML::Node& node, Outbox& out);
+void read_http(Reader& r, const YAML::Node& node, Http& out);
+void read_log(Reader& r, const YAML::Node& node, Log& out);
+
+void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Projection& out);
+void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out);
+void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
+                  const std::string& projection_scope, Handler& out);
+
+void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out);
+void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);
+void read_tls(Reader& r, const YAML::Node& node, const std::string& scope, Tls& out);
+
+void read_config(Reader& r, const YAML::Node& root, Config& out);
+
+// "projection 'orders'" when the item has a usable name, else "projections[2]".
+[[nodiscard]] std::string item_scope(const YAML::Node& node, std::string_view kind,
+                                     std::string_view list, std::size_t index);
+
+}  // namespace sluice::config

@@ -1,0 +1,322 @@
+#include "app/daemon.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "app/lag_monitor.hpp"
+#include "app/status_report.hpp"
+#include "app/subscribers.hpp"
+#include "http/listen_address.hpp"
+#include "http/server.hpp"
+#include "log/log.hpp"
+#include "metrics/registry.hpp"
+#include "metrics/sluice_metrics.hpp"
+#include "notify/notify.hpp"
+#include "store/migrations.hpp"
+#include "tailer/feed.hpp"
+
+namespace sluice::app {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+constexpr milliseconds monitor_every{1000};
+constexpr milliseconds lag_every{5000};
+
+std::string instance_name() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(getpid());
+}
+
+tailer::FeedOptions feed_options(const config::Config& c) {
+    return {c.database.url,
+            store::quote_qualified(c.database.events_table),
+            c.database.notify_channel,
+            c.tailer.batch_size,
+            c.tailer.poll_interval,
+            c.tailer.horizon_warning,
+            c.database.connect_timeout,
+            c.database.statement_timeout};
+}
+
+class Daemon {
+  public:
+    Daemon(asio::io_context& io, config::Config config, DaemonOptions options)
+        : io_(io),
+          config_(std::move(config)),
+          options_(std::move(options)),
+          metrics_(registry_),
+          feed_(io.get_executor(), feed_options(config_)),
+          subscribers_(io.get_executor(), feed_, metrics_),
+          instance_(instance_name()),
+          signals_(io, SIGINT, SIGTERM, SIGHUP),
+          monitor_timer_(io) {}
+
+    asio::awaitable<void> main() {
+        if (!start_http()) {
+            exit_code_ = 1;
+            io_.stop();
+            co_return;
+        }
+        asio::co_spawn(io_, feed_.run(), asio::detached);
+        co_await subscribers_.apply(config_, options_.drain);
+        asio::co_spawn(io_, monitor_loop(), asio::detached);
+        if (auto wd = notifier_.watchdog_interval()) {
+            asio::co_spawn(io_, notify::watchdog_loop(notifier_, *wd / 2), asio::detached);
+        }
+        log::info("sluice running", {{"projections", config_.projections.size()},
+                                     {"webhooks", config_.webhooks.size()},
+                                     {"instance", instance_}});
+        (void)notifier_.ready(summary());
+        while (!stopping_) {
+            auto [ec, sig] = co_await signals_.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (ec)
+                break;
+            if (sig == SIGHUP) {
+                co_await reload();
+            } else {
+                co_await shutdown(sig);
+            }
+        }
+    }
+
+    [[nodiscard]] int exit_code() const { return exit_code_; }
+
+  private:
+    bool start_http() {
+        if (!config_.http.enabled)
+            return true;
+        auto endpoint = http::parse_listen_address(config_.http.listen);
+        if (!endpoint) {
+            log::error("invalid http.listen address", {{"listen", config_.http.listen}});
+            return false;
+        }
+        http::ServerOptions opts;
+        opts.listen = *endpoint;
+        opts.max_request_bytes = config_.http.max_request_bytes;
+        server_ = std::make_unique<http::Server>(io_.get_executor(), make_router(), opts);
+        try {
+            server_->start();
+        } catch (const std::exception& e) {
+            log::error("cannot listen for HTTP",
+                       {{"listen", config_.http.listen}, {"error", e.what()}});
+            return false;
+        }
+        log::info("HTTP endpoint listening",
+                  {{"listen", config_.http.listen}, {"port", server_->port()}});
+        return true;
+    }
+
+    DaemonState state() const {
+        DaemonState s;
+        for (auto& st : subscribers_.statuses())
+            s.subscribers.push_back(st);
+        s.feed = feed_.stats();
+        s.config_errors = config_errors_;
+        s.instance = instance_;
+        s.now = std::chrono::steady_clock::now();
+        s.stall_after =
+            std::max<milliseconds>(milliseconds(60000), 3 * config_.database.statement_timeout);
+        return s;
+    }
+
+    http::Router make_router() {
+        http::Router router;
+        router.add("/metrics", [this](const http::Request&) {
+            return http::Response{200, "text/plain; version=0.0.4; charset=utf-8",
+                                  registry_.expose()};
+        });
+        router.add("/healthz", [](const http::Request&) {
+            return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
+        });
+        router.add("/readyz", [this](const http::Request&) {
+            auto r = readiness(state());
+            boost::json::object o{{"ready", r.ready}, {"reason", r.reason}};
+            return http::Response{r.ready ? 200U : 503U, "application/json",
+                                  boost::json::serialize(o) + "\n"};
+        });
+        router.add("/status", [this](const http::Request&) {
+            return http::Response{200, "application/json", status_json(state()) + "\n"};
+        });
+        return router;
+    }
+
+    std::string summary() const {
+        auto s = state();
+        std::size_t running = 0;
+        for (const auto& sub : s.subscribers)
+            running += sub->state == tailer::State::running;
+        std::int64_t max_lag = 0;
+        for (const auto& sub : s.subscribers)
+            max_lag = std::max(max_lag, sub->lag_events);
+        return std::to_string(running) + "/" + std::to_string(s.subscribers.size()) +
+               " subscribers running, max lag " + std::to_string(max_lag) + " events" +
+               (s.feed.connected ? "" : ", database disconnected");
+    }
+
+    void export_metrics() {
+        subscribers_.export_metrics();
+        const auto& f = feed_.stats();
+        metrics_.tailer_fetches_total.set_total(static_cast<double>(f.fetches));
+        metrics_.tailer_wakeups(metrics::WakeupSource::notify)
+            .set_total(static_cast<double>(f.notify_wakeups));
+        metrics_.tailer_wakeups(metrics::WakeupSource::poll)
+            .set_total(static_cast<double>(f.poll_wakeups));
+        metrics_.tailer_horizon_held_seconds.set(f.horizon_held_seconds);
+        metrics_.database_connected.set(f.connected ? 1 : 0);
+        metrics_.database_reconnects_total.set_total(static_cast<double>(f.reconnects));
+        metrics_.ready.set(readiness(state()).ready ? 1 : 0);
+    }
+
+    asio::awaitable<void> monitor_loop() {
+        std::optional<pg::AsyncConnection> lag_conn;
+        auto next_lag = std::chrono::steady_clock::now();
+        auto next_status = std::chrono::steady_clock::now() + seconds(10);
+        std::string quoted = store::quote_qualified(config_.database.events_table);
+        while (!stopping_) {
+            export_metrics();
+            auto now = std::chrono::steady_clock::now();
+            if (now >= next_lag) {
+                next_lag = now + lag_every;
+                bool failed = false;
+                try {
+                    if (!lag_conn || !lag_conn->is_usable()) {
+                        lag_conn.reset();
+                        lag_conn = co_await pg::AsyncConnection::connect(
+                            io_.get_executor(), config_.database.url,
+                            config_.database.connect_timeout, "sluice monitor");
+                    }
+                    co_await measure_lag(*lag_conn, quoted, subscribers_.statuses());
+                } catch (const std::exception& e) {
+                    failed = true;
+                    log::debug("lag measurement failed", {{"error", e.what()}});
+                }
+                if (failed)
+                    lag_conn.reset();
+            }
+            if (now >= next_status) {
+                next_status = now + seconds(10);
+                (void)notifier_.status(summary());
+            }
+            monitor_timer_.expires_after(monitor_every);
+            co_await monitor_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
+    asio::awaitable<void> reload() {
+        (void)notifier_.reloading();
+        log::info("reloading configuration", {{"file", options_.config_path}});
+        auto loaded = config::load_file(options_.config_path, config::process_environment());
+        if (!loaded.config) {
+            config_errors_.clear();
+            for (const auto& d : loaded.errors) {
+                config_errors_.push_back(config::format(d));
+                log::error("reload rejected: invalid configuration; keeping the running one",
+                           {{"error", config::format(d)}});
+            }
+            metrics_.config_last_reload_success.set(0);
+            metrics_.config_reload_failures_total.inc();
+            (void)notifier_.ready("reload failed (" + std::to_string(loaded.errors.size()) +
+                                  " errors); running the previous config");
+            co_return;
+        }
+        config::Config next = std::move(*loaded.config);
+        if (next.database.url != config_.database.url ||
+            next.database.events_table != config_.database.events_table ||
+            next.http.listen != config_.http.listen ||
+            next.tailer.batch_size != config_.tailer.batch_size) {
+            log::warn(
+                "database, tailer and http settings change only on restart; kept the old ones");
+        }
+        next.database = config_.database;
+        next.tailer = config_.tailer;
+        next.http = config_.http;
+        std::string reject;
+        try {
+            co_await subscribers_.apply(next, options_.drain);
+        } catch (const std::exception& e) {
+            reject = e.what();
+        }
+        if (!reject.empty()) {
+            config_errors_ = {reject};
+            log::error("reload rejected; keeping the running config", {{"error", reject}});
+            metrics_.config_last_reload_success.set(0);
+            metrics_.config_reload_failures_total.inc();
+            (void)notifier_.ready("reload failed; running the previous config");
+            co_return;
+        }
+        if (auto level = log::parse_level(next.log.level))
+            log::set_level(*level);
+        config_ = std::move(next);
+        config_errors_.clear();
+        metrics_.config_last_reload_success.set(1);
+        log::info("configuration reloaded", {{"projections", config_.projections.size()},
+                                             {"webhooks", config_.webhooks.size()}});
+        (void)notifier_.ready(summary());
+    }
+
+    asio::awaitable<void> shutdown(int sig) {
+        stopping_ = true;
+        (void)notifier_.stopping();
+        log::info("stopping: letting in-flight batches commit",
+                  {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                   {"drain_seconds", options_.drain.count() / 1000}});
+        bool drained = co_await subscribers_.stop_all(options_.drain);
+        feed_.stop();
+        monitor_timer_.cancel();
+        if (server_)
+            co_await server_->stop(milliseconds(2000));
+        if (!drained) {
+            log::error("some subscribers did not finish within the drain bound");
+            exit_code_ = 1;
+        }
+        log::info("stopped");
+        io_.stop();
+    }
+
+    asio::io_context& io_;
+    config::Config config_;
+    DaemonOptions options_;
+    metrics::Registry registry_;
+    metrics::SluiceMetrics metrics_;
+    notify::Notifier notifier_;
+    tailer::Feed feed_;
+    Subscribers subscribers_;
+    std::string instance_;
+    std::vector<std::string> config_errors_;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+    // Last: these hold handlers that refer to the members above.
+    std::unique_ptr<http::Server> server_;
+    asio::signal_set signals_;
+    asio::steady_timer monitor_timer_;
+};
+
+}  // namespace
+
+int run_daemon(config::Config config, DaemonOptions options) {
+    asio::io_context io(1);
+    auto daemon = std::make_unique<Daemon>(io, std::move(config), std::move(options));
+    asio::co_spawn(io, daemon->main(), [&io](std::exception_ptr e) {
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error("daemon failed", {{"error", ex.what()}});
+        }
+        io.stop();
+    });
+    io.run();
+    return daemon->exit_code();
+}
+
+}  // namespace sluice::app

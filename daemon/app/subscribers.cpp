@@ -1,0 +1,190 @@
+#include "app/subscribers.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <sstream>
+
+#include "log/log.hpp"
+#include "outbox/dispatcher.hpp"
+#include "projections/projection_sink.hpp"
+#include "store/migrations.hpp"
+
+namespace sluice::app {
+namespace {
+
+metrics::SubscriberState to_metric(tailer::State s) {
+    switch (s) {
+        case tailer::State::starting:
+            return metrics::SubscriberState::starting;
+        case tailer::State::running:
+            return metrics::SubscriberState::running;
+        case tailer::State::retrying:
+            return metrics::SubscriberState::retrying;
+        case tailer::State::stopped:
+            return metrics::SubscriberState::stopped;
+    }
+    return metrics::SubscriberState::starting;
+}
+
+template <class Range>
+void join(std::ostringstream& out, const Range& items) {
+    for (const auto& i : items)
+        out << i << '\x1f';
+    out << '\x1e';
+}
+
+}  // namespace
+
+std::string fingerprint(const config::Projection& p) {
+    std::ostringstream out;
+    out << p.name << '\x1e' << p.setup << '\x1e' << p.reset << '\x1e';
+    join(out, p.aggregate_types);
+    for (const auto& h : p.handlers)
+        out << h.event_type << '\x1f' << h.sql << '\x1f';
+    out << '\x1e' << p.on_error.retries << ',' << p.on_error.backoff.count() << ','
+        << static_cast<int>(p.on_error.then) << ',' << p.partitions;
+    return out.str();
+}
+
+std::string fingerprint(const config::Webhook& w) {
+    // Only what changes which events are enqueued; delivery settings belong to the publisher.
+    std::ostringstream out;
+    out << w.name << '\x1e';
+    join(out, w.event_types);
+    join(out, w.aggregate_types);
+    return out.str();
+}
+
+Subscribers::Subscribers(asio::any_io_executor ex, tailer::Feed& feed,
+                         metrics::SluiceMetrics& metrics)
+    : ex_(std::move(ex)), feed_(feed), metrics_(metrics) {}
+
+void Subscribers::start(const std::string& name, Wanted wanted,
+                        const tailer::RunnerOptions& options) {
+    auto entry = std::make_shared<Entry>();
+    entry->fingerprint = std::move(wanted.fingerprint);
+    entry->kind = wanted.kind;
+    entry->series = metrics_.add_subscriber(wanted.kind, name);
+    auto series = entry->series;
+    entry->runner = std::make_unique<tailer::Runner>(
+        std::move(wanted.sink), feed_, options, std::make_shared<tailer::SubscriberStatus>(),
+        [series](double seconds) { series.batch_duration_seconds->observe(seconds); });
+    asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
+        entry->done = true;
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error("subscriber task ended with an error",
+                       {{"name", name}, {"error", ex.what()}});
+        }
+    });
+    entries_[name] = std::move(entry);
+}
+
+asio::awaitable<bool> Subscribers::stop(std::vector<std::string> names,
+                                        std::chrono::milliseconds drain) {
+    std::vector<std::shared_ptr<Entry>> stopping;
+    for (const auto& n : names) {
+        auto it = entries_.find(n);
+        if (it == entries_.end())
+            continue;
+        it->second->runner->stop();
+        stopping.push_back(it->second);
+        entries_.erase(it);
+    }
+    feed_.wake_waiters();
+    auto deadline = std::chrono::steady_clock::now() + drain;
+    asio::steady_timer tick(ex_);
+    for (const auto& e : stopping) {
+        while (!e->done && std::chrono::steady_clock::now() < deadline) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(asio::use_awaitable);
+        }
+        if (!e->done)
+            co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<void> Subscribers::apply(const config::Config& config,
+                                         std::chrono::milliseconds drain) {
+    tailer::RunnerOptions options{config.database.url,
+                                  store::quote_qualified(config.database.events_table),
+                                  config.tailer.batch_size,
+                                  config.tailer.poll_interval,
+                                  config.database.connect_timeout,
+                                  config.database.statement_timeout};
+    // Build every sink first: a handler that cannot be embedded changes nothing.
+    std::map<std::string, Wanted> wanted;
+    for (const auto& p : config.projections) {
+        wanted[p.name] = {fingerprint(p), metrics::SubscriberKind::projection,
+                          std::make_unique<projections::ProjectionSink>(
+                              p, options.quoted_table, config.database.statement_timeout)};
+    }
+    for (const auto& w : config.webhooks) {
+        wanted[w.name] = {fingerprint(w), metrics::SubscriberKind::webhook,
+                          std::make_unique<outbox::DispatchSink>(w, options.quoted_table)};
+    }
+    std::vector<std::string> to_stop;
+    std::vector<std::pair<std::string, metrics::SubscriberKind>> removed;
+    for (const auto& [name, entry] : entries_) {
+        auto it = wanted.find(name);
+        bool stopped = entry->runner->status()->state == tailer::State::stopped;
+        if (it == wanted.end() || it->second.fingerprint != entry->fingerprint ||
+            it->second.kind != entry->kind || stopped) {
+            to_stop.push_back(name);
+            if (it == wanted.end() || it->second.kind != entry->kind) {
+                removed.emplace_back(name, entry->kind);
+            }
+        }
+    }
+    bool drained = co_await stop(to_stop, drain);
+    if (!drained) {
+        log::warn("some subscribers did not stop within the drain bound");
+    }
+    for (const auto& [name, kind] : removed) {
+        metrics_.remove_subscriber(kind, name);
+        log::info("subscriber removed", {{"name", name}});
+    }
+    for (auto& [name, w] : wanted) {
+        if (entries_.contains(name))
+            continue;
+        bool restarted = std::find(to_stop.begin(), to_stop.end(), name) != to_stop.end();
+        log::info(restarted ? "subscriber restarted" : "subscriber started",
+                  {{metrics::to_string(w.kind), name}});
+        start(name, std::move(w), options);
+    }
+}
+
+asio::awaitable<bool> Subscribers::stop_all(std::chrono::milliseconds drain) {
+    std::vector<std::string> names;
+    for (const auto& [name, e] : entries_)
+        names.push_back(name);
+    co_return co_await stop(names, drain);
+}
+
+std::vector<std::shared_ptr<tailer::SubscriberStatus>> Subscribers::statuses() const {
+    std::vector<std::shared_ptr<tailer::SubscriberStatus>> out;
+    for (const auto& [name, e] : entries_)
+        out.push_back(e->runner->status());
+    return out;
+}
+
+void Subscribers::export_metrics() {
+    for (const auto& [name, e] : entries_) {
+        const auto& s = *e->runner->status();
+        e->series.events_total->set_total(static_cast<double>(s.events));
+        e->series.batches_total->set_total(static_cast<double>(s.batches));
+        e->series.errors_total->set_total(static_cast<double>(s.errors));
+        e->series.parked_events_total->set_total(static_cast<double>(s.parked));
+        e->series.checkpoint_event_id->set(static_cast<double>(s.position.id));
+        e->series.lag_events->set(static_cast<double>(s.lag_events));
+        e->series.lag_seconds->set(s.lag_seconds);
+        e->series.set_state(to_metric(s.state));
+    }
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,52 @@
+#include "tailer/fetch.hpp"
+
+#include <charconv>
+
+namespace sluice::tailer {
+namespace {
+
+template <class Int>
+Int to_int(std::string_view text) {
+    Int out{};
+    std::from_chars(text.data(), text.data() + text.size(), out);
+    return out;
+}
+
+}  // namespace
+
+std::string fetch_sql(const std::string& quoted_table) {
+    return "SELECT transaction_id::text, id, aggregate_id::text, aggregate_type, version, "
+           "event_type, coalesce(extract(epoch FROM timestamp), 0)::float8 FROM " +
+           quoted_table +
+           " WHERE (transaction_id, id) > ($1::xid8, $2::bigint)"
+           " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+           " ORDER BY transaction_id, id LIMIT $3";
+}
+
+std::vector<EventRow> parse_rows(const pg::Result& r) {
+    std::vector<EventRow> rows;
+    rows.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        EventRow e;
+        e.position.transaction_id = to_int<std::uint64_t>(r.text(i, 0));
+        e.position.id = to_int<std::int64_t>(r.text(i, 1));
+        e.aggregate_id = r.text(i, 2);
+        e.aggregate_type = r.text(i, 3);
+        e.version = to_int<int>(r.text(i, 4));
+        e.event_type = r.text(i, 5);
+        e.timestamp = std::strtod(std::string(r.text(i, 6)).c_str(), nullptr);
+        rows.push_back(std::move(e));
+    }
+    return rows;
+}
+
+asio::awaitable<std::vector<EventRow>> fetch(pg::AsyncConnection& conn, std::string sql,
+                                             Position after, int limit,
+                                             std::chrono::milliseconds timeout) {
+    auto r = co_await conn.query(
+        std::move(sql),
+        pg::Params(std::to_string(after.transaction_id), std::to_string(after.id), limit), timeout);
+    co_return parse_rows(r);
+}
+
+}  // namespace sluice::tailer

@@ -1,0 +1,281 @@
+#include "tailer/runner.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <span>
+
+#include "log/log.hpp"
+#include "tailer/backoff.hpp"
+#include "tailer/fetch.hpp"
+
+namespace sluice::tailer {
+namespace {
+
+constexpr milliseconds client_margin{5000};  // client deadline beyond the server's timeout
+constexpr milliseconds max_retry_backoff{5 * 60 * 1000};
+
+bool is_handler_error(const pg::Error& e, const pg::AsyncConnection& conn) {
+    return conn.is_usable() && !e.is_connection_error();
+}
+
+}  // namespace
+
+std::string id_array(const std::vector<const EventRow*>& events) {
+    std::string out = "{";
+    for (const EventRow* e : events) {
+        if (out.size() > 1)
+            out += ',';
+        out += std::to_string(e->position.id);
+    }
+    out += '}';
+    return out;
+}
+
+Runner::Runner(std::unique_ptr<Sink> sink, Feed& feed, RunnerOptions options,
+               std::shared_ptr<SubscriberStatus> status, BatchObserver on_batch)
+    : sink_(std::move(sink)),
+      feed_(feed),
+      options_(std::move(options)),
+      status_(std::move(status)),
+      on_batch_(std::move(on_batch)),
+      fetch_sql_(fetch_sql(options_.quoted_table)) {
+    status_->name = sink_->name();
+    status_->kind = std::string(sink_->kind());
+}
+
+void Runner::stop() {
+    stopping_ = true;
+    if (pause_timer_)
+        pause_timer_->cancel();
+}
+
+asio::awaitable<void> Runner::pause(milliseconds d) {
+    if (!pause_timer_) {
+        pause_timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+    }
+    pause_timer_->expires_after(d);
+    co_await pause_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void Runner::record_error(const std::exception& e, std::optional<std::int64_t> event_id) {
+    ++status_->errors;
+    status_->last_error = e.what();
+    const auto* pe = dynamic_cast<const pg::Error*>(&e);
+    status_->last_sqlstate = pe != nullptr ? pe->sqlstate() : "";
+    status_->failed_event_id = event_id;
+}
+
+asio::awaitable<void> Runner::run() {
+    auto ex = co_await asio::this_coro::executor;
+    Backoff backoff(milliseconds(100), milliseconds(30000));
+    while (!stopping_) {
+        bool failed = false;
+        try {
+            auto conn = co_await pg::AsyncConnection::connect(
+                ex, options_.url, options_.connect_timeout,
+                "sluice " + status_->kind + " " + sink_->name());
+            co_await session(conn);
+            backoff.reset();
+        } catch (const std::exception& e) {
+            if (stopping_)
+                break;
+            record_error(e, std::nullopt);
+            status_->state = State::retrying;
+            log::warn("database connection failed; reconnecting",
+                      {{sink_->kind(), sink_->name()}, {"error", e.what()}});
+            failed = true;
+        }
+        if (failed)
+            co_await pause(backoff.next());
+    }
+}
+
+asio::awaitable<void> Runner::load_checkpoint(pg::AsyncConnection& conn) {
+    co_await conn.query("INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                        pg::Params(sink_->name()), options_.statement_timeout);
+    auto r = co_await conn.query(
+        "SELECT transaction_id::text, event_id FROM sluice.checkpoints WHERE name = $1",
+        pg::Params(sink_->name()), options_.statement_timeout);
+    status_->position.transaction_id = std::stoull(std::string(r.text(0, 0)));
+    status_->position.id = r.int64(0, 1);
+    behind_ = true;
+}
+
+asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
+    co_await conn.exec_script(
+        "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
+        options_.statement_timeout);
+    co_await sink_->prepare(conn);
+    co_await load_checkpoint(conn);
+    status_->state = State::running;
+    status_->last_progress = std::chrono::steady_clock::now();
+    while (!stopping_) {
+        auto rows = co_await next_rows(conn);
+        status_->last_progress = std::chrono::steady_clock::now();
+        if (rows.empty() || stopping_)
+            continue;
+        std::optional<pg::Error> failed;
+        try {
+            co_await apply(conn, rows);
+        } catch (const pg::Error& e) {
+            if (!is_handler_error(e, conn))
+                throw;
+            failed = e;
+        }
+        if (!failed)
+            continue;
+        if (failed->sqlstate() == pg::checkpoint_moved_sqlstate) {
+            log::warn("checkpoint moved by another writer; reloading it",
+                      {{sink_->kind(), sink_->name()}});
+            co_await load_checkpoint(conn);
+            continue;
+        }
+        record_error(*failed, std::nullopt);
+        co_await apply_isolating(conn, rows, *failed);
+    }
+}
+
+asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& conn) {
+    if (!behind_) {
+        auto shared =
+            co_await feed_.next(status_->position, static_cast<std::size_t>(options_.batch_size),
+                                options_.poll_interval);
+        if (shared)
+            co_return std::move(*shared);
+        behind_ = true;  // the feed has moved on: catch up on our own
+    }
+    auto rows = co_await fetch(conn, fetch_sql_, status_->position, options_.batch_size,
+                               options_.statement_timeout + client_margin);
+    if (static_cast<int>(rows.size()) < options_.batch_size)
+        behind_ = false;
+    co_return rows;
+}
+
+asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const EventRow> rows) {
+    auto started = std::chrono::steady_clock::now();
+    Position end = rows.back().position;
+    std::vector<EventRow> ordered(rows.begin(), rows.end());
+    order_versions_within_aggregates(ordered);
+    std::vector<const EventRow*> wanted;
+    for (const EventRow& r : ordered) {
+        if (sink_->wants(r))
+            wanted.push_back(&r);
+    }
+    std::vector<pg::Step> steps;
+    if (!wanted.empty())
+        steps = sink_->apply_steps(wanted);
+    const Position& from = status_->position;
+    steps.push_back(
+        {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
+         pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
+                    std::to_string(end.transaction_id), std::to_string(end.id))});
+    co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+
+    status_->position = end;
+    status_->events += wanted.size();
+    ++status_->batches;
+    status_->last_event_timestamp = std::max(status_->last_event_timestamp, rows.back().timestamp);
+    status_->last_progress = std::chrono::steady_clock::now();
+    if (status_->state == State::retrying)
+        status_->state = State::running;
+    if (on_batch_) {
+        on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
+    }
+}
+
+asio::awaitable<void> Runner::apply_isolating(pg::AsyncConnection& conn,
+                                              std::span<const EventRow> rows, pg::Error first) {
+    // known_failing: a prefix of this many rows is known to fail when applied together.
+    std::optional<std::size_t> known_failing = rows.size();
+    pg::Error last = std::move(first);
+    while (!rows.empty() && !stopping_) {
+        if (known_failing == 1U) {
+            bool go_on = co_await handle_poison(conn, rows.front(), last);
+            if (!go_on)
+                co_return;
+            rows = rows.subspan(1);
+            known_failing.reset();  // the rest may well be fine: try it whole
+            continue;
+        }
+        std::size_t attempt = known_failing ? *known_failing / 2 : rows.size();
+        try {
+            co_await apply(conn, rows.first(attempt));
+            rows = rows.subspan(attempt);
+            if (known_failing)
+                *known_failing -= attempt;
+        } catch (const pg::Error& e) {
+            if (!is_handler_error(e, conn))
+                throw;
+            last = e;
+            known_failing = attempt;
+        }
+    }
+}
+
+asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const EventRow& row,
+                                            const pg::Error& first) {
+    const config::OnError& policy = sink_->on_error();
+    pg::Error last = first;
+    record_error(last, row.position.id);
+    milliseconds delay = policy.backoff;
+    for (int attempt = 1; attempt <= policy.retries && !stopping_; ++attempt) {
+        status_->state = State::retrying;
+        log::warn("handler failed; retrying", {{sink_->kind(), sink_->name()},
+                                               {"event_id", row.position.id},
+                                               {"attempt", attempt},
+                                               {"sqlstate", last.sqlstate()},
+                                               {"error", last.what()}});
+        co_await pause(delay);
+        delay = std::min(delay * 2, max_retry_backoff);
+        if (stopping_)
+            co_return false;
+        try {
+            co_await apply(conn, std::span<const EventRow>(&row, 1));
+            status_->state = State::running;
+            co_return true;
+        } catch (const pg::Error& e) {
+            if (!is_handler_error(e, conn))
+                throw;
+            last = e;
+            record_error(last, row.position.id);
+        }
+    }
+    if (stopping_)
+        co_return false;
+    if (policy.then == config::OnError::Then::park) {
+        const Position& from = status_->position;
+        std::vector<pg::Step> steps;
+        steps.push_back(
+            {"INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, "
+             "error, sqlstate) VALUES ($1, $2, $3::xid8, $4, $5) "
+             "ON CONFLICT (subscriber, event_id) DO UPDATE SET error = EXCLUDED.error",
+             pg::Params(sink_->name(), std::to_string(row.position.id),
+                        std::to_string(row.position.transaction_id), std::string(last.what()),
+                        last.sqlstate())});
+        steps.push_back(
+            {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
+             pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
+                        std::to_string(row.position.transaction_id),
+                        std::to_string(row.position.id))});
+        co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+        status_->position = row.position;
+        ++status_->parked;
+        status_->state = State::running;
+        log::warn("event parked after its retries failed", {{sink_->kind(), sink_->name()},
+                                                            {"event_id", row.position.id},
+                                                            {"sqlstate", last.sqlstate()},
+                                                            {"error", last.what()}});
+        co_return true;
+    }
+    status_->state = State::stopped;
+    stopping_ = true;
+    log::error("handler failed; stopped at this event (fix it, then restart or reload)",
+               {{sink_->kind(), sink_->name()},
+                {"event_id", row.position.id},
+                {"sqlstate", last.sqlstate()},
+                {"error", last.what()}});
+    co_return false;
+}
+
+}  // namespace sluice::tailer

@@ -1,0 +1,133 @@
+#include "outbox/cli.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace sluice::outbox {
+namespace {
+
+constexpr const char* iso = R"(YYYY-MM-DD"T"HH24:MI:SS.US"Z")";
+
+std::string utc(const std::string& column) {
+    return "to_char(" + column + " AT TIME ZONE 'UTC', '" + iso + "')";
+}
+
+}  // namespace
+
+std::vector<WebhookQueueStatus> outbox_status(pg::Connection& conn,
+                                              const std::vector<std::string>& configured_webhooks) {
+    std::map<std::string, WebhookQueueStatus> by_name;
+    auto entry = [&](const std::string& name) -> WebhookQueueStatus& {
+        auto& s = by_name[name];
+        s.webhook = name;
+        return s;
+    };
+    for (const auto& name : configured_webhooks)
+        entry(name);
+
+    auto counts = conn.exec(R"SQL(
+SELECT webhook,
+       count(*) FILTER (WHERE state = 'pending'),
+       count(*) FILTER (WHERE state = 'pending' AND next_attempt_at <= now()),
+       count(*) FILTER (WHERE state = 'pending' AND next_attempt_at > now()),
+       count(*) FILTER (WHERE state = 'dead'),
+       extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE state = 'pending'))::float8,
+       (array_agg(last_error ORDER BY next_attempt_at DESC, id DESC)
+          FILTER (WHERE last_error IS NOT NULL))[1]
+  FROM sluice.outbox WHERE state IN ('pending', 'dead') GROUP BY webhook)SQL");
+    for (int i = 0; i < counts.rows(); ++i) {
+        auto& s = entry(std::string(counts.text(i, 0)));
+        s.pending = counts.int64(i, 1);
+        s.due = counts.int64(i, 2);
+        s.scheduled = counts.int64(i, 3);
+        s.dead = counts.int64(i, 4);
+        if (!counts.is_null(i, 5))
+            s.oldest_pending_age_s = std::stod(std::string(counts.text(i, 5)));
+        s.last_error = counts.optional_text(i, 6);
+    }
+
+    auto states = conn.exec("SELECT webhook, disabled_at IS NOT NULL, disabled_reason, " +
+                            utc("disabled_at") + " FROM sluice.webhook_state");
+    for (int i = 0; i < states.rows(); ++i) {
+        auto& s = entry(std::string(states.text(i, 0)));
+        s.disabled = states.boolean(i, 1);
+        if (s.disabled) {
+            s.disabled_reason = states.optional_text(i, 2);
+            s.disabled_at = states.optional_text(i, 3);
+        }
+    }
+
+    std::vector<WebhookQueueStatus> out;
+    for (const auto& name : configured_webhooks) {
+        if (auto it = by_name.find(name); it != by_name.end()) {
+            out.push_back(std::move(it->second));
+            by_name.erase(it);
+        }
+    }
+    for (auto& [name, s] : by_name)
+        out.push_back(std::move(s));
+    return out;
+}
+
+std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter) {
+    auto sql = "SELECT id, webhook, event_id, aggregate_id::text, state, attempts, " +
+               utc("next_attempt_at") + ", " + utc("enqueued_at") + ", " + utc("delivered_at") +
+               R"SQL(, last_error FROM sluice.outbox
+ WHERE ($1::text IS NULL OR webhook = $1) AND ($2::text IS NULL OR state = $2)
+ ORDER BY id LIMIT $3)SQL";
+    auto result =
+        conn.exec(sql, pg::Params(filter.webhook, filter.state, std::max(0, filter.limit)));
+    std::vector<OutboxEntry> out;
+    for (int i = 0; i < result.rows(); ++i) {
+        OutboxEntry e;
+        e.id = result.int64(i, 0);
+        e.webhook = std::string(result.text(i, 1));
+        e.event_id = result.int64(i, 2);
+        e.aggregate_id = std::string(result.text(i, 3));
+        e.state = std::string(result.text(i, 4));
+        e.attempts = static_cast<int>(result.int64(i, 5));
+        e.next_attempt_at = std::string(result.text(i, 6));
+        e.enqueued_at = std::string(result.text(i, 7));
+        e.delivered_at = result.optional_text(i, 8);
+        e.last_error = result.optional_text(i, 9);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+std::int64_t retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& ids) {
+    if (ids.empty())
+        return 0;
+    std::string array = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i)
+            array += ',';
+        array += std::to_string(ids[i]);
+    }
+    array += '}';
+    auto result = conn.exec(R"SQL(UPDATE sluice.outbox
+   SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
+ WHERE id = ANY($1::bigint[]))SQL",
+                            pg::Params(array));
+    conn.exec("SELECT pg_notify('sluice_outbox', '')");  // wake running publishers
+    return std::stoll(result.affected());
+}
+
+std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,
+                           const std::string& state) {
+    auto result = conn.exec(R"SQL(UPDATE sluice.outbox
+   SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
+ WHERE webhook = $1 AND state = $2)SQL",
+                            pg::Params(webhook, state));
+    conn.exec("SELECT pg_notify('sluice_outbox', '')");
+    return std::stoll(result.affected());
+}
+
+bool enable(pg::Connection& conn, const std::string& webhook) {
+    auto result = conn.exec(R"SQL(DELETE FROM sluice.webhook_state
+ WHERE webhook = $1 RETURNING disabled_at IS NOT NULL)SQL",
+                            pg::Params(webhook));
+    return result.rows() == 1 && result.boolean(0, 0);
+}
+
+}  // namespace sluice::outbox

@@ -1,0 +1,63 @@
+// The webhook message for one event: the JSON body and the full, signed header set.
+// Pure: no I/O, no clock (the signing timestamp is passed in).
+// Error policy: a payload or metadata that is not JSON, or a malformed secret, throws
+// std::invalid_argument (never containing the secret); everything else cannot fail.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace sluice::outbox {
+
+using Microseconds = std::chrono::microseconds;
+using SysTime = std::chrono::sys_time<Microseconds>;
+
+// One events row as the outbox reads it.
+struct EventRow {
+    std::int64_t id = 0;
+    std::string aggregate_id;
+    std::string aggregate_type;
+    std::int64_t version = 0;
+    std::string event_type;
+    std::string payload;                  // JSON text (jsonb::text)
+    std::optional<std::string> metadata;  // JSON text; nullopt when SQL NULL
+    SysTime timestamp{};
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Message {
+    std::string id;  // webhook-id
+    std::int64_t timestamp = 0;
+    std::string body;
+    Headers headers;  // lower-case names, in send order
+};
+
+// "2021-02-21T17:42:10.123456Z" (UTC, always six fractional digits).
+[[nodiscard]] std::string format_timestamp(SysTime t);
+
+// The webhook-id: "msg_<webhook>_<event id>", stable across retries of the same delivery.
+// Characters of the webhook name other than [A-Za-z0-9_-] become '_' (no dots: the id is part
+// of the signed "{id}.{timestamp}.{body}" content).
+[[nodiscard]] std::string message_id(std::string_view webhook, std::int64_t event_id);
+
+// {"type","timestamp","data":{"id","aggregate_id","aggregate_type","version","payload",
+// "metadata"}}. payload and metadata are embedded verbatim after validation, so numbers keep
+// the exact text PostgreSQL produced (no round trip through double).
+[[nodiscard]] std::string build_body(const EventRow& event);
+
+// Body plus headers: webhook-id, webhook-timestamp, webhook-signature, content-type,
+// user-agent, then the configured static headers. A configured header may replace user-agent
+// but never the webhook-*, content-type, content-length, host, connection or
+// transfer-encoding headers (those are ignored).
+[[nodiscard]] Message build_message(const config::Webhook& webhook, const EventRow& event,
+                                    std::int64_t now_unix_seconds);
+
+}  // namespace sluice::outbox

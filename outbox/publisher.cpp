@@ -1,0 +1,191 @@
+#include "outbox/publisher.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "log/log.hpp"
+
+namespace sluice::outbox {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int retention_batch = 1000;
+constexpr int max_retention_batches = 100;  // per pass; the next pass continues
+constexpr milliseconds notification_wait = 1s;
+
+std::vector<std::string> names(const std::vector<config::Webhook>& webhooks) {
+    std::vector<std::string> out;
+    for (const auto& w : webhooks)
+        out.push_back(w.name);
+    return out;
+}
+
+}  // namespace
+
+Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings)
+    : strand_(asio::make_strand(executor)),
+      settings_(std::move(settings)),
+      stats_(names(settings_.webhooks)),
+      listen_timer_(strand_),
+      maintain_timer_(strand_) {
+    for (const auto& webhook : settings_.webhooks) {
+        WorkerSettings ws{.webhook = webhook,
+                          .database = settings_.database,
+                          .outbox = settings_.outbox,
+                          .poll_interval = settings_.poll_interval,
+                          .state_check_interval = settings_.state_check_interval};
+        try {
+            workers_.push_back(std::make_unique<WebhookWorker>(executor, std::move(ws), stats_));
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument("webhook " + webhook.name + ": " + e.what());
+        } catch (const std::runtime_error& e) {
+            throw std::runtime_error("webhook " + webhook.name + ": " + e.what());
+        }
+    }
+}
+
+Publisher::~Publisher() = default;
+
+PublisherSettings Publisher::settings_from(const config::Config& config) {
+    return {.database = config.database, .webhooks = config.webhooks, .outbox = config.outbox};
+}
+
+void Publisher::stop() {
+    if (stopping_.exchange(true))
+        return;
+    for (auto& w : workers_)
+        w->stop();
+    asio::post(strand_, [this] {
+        listen_timer_.cancel();
+        maintain_timer_.cancel();
+    });
+}
+
+void Publisher::wake_all() {
+    for (auto& w : workers_)
+        w->wake();
+}
+
+asio::awaitable<void> Publisher::pause(asio::steady_timer& timer, milliseconds duration) {
+    if (stopping_)
+        co_return;
+    timer.expires_after(duration);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> Publisher::run() {
+    if (workers_.empty())
+        co_return;
+    using Op =
+        decltype(asio::co_spawn(strand_, std::declval<asio::awaitable<void>>(), asio::deferred));
+    std::vector<Op> ops;
+    for (auto& w : workers_)
+        ops.push_back(asio::co_spawn(w->strand(), w->run(), asio::deferred));
+    ops.push_back(asio::co_spawn(strand_, listen(), asio::deferred));
+    ops.push_back(asio::co_spawn(strand_, maintain(), asio::deferred));
+    auto [order, exceptions] =
+        co_await asio::experimental::make_parallel_group(std::move(ops))
+            .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    (void)order;
+    for (auto& e : exceptions) {
+        if (e)
+            std::rethrow_exception(e);  // a bug: the loops catch what they expect
+    }
+}
+
+asio::awaitable<void> Publisher::listen() {
+    std::optional<pg::AsyncConnection> db;
+    milliseconds backoff = 0ms;
+    while (!stopping_) {
+        std::string failure;
+        try {
+            if (!db) {
+                db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
+                                                                 settings_.database.connect_timeout,
+                                                                 "sluice outbox listener"));
+                co_await db->query(std::string("LISTEN ") + outbox_notify_channel, {},
+                                   settings_.database.statement_timeout);
+                wake_all();  // rows enqueued while we were not listening
+            }
+            auto notes = co_await db->wait_notifications(notification_wait);
+            if (!notes.empty())
+                wake_all();
+            backoff = 0ms;
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (!failure.empty()) {
+            db.reset();
+            backoff = std::clamp(backoff * 2, milliseconds(250), milliseconds(30s));
+            log::warn("outbox listener lost its database connection; workers keep polling",
+                      {{"error", failure}, {"retry_in_ms", backoff.count()}});
+            co_await pause(listen_timer_, backoff);
+        }
+    }
+}
+
+asio::awaitable<void> Publisher::maintain() {
+    std::optional<pg::AsyncConnection> db;
+    auto next_retention = Clock::now();
+    while (!stopping_) {
+        std::string failure;
+        try {
+            if (!db) {
+                db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
+                                                                 settings_.database.connect_timeout,
+                                                                 "sluice outbox maintenance"));
+            }
+            bool retention = Clock::now() >= next_retention;
+            co_await maintenance_pass(*db, retention);
+            if (retention)
+                next_retention = Clock::now() + settings_.retention_interval;
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (!failure.empty()) {
+            db.reset();
+            log::warn("outbox maintenance failed", {{"error", failure}});
+        }
+        co_await pause(maintain_timer_, settings_.maintenance_interval);
+    }
+}
+
+asio::awaitable<void> Publisher::maintenance_pass(pg::AsyncConnection& db, bool retention) {
+    auto timeout = settings_.database.statement_timeout;
+    auto counts = co_await db.query(queue_counts_sql(), {}, timeout);
+    for (const auto& webhook : settings_.webhooks) {
+        std::int64_t pending = 0;
+        std::int64_t dead = 0;
+        for (int i = 0; i < counts.rows(); ++i) {
+            if (counts.text(i, 0) == webhook.name) {
+                pending = counts.int64(i, 1);
+                dead = counts.int64(i, 2);
+            }
+        }
+        stats_.set_queue(webhook.name, pending, dead);
+    }
+    if (!retention)
+        co_return;
+    std::int64_t deleted = 0;
+    for (int batch = 0; batch < max_retention_batches && !stopping_; ++batch) {
+        auto step = retention_step(settings_.outbox.retention, retention_batch);
+        auto result = co_await db.query(step.sql_or_name, step.params, timeout);
+        auto n = std::stoll(result.affected());
+        deleted += n;
+        if (n < retention_batch)
+            break;
+    }
+    if (deleted > 0)
+        log::info("outbox retention deleted delivered rows", {{"rows", deleted}});
+}
+
+}  // namespace sluice::outbox

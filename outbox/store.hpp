@@ -1,0 +1,72 @@
+// The outbox's SQL: claiming due rows under a lease, recording attempt outcomes, the disabled
+// state of endpoints, retention. Statement text and parameters are built here (pure); the
+// publisher runs them on its own connections.
+// Error policy: pure builders never throw; decode_claimed throws pg::Error when a row does
+// not have the expected shape (a schema mismatch is broken infrastructure).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "outbox/envelope.hpp"
+#include "outbox/retry_policy.hpp"
+#include "pg/async_connection.hpp"
+
+namespace sluice::outbox {
+
+// One row taken for delivery. event is nullopt when the events row no longer exists.
+struct ClaimedRow {
+    std::int64_t outbox_id = 0;
+    std::int64_t event_id = 0;
+    int attempts = 0;  // attempts made before this one
+    std::string aggregate_id;
+    SysTime event_timestamp{};
+    std::optional<EventRow> event;
+};
+
+// Claims up to $2 due rows of webhook $1 and leases them for $3 milliseconds by moving
+// next_attempt_at forward (no transaction stays open during delivery; a crashed instance's
+// leases simply expire). per_aggregate claims only the oldest pending row of each aggregate, so
+// a newer event never overtakes an older one (and a leased row blocks its successors).
+// Returns the rows joined with the events table (LEFT JOIN: a vanished event gives NULLs).
+[[nodiscard]] std::string claim_sql(std::string_view events_table, config::Ordering ordering);
+[[nodiscard]] pg::Step claim_step(std::string_view events_table, const config::Webhook& webhook,
+                                  int limit, std::chrono::milliseconds lease);
+[[nodiscard]] std::vector<ClaimedRow> decode_claimed(const pg::Result& result);
+
+// Milliseconds until the webhook's earliest pending row that is not yet due (NULL if none).
+[[nodiscard]] pg::Step next_due_step(const std::string& webhook);
+
+// The outcome of one attempt, ready to be written.
+struct AttemptRecord {
+    std::int64_t outbox_id = 0;
+    Verdict verdict = Verdict::retry;
+    std::chrono::milliseconds retry_delay{0};
+    int status = 0;     // 0 = none (stored as NULL)
+    std::string error;  // empty = none; free of secrets
+    double duration_ms = 0;
+    std::string response;  // already cut to the configured size and made storable
+};
+
+// The statements that record a batch of attempts (run as one pipeline = one transaction):
+// per attempt an outbox_attempts row and the outbox state change; for a 410 also the
+// webhook_state row that disables the endpoint. Only rows still 'pending' are changed, so an
+// operator's action in the meantime is not overwritten.
+[[nodiscard]] std::vector<pg::Step> record_steps(const std::string& webhook,
+                                                 const std::vector<AttemptRecord>& records);
+
+// Whether the webhook is disabled (one row: disabled bool, reason text; no row = enabled).
+[[nodiscard]] pg::Step disabled_state_step(const std::string& webhook);
+
+// Deletes up to batch delivered rows older than retention; returns the deleted count.
+[[nodiscard]] pg::Step retention_step(std::chrono::milliseconds retention, int batch);
+
+// Per webhook: pending and dead counts (rows: webhook, pending, dead).
+[[nodiscard]] std::string queue_counts_sql();
+
+}  // namespace sluice::outbox

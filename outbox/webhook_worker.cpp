@@ -1,0 +1,301 @@
+#include "outbox/webhook_worker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "log/log.hpp"
+#include "outbox/signature.hpp"
+#include "outbox/text.hpp"
+
+namespace sluice::outbox {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr milliseconds min_backoff = 250ms;
+constexpr milliseconds max_backoff = 30s;
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+double to_ms(Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::string describe_failure(const Response& r) {
+    if (r.error != ErrorKind::none)
+        return r.error_message;
+    std::string text = "HTTP " + std::to_string(r.status);
+    if (r.retry_after)
+        text += " (Retry-After: " + storable_text(*r.retry_after, 64) + ")";
+    return text;
+}
+
+ClientOptions client_options(const WorkerSettings& s) {
+    return {.url = s.webhook.url,
+            .tls = s.webhook.tls,
+            .timeout = s.webhook.timeout,
+            .max_idle = static_cast<std::size_t>(std::max(1, s.webhook.max_in_flight))};
+}
+
+const config::Webhook& validated(const config::Webhook& webhook) {
+    if (webhook.secrets.empty())
+        throw std::invalid_argument("webhook has no secrets");
+    for (const auto& secret : webhook.secrets)
+        (void)decode_secret(secret);
+    return webhook;
+}
+
+}  // namespace
+
+WebhookWorker::WebhookWorker(asio::any_io_executor executor, WorkerSettings settings,
+                             OutboxStats& stats)
+    : strand_(asio::make_strand(executor)),
+      settings_((validated(settings.webhook), std::move(settings))),
+      stats_(stats),
+      random_(std::random_device{}()),
+      client_(strand_, client_options(settings_)),
+      wake_timer_(strand_) {}
+
+void WebhookWorker::wake() {
+    asio::post(strand_, [this] { wake_now(); });
+}
+
+void WebhookWorker::stop() {
+    asio::post(strand_, [this] {
+        stopping_ = true;
+        wake_now();
+    });
+}
+
+void WebhookWorker::wake_now() {
+    woken_ = true;
+    wake_timer_.cancel();
+}
+
+asio::awaitable<void> WebhookWorker::sleep(milliseconds duration) {
+    if (!woken_ && duration > 0ms) {
+        wake_timer_.expires_after(duration);
+        co_await wake_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    woken_ = false;
+}
+
+asio::awaitable<void> WebhookWorker::run() {
+    log::info("webhook delivery started",
+              {{"webhook", name()}, {"endpoint", display_url(client_.endpoint())}});
+    while (!(stopping_ && in_flight_ == 0 && completed_.empty())) {
+        bool more = false;
+        std::string failure;
+        try {
+            more = co_await cycle();
+            backoff_ = 0ms;
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (!failure.empty()) {
+            db_.reset();  // reconnect: the connection may be broken or mid-pipeline
+            backoff_ = std::clamp(backoff_ * 2, min_backoff, max_backoff);
+            log::warn("outbox database error",
+                      {{"webhook", name()}, {"error", failure}, {"retry_in_ms", backoff_.count()}});
+            if (stopping_ && in_flight_ == 0) {
+                if (!completed_.empty()) {
+                    log::warn(
+                        "stopping with unrecorded attempts; their leases expire and the "
+                        "messages are delivered again",
+                        {{"webhook", name()}, {"attempts", completed_.size()}});
+                }
+                completed_.clear();
+                break;
+            }
+            co_await sleep(backoff_);
+            continue;
+        }
+        if (more) {
+            co_await asio::post(strand_, asio::use_awaitable);  // let deliveries run
+            continue;
+        }
+        co_await sleep(stopping_ ? settings_.poll_interval : next_sleep_);
+    }
+    db_.reset();
+    client_.close_idle();
+    stats_.set_in_flight(name(), 0);
+    log::info("webhook delivery stopped", {{"webhook", name()}});
+}
+
+asio::awaitable<bool> WebhookWorker::cycle() {
+    if (!db_) {
+        db_.emplace(co_await pg::AsyncConnection::connect(
+            strand_, settings_.database.url, settings_.database.connect_timeout, "sluice outbox"));
+    }
+    if (!completed_.empty())
+        co_await record();
+    if (stopping_)
+        co_return false;
+    if (Clock::now() >= next_state_check_)
+        co_await refresh_disabled();
+    next_sleep_ = settings_.poll_interval;
+    if (disabled_)
+        co_return false;
+
+    int room = settings_.webhook.max_in_flight - in_flight_ - static_cast<int>(completed_.size());
+    int limit = std::min(room, settings_.outbox.claim_batch);
+    if (limit <= 0)
+        co_return false;  // a finished delivery wakes us
+
+    auto lease = settings_.webhook.timeout + settings_.lease_margin;
+    std::vector<pg::Step> steps;
+    steps.push_back(claim_step(settings_.database.events_table, settings_.webhook, limit, lease));
+    steps.push_back(next_due_step(name()));
+    auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
+    auto rows = decode_claimed(results.at(0));
+    if (results.at(1).rows() == 1 && !results.at(1).is_null(0, 0)) {
+        next_sleep_ =
+            std::clamp(milliseconds(results.at(1).int64(0, 0)), 1ms, settings_.poll_interval);
+    }
+    for (auto& row : rows) {
+        ++in_flight_;
+        asio::co_spawn(strand_, deliver(std::move(row)), [](std::exception_ptr e) {
+            // deliver() catches everything it can; this only reports what escaped it.
+            if (e)
+                log::error("webhook delivery task failed unexpectedly");
+        });
+    }
+    stats_.set_in_flight(name(), in_flight_);
+    co_return static_cast<int>(rows.size()) == limit;
+}
+
+asio::awaitable<void> WebhookWorker::record() {
+    // Attempts finishing while this runs are appended behind the batch and kept for next time.
+    auto batch = completed_;
+    co_await db_->pipeline(record_steps(name(), batch), settings_.database.statement_timeout);
+    completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch.size()));
+}
+
+asio::awaitable<void> WebhookWorker::refresh_disabled() {
+    auto step = disabled_state_step(name());
+    auto result =
+        co_await db_->query(step.sql_or_name, step.params, settings_.database.statement_timeout);
+    bool disabled = result.rows() == 1 && result.boolean(0, 0);
+    if (disabled && !disabled_) {
+        log::warn("webhook endpoint is disabled; run `sluice outbox enable` to resume",
+                  {{"webhook", name()}, {"reason", std::string(result.text(0, 1))}});
+    } else if (!disabled && disabled_) {
+        log::info("webhook endpoint enabled again", {{"webhook", name()}});
+    }
+    disabled_ = disabled;
+    stats_.set_disabled(name(), disabled_);
+    next_state_check_ = Clock::now() + settings_.state_check_interval;
+}
+
+AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Response& response,
+                                            const Decision& decision) const {
+    AttemptRecord r;
+    r.outbox_id = row.outbox_id;
+    r.verdict = decision.verdict;
+    r.retry_delay = decision.delay;
+    r.status = response.status;
+    if (decision.verdict != Verdict::delivered)
+        r.error = describe_failure(response);
+    r.duration_ms = to_ms(response.duration);
+    r.response = storable_text(response.body, settings_.outbox.max_response_bytes);
+    return r;
+}
+
+void WebhookWorker::finish(AttemptRecord record) {
+    completed_.push_back(std::move(record));
+    --in_flight_;
+    stats_.set_in_flight(name(), in_flight_);
+    wake_now();
+}
+
+asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
+    const int attempt = row.attempts + 1;
+    try {
+        if (!row.event) {
+            finish({.outbox_id = row.outbox_id,
+                    .verdict = Verdict::dead,
+                    .error = "event " + std::to_string(row.event_id) + " no longer exists in " +
+                             settings_.database.events_table});
+            log::error(
+                "webhook message is dead: its event is gone",
+                {{"webhook", name()}, {"outbox_id", row.outbox_id}, {"event_id", row.event_id}});
+            co_return;
+        }
+        Message message;
+        std::string build_error;
+        try {
+            message = build_message(settings_.webhook, *row.event,
+                                    unix_seconds(std::chrono::system_clock::now()));
+        } catch (const std::invalid_argument& e) {
+            build_error = e.what();
+        }
+        if (!build_error.empty()) {
+            finish({.outbox_id = row.outbox_id, .verdict = Verdict::dead, .error = build_error});
+            log::error("webhook message is dead: cannot build it",
+                       {{"webhook", name()}, {"event_id", row.event_id}, {"error", build_error}});
+            co_return;
+        }
+
+        auto response = co_await client_.post(std::move(message.headers), std::move(message.body));
+        auto now = std::chrono::system_clock::now();
+        std::uniform_real_distribution<double> uniform(0.0, 1.0);
+        auto decision = decide(response.outcome(), attempt, settings_.webhook.retry, now,
+                               [&] { return uniform(random_); });
+        stats_.record_attempt(name(), decision.label, response.duration);
+
+        switch (decision.verdict) {
+            case Verdict::delivered:
+                stats_.record_delivered(name(), now - row.event_timestamp);
+                log::debug("webhook delivered", {{"webhook", name()},
+                                                 {"event_id", row.event_id},
+                                                 {"status", response.status},
+                                                 {"attempt", attempt},
+                                                 {"duration_ms", to_ms(response.duration)}});
+                break;
+            case Verdict::retry:
+                log::warn("webhook attempt failed", {{"webhook", name()},
+                                                     {"event_id", row.event_id},
+                                                     {"attempt", attempt},
+                                                     {"outcome", decision.label},
+                                                     {"error", describe_failure(response)},
+                                                     {"retry_in_ms", decision.delay.count()}});
+                break;
+            case Verdict::dead:
+                log::error("webhook message is dead: retries exhausted",
+                           {{"webhook", name()},
+                            {"event_id", row.event_id},
+                            {"attempts", attempt},
+                            {"error", describe_failure(response)}});
+                break;
+            case Verdict::disable:
+                disabled_ = true;  // stop claiming now; the record makes it durable
+                stats_.set_disabled(name(), true);
+                log::error(
+                    "webhook endpoint answered 410 Gone: disabled until `sluice outbox "
+                    "enable`",
+                    {{"webhook", name()}, {"event_id", row.event_id}});
+                break;
+        }
+        finish(attempt_record(row, response, decision));
+    } catch (const std::exception& e) {
+        auto delay = settings_.webhook.retry.schedule.empty()
+                         ? milliseconds(5s)
+                         : settings_.webhook.retry.schedule.front();
+        log::error("webhook delivery failed internally",
+                   {{"webhook", name()}, {"event_id", row.event_id}, {"error", e.what()}});
+        finish({.outbox_id = row.outbox_id,
+                .verdict = Verdict::retry,
+                .retry_delay = delay,
+                .error = std::string("internal error: ") + e.what()});
+    }
+}
+
+}  // namespace sluice::outbox

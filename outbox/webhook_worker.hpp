@@ -1,0 +1,86 @@
+// Delivery for one webhook: its own strand, database connection and HTTP client, so a slow or
+// black-holed endpoint never delays another webhook. One loop claims due rows (leased, no open
+// transaction), spawns one delivery per row up to max_in_flight, and records finished attempts
+// in one transaction per batch. It sleeps until woken (NOTIFY, a finished delivery, stop) or
+// until the next row is due, at most poll_interval.
+// Threading: all state lives on the worker's strand; wake() and stop() may be called from any
+// thread. Lifetime: the worker must outlive run(); run() returns only after every delivery it
+// started has finished (each is bounded by the webhook timeout).
+// Error policy: database and endpoint failures are logged with webhook=<name> and retried with
+// a bounded backoff; run() does not throw for them. The constructor throws for configuration
+// errors (bad URL, TLS files, malformed secret).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "outbox/http_client.hpp"
+#include "outbox/stats.hpp"
+#include "outbox/store.hpp"
+#include "pg/async_connection.hpp"
+
+namespace sluice::outbox {
+
+struct WorkerSettings {
+    config::Webhook webhook;
+    config::Database database;
+    config::Outbox outbox;
+    std::chrono::milliseconds poll_interval{1000};         // longest sleep between claims
+    std::chrono::milliseconds state_check_interval{5000};  // re-read webhook_state this often
+    std::chrono::milliseconds lease_margin{60000};         // lease = webhook timeout + margin
+};
+
+class WebhookWorker {
+  public:
+    using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+    WebhookWorker(boost::asio::any_io_executor executor, WorkerSettings settings,
+                  OutboxStats& stats);
+    WebhookWorker(const WebhookWorker&) = delete;
+    WebhookWorker& operator=(const WebhookWorker&) = delete;
+
+    [[nodiscard]] boost::asio::awaitable<void> run();
+    void wake();  // new rows may be due
+    void stop();  // stop claiming, finish and record what is in flight, then run() returns
+
+    [[nodiscard]] const Strand& strand() const { return strand_; }
+    [[nodiscard]] const std::string& name() const { return settings_.webhook.name; }
+
+  private:
+    boost::asio::awaitable<bool> cycle();  // true: more rows may be due right away
+    boost::asio::awaitable<void> record();
+    boost::asio::awaitable<void> refresh_disabled();
+    boost::asio::awaitable<void> deliver(ClaimedRow row);
+    boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
+    AttemptRecord attempt_record(const ClaimedRow& row, const Response& response,
+                                 const Decision& decision) const;
+    void finish(AttemptRecord record);
+    void wake_now();
+
+    Strand strand_;
+    WorkerSettings settings_;
+    OutboxStats& stats_;
+    std::mt19937_64 random_;
+    HttpClient client_;
+    std::optional<pg::AsyncConnection> db_;
+    std::vector<AttemptRecord> completed_;  // finished attempts not yet written
+    int in_flight_ = 0;                     // HTTP requests outstanding
+    bool disabled_ = false;
+    std::chrono::steady_clock::time_point next_state_check_{};
+    std::chrono::milliseconds next_sleep_{0};
+    std::chrono::milliseconds backoff_{0};
+    bool stopping_ = false;
+    bool woken_ = false;
+    // Declared last: deliveries and stop() cancel it, so it must be destroyed first.
+    boost::asio::steady_timer wake_timer_;
+};
+
+}  // namespace sluice::outbox

@@ -1,0 +1,27 @@
+// Turns a projection's handlers into one PL/pgSQL function, created per connection in pg_temp,
+// that applies a batch of events inside the server: the batch costs one round trip and every
+// handler statement runs with a cached plan. Event values reach the handlers as the columns of
+// the event row the function reads by id, typed as the table declares them (uuid, jsonb, ...):
+// nothing from an event is ever spliced into SQL text.
+// Pure. Error policy: std::invalid_argument for handlers that cannot be embedded.
+#pragma once
+
+#include <string>
+
+#include "config/config.hpp"
+
+namespace sluice::projections {
+
+struct ApplyFunction {
+    std::string create_sql;  // CREATE OR REPLACE FUNCTION pg_temp....
+    std::string call_sql;    // SELECT pg_temp....($1::bigint[]); $1 = ids in delivery order
+};
+
+[[nodiscard]] ApplyFunction apply_function(const config::Projection& projection,
+                                           const std::string& quoted_events_table);
+
+// The handler statement as it runs inside the function: :param -> the event row's column,
+// a leading SELECT -> PERFORM (PL/pgSQL discards its rows).
+[[nodiscard]] std::string embed_statement(std::string_view statement);
+
+}  // namespace sluice::projections

@@ -1,0 +1,285 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+
+namespace sluice::config {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::Pair;
+
+const std::string test_dir = SLUICE_CONFIG_TEST_DIR;
+const std::string shipping_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+Environment test_env() {
+    return {{"DATABASE_URL", "postgresql://app@localhost/orders"},
+            {"SHIPPING_WEBHOOK_SECRET", shipping_secret}};
+}
+
+std::string all_messages(const LoadResult& result) {
+    std::string out;
+    for (const auto& d : result.errors) {
+        out.append(format(d)).append("\n");
+    }
+    return out;
+}
+
+Config load_ok(const std::string& text, const Environment& env = test_env()) {
+    auto result = load_string(text, "test.yaml", env);
+    EXPECT_TRUE(result.config.has_value()) << all_messages(result);
+    return result.config.value_or(Config{});
+}
+
+TEST(LoadConfig, ReadsEveryFieldOfTheOrdersExample) {
+    const auto path = test_dir + "/valid/orders.yaml";
+    const auto result = load_file(path, test_env());
+    ASSERT_TRUE(result.config.has_value()) << all_messages(result);
+    const Config& c = *result.config;
+    EXPECT_EQ(c.source_file, path);
+
+    EXPECT_EQ(c.database.url, "postgresql://app@localhost/orders");
+    EXPECT_EQ(c.database.events_table, "events");
+    EXPECT_EQ(c.tailer.batch_size, 1000);
+    EXPECT_EQ(c.tailer.poll_interval, 1s);
+
+    ASSERT_EQ(c.projections.size(), 1u);
+    const Projection& p = c.projections[0];
+    EXPECT_EQ(p.name, "order_summary");
+    EXPECT_THAT(p.aggregate_types, ElementsAre("Order"));
+    EXPECT_THAT(p.setup, HasSubstr("CREATE TABLE IF NOT EXISTS order_summary"));
+    EXPECT_EQ(p.reset, "TRUNCATE order_summary");
+    EXPECT_EQ(p.partitions, 1);
+    EXPECT_EQ(p.location.line, 8);
+    ASSERT_EQ(p.handlers.size(), 3u);
+    EXPECT_EQ(p.handlers[0].event_type, "OrderCreated");
+    EXPECT_EQ(p.handlers[0].sql,
+              "INSERT INTO order_summary VALUES (:aggregate_id, (:payload->>'customer_id')::uuid,\n"
+              "  'CREATED', jsonb_array_length(:payload->'order_items'), 0)\n");
+    EXPECT_EQ(p.handlers[0].location.file, path);
+    EXPECT_EQ(p.handlers[0].location.line, 16);
+    EXPECT_EQ(p.handlers[0].location.column, 9);
+    EXPECT_EQ(p.handlers[1].event_type, "ItemAddedToOrder");
+    EXPECT_EQ(p.handlers[1].location.line, 19);
+    EXPECT_EQ(p.handlers[2].event_type, "OrderShipped");
+    EXPECT_EQ(p.handlers[2].sql,
+              "UPDATE order_summary SET status = 'SHIPPED' WHERE order_id = :aggregate_id");
+    EXPECT_EQ(p.handlers[2].location.line, 22);
+    EXPECT_EQ(p.handlers[2].location.column, 21);
+    EXPECT_EQ(p.on_error.retries, 5);
+    EXPECT_EQ(p.on_error.backoff, 1s);
+    EXPECT_EQ(p.on_error.then, OnError::Then::stop);
+
+    ASSERT_EQ(c.webhooks.size(), 1u);
+    const Webhook& w = c.webhooks[0];
+    EXPECT_EQ(w.name, "shipping");
+    EXPECT_EQ(w.url, "https://shipping.internal/hooks/orders");
+    EXPECT_THAT(w.secrets, ElementsAre(shipping_secret));
+    EXPECT_THAT(w.event_types, ElementsAre("OrderShipped"));
+    EXPECT_THAT(w.aggregate_types, ElementsAre("Order"));
+    EXPECT_THAT(w.headers, ElementsAre(Pair("X-Tenant", "acme")));
+    EXPECT_EQ(w.timeout, 15s);
+    EXPECT_THAT(w.retry.schedule, ElementsAre(5s, 5min, 30min, 2h, 5h, 10h, 10h));
+    EXPECT_DOUBLE_EQ(w.retry.jitter, 0.2);
+    EXPECT_EQ(w.ordering, Ordering::per_aggregate);
+    EXPECT_EQ(w.max_in_flight, 64);
+    EXPECT_TRUE(w.tls.verify);
+    EXPECT_EQ(w.tls.ca_file, "/etc/ssl/private-ca.pem");
+    EXPECT_EQ(w.location.line, 25);
+
+    EXPECT_EQ(c.outbox.retention, std::chrono::hours(24 * 7));
+    EXPECT_EQ(c.http.listen, "127.0.0.1:9464");
+    EXPECT_EQ(c.log.level, "info");
+}
+
+TEST(LoadConfig, FillsDefaultsForEverythingNotWritten) {
+    const auto c = load_ok("database:\n  url: postgresql:///sluice\n");
+    const Config defaults;
+    EXPECT_EQ(c.database.url, "postgresql:///sluice");
+    EXPECT_EQ(c.database.events_table, "events");
+    EXPECT_EQ(c.database.notify_channel, "sluice_events");
+    EXPECT_EQ(c.database.connect_timeout, 10s);
+    EXPECT_EQ(c.database.statement_timeout, 30s);
+    EXPECT_EQ(c.tailer.batch_size, 1000);
+    EXPECT_EQ(c.tailer.poll_interval, 1s);
+    EXPECT_EQ(c.tailer.horizon_warning, 30s);
+    EXPECT_THAT(c.projections, IsEmpty());
+    EXPECT_THAT(c.webhooks, IsEmpty());
+    EXPECT_EQ(c.outbox.retention, defaults.outbox.retention);
+    EXPECT_EQ(c.outbox.claim_batch, 256);
+    EXPECT_EQ(c.outbox.max_response_bytes, 4096u);
+    EXPECT_TRUE(c.http.enabled);
+    EXPECT_EQ(c.http.listen, "127.0.0.1:9464");
+    EXPECT_EQ(c.http.max_request_bytes, 64u * 1024);
+    EXPECT_EQ(c.log.level, "info");
+}
+
+TEST(LoadConfig, FillsDefaultsInsideProjectionsAndWebhooks) {
+    const auto c = load_ok(R"(database: {url: x}
+projections:
+  - name: p
+    handlers: {E: SELECT :id}
+webhooks:
+  - name: w
+    url: http://127.0.0.1:8080/
+    secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
+)");
+    ASSERT_EQ(c.projections.size(), 1u);
+    EXPECT_EQ(c.projections[0].partitions, 1);
+    EXPECT_EQ(c.projections[0].on_error.retries, 5);
+    EXPECT_EQ(c.projections[0].on_error.then, OnError::Then::stop);
+    EXPECT_THAT(c.projections[0].aggregate_types, IsEmpty());
+    ASSERT_EQ(c.webhooks.size(), 1u);
+    const Webhook& w = c.webhooks[0];
+    EXPECT_EQ(w.timeout, 15s);
+    EXPECT_THAT(w.retry.schedule, ElementsAre(5s, 5min, 30min, 2h, 5h, 10h, 10h));
+    EXPECT_DOUBLE_EQ(w.retry.jitter, 0.2);
+    EXPECT_EQ(w.ordering, Ordering::per_aggregate);
+    EXPECT_EQ(w.max_in_flight, 64);
+    EXPECT_TRUE(w.tls.verify);
+    EXPECT_THAT(w.event_types, IsEmpty());
+}
+
+TEST(LoadConfig, ReadsNonDefaultValuesOfEverySmallSection) {
+    const auto c = load_ok(R"(database:
+  url: x
+  events_table: app.events
+  notify_channel: app_events
+  connect_timeout: 250ms
+  statement_timeout: 2min
+tailer: {batch_size: 10, poll_interval: 100ms, horizon_warning: 1m}
+outbox: {retention: 2h, claim_batch: 32, max_response_bytes: 1KiB}
+http: {enabled: false, listen: "[::1]:0", max_request_bytes: 1MiB}
+log: {level: debug}
+projections:
+  - name: p
+    partitions: 4
+    handlers: {E: SELECT 1}
+    on_error: {retries: 0, backoff: 0s, then: park}
+webhooks:
+  - name: w
+    url: HTTPS://example.com:8443/x?y=1
+    secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_dGVzdA==]
+    ordering: none
+    retry: {schedule: [1s, 2s], jitter: 0.05}
+    tls: {verify: false, client_cert: /c.pem, client_key: /k.pem}
+)");
+    EXPECT_EQ(c.database.events_table, "app.events");
+    EXPECT_EQ(c.database.notify_channel, "app_events");
+    EXPECT_EQ(c.database.connect_timeout, 250ms);
+    EXPECT_EQ(c.database.statement_timeout, 2min);
+    EXPECT_EQ(c.tailer.batch_size, 10);
+    EXPECT_EQ(c.tailer.poll_interval, 100ms);
+    EXPECT_EQ(c.tailer.horizon_warning, 1min);
+    EXPECT_EQ(c.outbox.retention, 2h);
+    EXPECT_EQ(c.outbox.claim_batch, 32);
+    EXPECT_EQ(c.outbox.max_response_bytes, 1024u);
+    EXPECT_FALSE(c.http.enabled);
+    EXPECT_EQ(c.http.listen, "[::1]:0");
+    EXPECT_EQ(c.http.max_request_bytes, 1024u * 1024);
+    EXPECT_EQ(c.log.level, "debug");
+    ASSERT_EQ(c.projections.size(), 1u);
+    EXPECT_EQ(c.projections[0].partitions, 4);
+    EXPECT_EQ(c.projections[0].on_error.retries, 0);
+    EXPECT_EQ(c.projections[0].on_error.backoff, 0s);
+    EXPECT_EQ(c.projections[0].on_error.then, OnError::Then::park);
+    ASSERT_EQ(c.webhooks.size(), 1u);
+    EXPECT_EQ(c.webhooks[0].secrets.size(), 2u);
+    EXPECT_EQ(c.webhooks[0].ordering, Ordering::none);
+    EXPECT_THAT(c.webhooks[0].retry.schedule, ElementsAre(1s, 2s));
+    EXPECT_DOUBLE_EQ(c.webhooks[0].retry.jitter, 0.05);
+    EXPECT_FALSE(c.webhooks[0].tls.verify);
+    EXPECT_EQ(c.webhooks[0].tls.client_cert, "/c.pem");
+}
+
+TEST(LoadConfig, ExpandsEnvironmentVariablesAndDefaultsInAnyScalar) {
+    const Environment env{{"DB", "postgresql:///prod"}, {"BATCH", "50"}, {"EMPTY", ""}};
+    const auto c = load_ok(R"(database:
+  url: ${DB}
+  events_table: ${TABLE:-events_v2}
+  notify_channel: "${EMPTY:-chan}"
+tailer: {batch_size: "${BATCH}", poll_interval: "${POLL:-2s}"}
+)",
+                           env);
+    EXPECT_EQ(c.database.url, "postgresql:///prod");
+    EXPECT_EQ(c.database.events_table, "events_v2");
+    EXPECT_EQ(c.database.notify_channel, "chan");
+    EXPECT_EQ(c.tailer.batch_size, 50);
+    EXPECT_EQ(c.tailer.poll_interval, 2s);
+}
+
+TEST(LoadConfig, LeavesSqlDollarQuotesAlone) {
+    const auto path = test_dir + "/valid/tricky_sql.yaml";
+    const auto result = load_file(path, {});
+    ASSERT_TRUE(result.config.has_value()) << all_messages(result);
+    const auto& c = *result.config;
+    EXPECT_EQ(c.database.url, "postgresql:///fallback");
+    ASSERT_EQ(c.projections.size(), 1u);
+    EXPECT_THAT(c.projections[0].setup, HasSubstr("AS $$\n"));
+    EXPECT_THAT(c.projections[0].setup, HasSubstr("$$ LANGUAGE sql;"));
+    ASSERT_EQ(c.projections[0].handlers.size(), 3u);
+    EXPECT_EQ(c.projections[0].handlers[0].location.line, 12);
+    EXPECT_EQ(c.projections[0].handlers[0].location.column, 9);
+    EXPECT_EQ(c.projections[0].handlers[1].sql, "SELECT :id::text, 'it''s :no'");
+    EXPECT_EQ(c.projections[0].handlers[1].location.column, 18);
+    EXPECT_EQ(c.projections[0].handlers[2].sql, "SELECT :version\t, E'\\' :no', :event_type");
+}
+
+TEST(LoadConfig, ReadsCredentialFilesRelativeToTheConfigFile) {
+    const auto result = load_file(test_dir + "/valid/credentials.yaml", {});
+    ASSERT_TRUE(result.config.has_value()) << all_messages(result);
+    const auto& c = *result.config;
+    EXPECT_EQ(c.database.url, "postgresql://sluice@localhost/orders");
+    ASSERT_EQ(c.webhooks.size(), 1u);
+    EXPECT_THAT(c.webhooks[0].secrets,
+                ElementsAre("whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=", shipping_secret));
+    EXPECT_EQ(c.webhooks[0].tls.ca_file, test_dir + "/valid/ca.pem");
+}
+
+TEST(LoadConfig, NeverEchoesSecretsOrUrlsInMessages) {
+    const std::string secret_like = "whsec_SECRET*VALUE";
+    const auto result = load_string(R"(database: {url: "postgresql://u:hunter2@db/x", bogus: 1}
+webhooks:
+  - name: w
+    url: "ftp://user:tokenvalue@example.com/"
+    secrets: [")" + secret_like + R"(", hunter3]
+    headers: {Authorization: "Bearer abc\r\ndef", Host: sneaky}
+)",
+                                    "test.yaml", {});
+    ASSERT_FALSE(result.config.has_value());
+    const auto text = all_messages(result);
+    EXPECT_THAT(text, Not(HasSubstr("SECRET*VALUE")));
+    EXPECT_THAT(text, Not(HasSubstr("hunter")));
+    EXPECT_THAT(text, Not(HasSubstr("tokenvalue")));
+    EXPECT_THAT(text, Not(HasSubstr("Bearer")));
+    EXPECT_EQ(result.errors.size(), 6u) << text;
+}
+
+TEST(LoadConfig, ReportsAMissingFileByName) {
+    const auto result = load_file(test_dir + "/does-not-exist.yaml", {});
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_THAT(format(result.errors[0]), HasSubstr("does-not-exist.yaml: cannot read"));
+}
+
+TEST(FormatDiagnostic, WritesFileLineColumnAndOmitsUnknownParts) {
+    EXPECT_EQ(format({{"sluice.yaml", 12, 7}, "unknown key 'handler'"}),
+              "sluice.yaml:12:7: unknown key 'handler'");
+    EXPECT_EQ(format({{"sluice.yaml", 12, 0}, "m"}), "sluice.yaml:12: m");
+    EXPECT_EQ(format({{"sluice.yaml", 0, 0}, "m"}), "sluice.yaml: m");
+    EXPECT_EQ(format({{}, "m"}), "m");
+}
+
+TEST(ProcessEnvironment, SeesVariablesOfThisProcess) {
+    ::setenv("SLUICE_CONFIG_TEST_VARIABLE", "a=b", 1);
+    const auto env = process_environment();
+    const auto it = env.find("SLUICE_CONFIG_TEST_VARIABLE");
+    ASSERT_NE(it, env.end());
+    EXPECT_EQ(it->second, "a=b");
+}
+
+}  // namespace
+}  // namespace sluice::config

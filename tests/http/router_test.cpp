@@ -1,0 +1,88 @@
+#include "http/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "http/listen_address.hpp"
+
+namespace sluice::http {
+namespace {
+
+Router make_router() {
+    Router router;
+    router.add("/metrics", [](const Request&) {
+        return Response{200, "text/plain; version=0.0.4", "m 1\n"};
+    });
+    router.add("/echo", [](const Request& r) {
+        return Response{200, "text/plain", std::string(r.path) + "|" + std::string(r.query)};
+    });
+    router.add("/boom", [](const Request&) -> Response { throw std::runtime_error("secret"); });
+    return router;
+}
+
+TEST(Router, CallsTheHandlerRegisteredForThePath) {
+    const Response r = make_router().handle("GET", "/metrics");
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.content_type, "text/plain; version=0.0.4");
+    EXPECT_EQ(r.body, "m 1\n");
+}
+
+TEST(Router, RoutesOnThePathAndPassesTheQueryToTheHandler) {
+    EXPECT_EQ(make_router().handle("GET", "/echo?format=json&x=1").body, "/echo|format=json&x=1");
+    EXPECT_EQ(make_router().handle("GET", "/echo").body, "/echo|");
+}
+
+TEST(Router, AnswersNotFoundForAnUnknownPath) {
+    EXPECT_EQ(make_router().handle("GET", "/nope").status, 404u);
+    EXPECT_EQ(make_router().handle("GET", "/metrics/").status, 404u);
+    EXPECT_EQ(make_router().handle("GET", "http://host/metrics").status, 404u);
+}
+
+TEST(Router, AnswersMethodNotAllowedForAnythingButGet) {
+    for (const char* method : {"POST", "PUT", "DELETE", "HEAD", "get"}) {
+        EXPECT_EQ(make_router().handle(method, "/metrics").status, 405u) << method;
+    }
+}
+
+TEST(Router, TurnsAThrowingHandlerIntoAnOpaqueServerError) {
+    const Response r = make_router().handle("GET", "/boom");
+    EXPECT_EQ(r.status, 500u);
+    EXPECT_EQ(r.body.find("secret"), std::string::npos);
+}
+
+TEST(Router, RejectsDuplicateAndRelativePaths) {
+    Router router = make_router();
+    const auto ok = [](const Request&) { return Response{}; };
+    EXPECT_THROW(router.add("/metrics", ok), std::invalid_argument);
+    EXPECT_THROW(router.add("status", ok), std::invalid_argument);
+    EXPECT_THROW(router.add("/empty", Handler{}), std::invalid_argument);
+}
+
+TEST(ParseListenAddress, AcceptsIpv4Ipv6AndLocalhost) {
+    const auto v4 = parse_listen_address("127.0.0.1:9464");
+    ASSERT_TRUE(v4);
+    EXPECT_EQ(v4->address().to_string(), "127.0.0.1");
+    EXPECT_EQ(v4->port(), 9464);
+    const auto v6 = parse_listen_address("[::1]:9464");
+    ASSERT_TRUE(v6);
+    EXPECT_TRUE(v6->address().is_v6());
+    EXPECT_EQ(v6->address().to_string(), "::1");
+    const auto any = parse_listen_address("0.0.0.0:0");
+    ASSERT_TRUE(any);
+    EXPECT_EQ(any->port(), 0);
+    const auto local = parse_listen_address("localhost:80");
+    ASSERT_TRUE(local);
+    EXPECT_EQ(local->address().to_string(), "127.0.0.1");
+}
+
+TEST(ParseListenAddress, RejectsMalformedAddresses) {
+    for (const char* text : {"", "9464", ":9464", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
+                             "127.0.0.1:-1", "127.0.0.1:94x", "::1:9464", "[::1]", "[::1]9464",
+                             "[127.0.0.1]:80", "example.com:80", "[]:80"}) {
+        EXPECT_FALSE(parse_listen_address(text)) << text;
+    }
+}
+
+}  // namespace
+}  // namespace sluice::http

@@ -1,0 +1,242 @@
+// The publisher against PostgreSQL and loopback receivers: delivery, retries, dead letters,
+// 410 disabling, per-aggregate ordering, parallelism, isolation between webhooks, retention.
+#include <boost/json/parse.hpp>
+
+#include "http_receiver.hpp"
+#include "outbox/signature.hpp"
+#include "outbox_fixture.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Fixture = OutboxDatabaseTest;
+
+const std::string agg_a = "6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77";
+const std::string agg_b = "0b4bd7a4-4a39-4b2e-8d6c-3f0a3c1f2b10";
+
+TEST_F(Fixture, DeliversEnqueuedEventsSignedAndMarksThemDelivered) {
+    HttpReceiver receiver({.secrets = test_secrets});
+    auto e1 = append(agg_a, 1, "OrderCreated", R"({"total": 12.50})");
+    auto e2 = append(agg_a, 2, "ItemAddedToOrder");
+    enqueue("orders", e1);
+    enqueue("orders", e2);
+    start_publisher(settings({webhook("orders", receiver.url())}));
+
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 2; }, 10s))
+        << "both rows should be delivered";
+    auto got = receiver.requests();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_TRUE(got[0].signature_valid);
+    EXPECT_EQ(got[0].webhook_id, "msg_orders_" + std::to_string(e1));
+    auto body = boost::json::parse(got[0].body).as_object();
+    EXPECT_EQ(body.at("type").as_string(), "OrderCreated");
+    EXPECT_EQ(body.at("data").at("aggregate_id").as_string(), agg_a);
+    EXPECT_EQ(body.at("data").at("version").as_int64(), 1);
+    EXPECT_EQ(body.at("data").at("metadata").at("by").as_string(), "test");
+    EXPECT_NE(got[0].body.find(R"("total": 12.50)"), std::string::npos) << got[0].body;
+    EXPECT_EQ(scalar("SELECT string_agg(status::text, ',') FROM sluice.outbox_attempts"),
+              "200,200");
+    EXPECT_EQ(count("delivered_at IS NOT NULL AND attempts = 1"), 2);
+
+    ASSERT_TRUE(wait_until(
+        [&] {
+            auto s = publisher_->stats().snapshot().at(0);
+            return s.delivered == 2 && s.pending == 0;
+        },
+        5s));
+    auto s = publisher_->stats().snapshot().at(0);
+    EXPECT_EQ(s.attempts.at("2xx"), 2u);
+    EXPECT_EQ(s.delivery_latency.count, 2u);
+    EXPECT_EQ(s.in_flight, 0);
+}
+
+TEST_F(Fixture, WakesOnNotifyRatherThanWaitingForThePoll) {
+    HttpReceiver receiver;
+    auto s = settings({webhook("orders", receiver.url())});
+    s.poll_interval = 60s;
+    enqueue("orders", append(agg_a, 1));
+    start_publisher(std::move(s));
+    ASSERT_TRUE(receiver.wait_for_requests(1, 10s));
+
+    auto started = std::chrono::steady_clock::now();
+    enqueue("orders", append(agg_a, 2));
+    ASSERT_TRUE(receiver.wait_for_requests(2, 10s)) << "the NOTIFY should wake the worker";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
+TEST_F(Fixture, RetriesAFailedAttemptWithTheSameWebhookId) {
+    HttpReceiver receiver({.secrets = test_secrets});
+    receiver.script(Reaction::status_code(500));
+    auto id = enqueue("orders", append(agg_a, 1));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 10s));
+    auto got = receiver.requests();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].webhook_id, got[1].webhook_id);
+    EXPECT_EQ(scalar("SELECT attempts FROM sluice.outbox WHERE id = $1", pg::Params(id)), "2");
+    EXPECT_EQ(scalar("SELECT string_agg(status::text, ',' ORDER BY attempted_at) "
+                     "FROM sluice.outbox_attempts"),
+              "500,200");
+}
+
+TEST_F(Fixture, MarksAMessageDeadWhenTheScheduleIsExhausted) {
+    HttpReceiver receiver;
+    receiver.set_default(Reaction{.status = 500, .body = "database on fire"});
+    enqueue("orders", append(agg_a, 1));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+
+    ASSERT_TRUE(wait_until([&] { return count("state = 'dead'") == 1; }, 10s));
+    EXPECT_EQ(receiver.count(), 3u) << "one attempt plus one per schedule entry";
+    EXPECT_EQ(scalar("SELECT last_error FROM sluice.outbox"), "HTTP 500");
+    EXPECT_EQ(scalar("SELECT response FROM sluice.outbox_attempts LIMIT 1"), "database on fire");
+}
+
+TEST_F(Fixture, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
+    HttpReceiver receiver;
+    receiver.script(Reaction::status_code(410));
+    enqueue("orders", append(agg_a, 1));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+
+    ASSERT_TRUE(wait_until(
+        [&] { return scalar("SELECT count(*) FROM sluice.webhook_state") == "1"; }, 10s));
+    enqueue("orders", append(agg_b, 1));
+    // Negative check: several poll and state-check intervals pass without a delivery.
+    EXPECT_FALSE(receiver.wait_for_requests(2, 1500ms)) << "a disabled endpoint got a request";
+    EXPECT_EQ(count("state = 'pending'"), 2);
+    EXPECT_TRUE(publisher_->stats().snapshot().at(0).disabled);
+
+    conn_.exec("DELETE FROM sluice.webhook_state WHERE webhook = 'orders'");
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 2; }, 10s));
+}
+
+TEST_F(Fixture, DeliversOneAggregateInVersionOrderEvenAcrossRetries) {
+    HttpReceiver receiver;
+    std::vector<std::int64_t> ids;
+    for (int v = 1; v <= 5; ++v)
+        ids.push_back(append(agg_a, v));
+    for (auto id : ids)
+        enqueue("orders", id);
+    receiver.script_for("msg_orders_" + std::to_string(ids[0]), Reaction::status_code(503));
+    auto w = webhook("orders", receiver.url());
+    w.max_in_flight = 8;
+    start_publisher(settings({w}));
+
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 5; }, 15s));
+    std::vector<std::string> order;
+    for (const auto& r : receiver.requests())
+        order.push_back(r.webhook_id);
+    std::vector<std::string> expected = {"msg_orders_" + std::to_string(ids[0])};
+    for (auto id : ids)
+        expected.push_back("msg_orders_" + std::to_string(id));
+    EXPECT_EQ(order, expected);
+}
+
+TEST_F(Fixture, DeliversInParallelWhenOrderingIsNone) {
+    HttpReceiver receiver;
+    receiver.set_default(Reaction{.delay = 400ms});
+    for (int v = 1; v <= 4; ++v)
+        enqueue("orders", append(agg_a, v));
+    auto w = webhook("orders", receiver.url());
+    w.ordering = config::Ordering::none;
+    w.max_in_flight = 4;
+    start_publisher(settings({w}));
+
+    ASSERT_TRUE(receiver.wait_for_requests(4, 1200ms))
+        << "four 400 ms responses in sequence would take 1.6 s";
+    EXPECT_EQ(receiver.connections_accepted(), 4u);
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 4; }, 10s));
+}
+
+TEST_F(Fixture, NeverExceedsMaxInFlight) {
+    HttpReceiver receiver;
+    receiver.set_default(Reaction{.delay = 200ms});
+    for (int v = 1; v <= 6; ++v)
+        enqueue("orders", append(agg_a, v));
+    auto w = webhook("orders", receiver.url());
+    w.ordering = config::Ordering::none;
+    w.max_in_flight = 2;
+    start_publisher(settings({w}));
+
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 6; }, 15s));
+    EXPECT_LE(receiver.connections_accepted(), 2u);
+}
+
+TEST_F(Fixture, ABlackHoledEndpointDoesNotDelayAnother) {
+    HttpReceiver black_hole;
+    black_hole.set_default(Reaction::hang());
+    HttpReceiver healthy;
+    for (int v = 1; v <= 10; ++v) {
+        auto id = append(v % 2 ? agg_a : agg_b, (v + 1) / 2);
+        enqueue("slow", id);
+        enqueue("fast", id);
+    }
+    auto slow = webhook("slow", black_hole.url());
+    slow.timeout = 10s;
+    start_publisher(settings({slow, webhook("fast", healthy.url())}));
+
+    ASSERT_TRUE(healthy.wait_for_requests(10, 5s));
+    EXPECT_EQ(count("webhook = 'fast' AND state = 'delivered'") +
+                  count("webhook = 'fast' AND state = 'pending'"),
+              10);
+    EXPECT_EQ(count("webhook = 'slow' AND state = 'delivered'"), 0);
+}
+
+TEST_F(Fixture, MarksAMessageWhoseEventVanishedAsDead) {
+    HttpReceiver receiver;
+    conn_.exec(R"SQL(INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp)
+VALUES ('orders', 987654, $1::uuid, now()))SQL",
+               pg::Params(agg_a));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+
+    ASSERT_TRUE(wait_until([&] { return count("state = 'dead'") == 1; }, 10s));
+    EXPECT_NE(scalar("SELECT last_error FROM sluice.outbox").find("no longer exists"),
+              std::string::npos);
+    EXPECT_EQ(receiver.count(), 0u);
+}
+
+TEST_F(Fixture, DeletesDeliveredRowsPastRetention) {
+    HttpReceiver receiver;
+    auto old_id = enqueue("orders", append(agg_a, 1));
+    auto recent_id = enqueue("orders", append(agg_a, 2));
+    conn_.exec(
+        "UPDATE sluice.outbox SET state = 'delivered', delivered_at = now() - interval "
+        "'10 days' WHERE id = $1",
+        pg::Params(old_id));
+    conn_.exec(
+        "UPDATE sluice.outbox SET state = 'delivered', delivered_at = now() - interval "
+        "'1 day' WHERE id = $1",
+        pg::Params(recent_id));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+
+    ASSERT_TRUE(wait_until([&] { return count("true") == 1; }, 10s));
+    EXPECT_EQ(count("id = " + std::to_string(recent_id)), 1);
+}
+
+TEST_F(Fixture, RedeliversARowWhoseLeaseExpired) {
+    HttpReceiver receiver;
+    auto id = enqueue("orders", append(agg_a, 1));
+    // As if another instance claimed it and crashed: leased until shortly from now.
+    conn_.exec(
+        "UPDATE sluice.outbox SET next_attempt_at = now() + interval '300 milliseconds' "
+        "WHERE id = $1",
+        pg::Params(id));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 10s));
+}
+
+TEST_F(Fixture, RejectsAMalformedSecretAtConstructionNamingTheWebhook) {
+    auto w = webhook("orders", "http://127.0.0.1:1/");
+    w.secrets = {"whsec_***"};
+    try {
+        outbox::Publisher p(ioc_.get_executor(), settings({w}));
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("webhook orders"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("***"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace sluice::testing
