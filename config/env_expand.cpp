@@ -66,4 +66,39 @@ Expansion expand_env(std::string_view input, const Environment& env) {
     return out;
 }
 
+Masked mask_expansions(std::string_view text) {
+    Masked out{std::string(text), {}};
+    std::size_t pos = 0;
+    while ((pos = out.text.find("${", pos)) != std::string::npos) {
+        const auto end = out.text.find_first_of("}\n", pos + 2);
+        if (end == std::string::npos || out.text[end] != '}') {
+            pos += 2;  // unterminated: left for expand_env to report
+            continue;
+        }
+        const std::size_t length = end + 1 - pos;
+        std::string index = std::to_string(out.tokens.size());
+        if (index.size() + 2 > length) {
+            pos = end + 1;  // too short to mask uniquely (more tokens than fit in ${X})
+            continue;
+        }
+        std::string token = "$" + std::string(length - 2 - index.size(), '~') + index + "~";
+        out.tokens.emplace_back(token, out.text.substr(pos, length));
+        out.text.replace(pos, length, token);
+        pos = end + 1;
+    }
+    return out;
+}
+
+std::string unmask(std::string_view scalar, const Masked& masked) {
+    std::string out(scalar);
+    if (out.find("$") == std::string::npos)
+        return out;
+    for (const auto& [token, original] : masked.tokens) {
+        for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at + 1)) {
+            out.replace(at, token.size(), original);
+        }
+    }
+    return out;
+}
+
 }  // namespace sluice::config

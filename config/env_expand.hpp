@@ -27,4 +27,15 @@ struct Expansion {
 
 [[nodiscard]] Expansion expand_env(std::string_view input, const Environment& env);
 
+// In a YAML flow collection ([a, b] or {k: v}) '{' and '}' are syntax, so a value such as
+// [${SECRET}] does not parse. Before parsing, every ${...} is replaced by a token of the same
+// length made of characters YAML takes as plain text; scalars are unmasked before expansion.
+// Equal lengths keep every line:column the same.
+struct Masked {
+    std::string text;
+    std::vector<std::pair<std::string, std::string>> tokens;  // token -> original ${...}
+};
+[[nodiscard]] Masked mask_expansions(std::string_view text);
+[[nodiscard]] std::string unmask(std::string_view scalar, const Masked& masked);
+
 }  // namespace sluice::config

@@ -138,7 +138,7 @@ LoadResult load_string(const std::string& text, const std::string& file_name,
     Reader reader(file_name, text, env);
     YAML::Node root;
     try {
-        root = YAML::Load(text);
+        root = YAML::Load(reader.parse_text());
     } catch (const YAML::ParserException& e) {
         reader.error({file_name, e.mark.line + 1, e.mark.column + 1},
                      e.msg + flow_hint(text, e.mark.line));

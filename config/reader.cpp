@@ -67,7 +67,7 @@ std::string_view describe_kind(const YAML::Node& node) {
 }
 
 Reader::Reader(std::string file, std::string_view text, const Environment& env)
-    : file_(std::move(file)), source_(text), env_(env) {}
+    : file_(std::move(file)), source_(text), env_(env), masked_(mask_expansions(text)) {}
 
 Location Reader::at(const YAML::Node& node) const {
     const auto mark = node.Mark();
@@ -170,12 +170,13 @@ std::optional<ScalarText> Reader::scalar(const YAML::Node& node, std::string_vie
                     "expected a single value, got " + std::string(describe_kind(node)));
         return std::nullopt;
     }
-    auto expanded = expand_env(node.Scalar(), env_);
+    const std::string raw = unmask(node.Scalar(), masked_);
+    auto expanded = expand_env(raw, env_);
     ScalarText result{std::move(expanded.text), std::move(expanded.origin), node};
     if (!expanded.problems.empty()) {
         for (const auto& problem : expanded.problems) {
             const auto pos =
-                source_.locate(node.Mark().line, node.Mark().column, node.Scalar(), problem.offset);
+                source_.locate(node.Mark().line, node.Mark().column, raw, problem.offset);
             error({file_, pos.line, pos.column}, field_message(key, scope, problem.message));
         }
         return std::nullopt;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/env_expand.hpp"
 #include "config/source_text.hpp"
 
 namespace sluice::config {
@@ -32,6 +33,8 @@ struct ScalarText {
 class Reader {
   public:
     Reader(std::string file, std::string_view text, const Environment& env);
+    // The text to hand to the YAML parser: ${...} masked so it parses inside [ ] and { }.
+    [[nodiscard]] const std::string& parse_text() const { return masked_.text; }
 
     [[nodiscard]] const std::string& file() const { return file_; }
 
@@ -104,6 +107,7 @@ class Reader {
     std::string file_;
     SourceText source_;
     const Environment& env_;
+    Masked masked_;
     std::vector<Diagnostic> diagnostics_;
 };
 

@@ -212,6 +212,33 @@ tailer: {batch_size: "${BATCH}", poll_interval: "${POLL:-2s}"}
     EXPECT_EQ(c.tailer.poll_interval, 2s);
 }
 
+TEST(LoadConfig, ExpandsUnquotedVariablesInsideFlowCollections) {
+    // As the README and the issue write it: '{' inside [ ] would otherwise be YAML syntax.
+    const auto c = load_ok(
+        "database: {url: ${DATABASE_URL}}\n"
+        "webhooks:\n"
+        "  - name: shipping\n"
+        "    url: https://example.com/hook\n"
+        "    secrets: [${SHIPPING_WEBHOOK_SECRET}, "
+        "${OTHER:-whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}]\n"
+        "    headers: {X-Tenant: ${TENANT:-acme}}\n");
+    EXPECT_EQ(c.database.url, "postgresql://app@localhost/orders");
+    ASSERT_EQ(c.webhooks.size(), 1u);
+    EXPECT_THAT(c.webhooks[0].secrets, ElementsAre(shipping_secret, shipping_secret));
+    EXPECT_THAT(c.webhooks[0].headers, ElementsAre(Pair("X-Tenant", "acme")));
+}
+
+TEST(LoadConfig, LocatesAMissingVariableInsideAFlowCollection) {
+    const auto result = load_string(
+        "database:\n  url: x\nwebhooks:\n  - name: w\n    url: https://e.com\n"
+        "    secrets: [${NOT_SET_ANYWHERE}]\n",
+        "test.yaml", {});
+    ASSERT_EQ(result.errors.size(), 1u) << all_messages(result);
+    EXPECT_EQ(result.errors[0].where.line, 6);
+    EXPECT_EQ(result.errors[0].where.column, 15);
+    EXPECT_THAT(result.errors[0].message, HasSubstr("NOT_SET_ANYWHERE"));
+}
+
 TEST(LoadConfig, LeavesSqlDollarQuotesAlone) {
     const auto path = test_dir + "/valid/tricky_sql.yaml";
     const auto result = load_file(path, {});
