@@ -91,7 +91,8 @@ asio::awaitable<void> WebhookWorker::sleep(milliseconds duration) {
 asio::awaitable<void> WebhookWorker::run() {
     log::info("webhook delivery started",
               {{"webhook", name()}, {"endpoint", display_url(client_.endpoint())}});
-    while (!(stopping_ && in_flight_ == 0 && completed_.empty())) {
+    auto drained = [this] { return stopping_ && in_flight_ == 0 && completed_.empty(); };
+    while (!drained()) {
         bool more = false;
         std::string failure;
         try {
@@ -118,6 +119,8 @@ asio::awaitable<void> WebhookWorker::run() {
             co_await sleep(backoff_);
             continue;
         }
+        if (drained())
+            break;
         if (more) {
             co_await asio::post(strand_, asio::use_awaitable);  // let deliveries run
             continue;

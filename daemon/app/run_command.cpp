@@ -10,7 +10,6 @@ namespace sluice::app {
 
 using namespace sluice::cli;
 
-// Loads and validates the config file; prints every error and throws nothing.
 std::optional<config::Config> load_config_or_report(const std::string& path) {
     auto loaded = config::load_file(path, config::process_environment());
     for (const auto& d : loaded.errors)

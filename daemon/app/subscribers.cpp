@@ -19,6 +19,7 @@ metrics::SubscriberState to_metric(tailer::State s) {
             return metrics::SubscriberState::starting;
         case tailer::State::running:
             return metrics::SubscriberState::running;
+        case tailer::State::paused:
         case tailer::State::retrying:
             return metrics::SubscriberState::retrying;
         case tailer::State::stopped:

@@ -25,5 +25,7 @@ class Error : public std::runtime_error {
 
 // SQLSTATE raised by sluice.advance_checkpoint when the stored position is not the expected one.
 inline constexpr const char* checkpoint_moved_sqlstate = "SL001";
+// SQLSTATE raised by sluice.begin_batch when another session (a rebuild) holds the subscriber.
+inline constexpr const char* subscriber_busy_sqlstate = "SL002";
 
 }  // namespace sluice::pg

@@ -102,6 +102,31 @@ BEGIN
 END $fn$;
 )SQL";
 
+// One writer per subscriber: every batch transaction takes the subscriber's transaction-level
+// advisory lock; `sluice rebuild` holds the session-level one while it replays, so the daemon's
+// batches for that subscriber wait (SQLSTATE SL002) and the others carry on.
+const char* subscriber_lock_sql = R"SQL(
+CREATE OR REPLACE FUNCTION sluice.subscriber_lock_key(p_name text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $fn$ SELECT hashtextextended('sluice.subscriber:' || p_name, 0) $fn$;
+
+-- The first statement of every batch: takes the subscriber, and checks (and row-locks) its
+-- checkpoint before any handler runs, so a batch read from a stale position never applies.
+CREATE OR REPLACE FUNCTION sluice.begin_batch(p_name text, p_tx xid8, p_id bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(sluice.subscriber_lock_key(p_name)) THEN
+    RAISE EXCEPTION '% is being written by another session (a rebuild?)', p_name
+      USING ERRCODE = 'SL002';
+  END IF;
+  PERFORM 1 FROM sluice.checkpoints
+    WHERE name = p_name AND transaction_id = p_tx AND event_id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'checkpoint of % is no longer at (%, %): another writer moved it',
+      p_name, p_tx, p_id USING ERRCODE = 'SL001';
+  END IF;
+END $fn$;
+)SQL";
+
 // The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
 const char* events_table_sql = R"SQL(
 DO $do$
@@ -176,6 +201,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {2, "events table (created when absent)", options.events_table, expand(events_table_sql)},
         {3, "events: transaction_id, position index, notify trigger", options.events_table,
          expand(events_additions_sql)},
+        {4, "subscriber locks", "sluice", subscriber_lock_sql},
     };
 }
 

@@ -15,12 +15,14 @@ Int to_int(std::string_view text) {
 }  // namespace
 
 std::string fetch_sql(const std::string& quoted_table) {
-    return "SELECT transaction_id::text, id, aggregate_id::text, aggregate_type, version, "
-           "event_type, coalesce(extract(epoch FROM timestamp), 0)::float8 FROM " +
+    // Qualified names in ORDER BY: the output column "transaction_id" is text, and sorting by
+    // it would read the whole range instead of walking the index.
+    return "SELECT e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, "
+           "e.version, e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8 FROM " +
            quoted_table +
-           " WHERE (transaction_id, id) > ($1::xid8, $2::bigint)"
-           " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-           " ORDER BY transaction_id, id LIMIT $3";
+           " e WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
+           " AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+           " ORDER BY e.transaction_id, e.id LIMIT $3";
 }
 
 std::vector<EventRow> parse_rows(const pg::Result& r) {

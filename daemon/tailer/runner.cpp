@@ -14,9 +14,17 @@ namespace {
 
 constexpr milliseconds client_margin{5000};  // client deadline beyond the server's timeout
 constexpr milliseconds max_retry_backoff{5 * 60 * 1000};
+constexpr milliseconds busy_retry{1000};
+
+// Another writer moved the checkpoint (SL001) or holds the subscriber (SL002): not the
+// handler's fault, and not worth a retry of the same batch.
+bool is_coordination(const pg::Error& e) {
+    return e.sqlstate() == pg::checkpoint_moved_sqlstate ||
+           e.sqlstate() == pg::subscriber_busy_sqlstate;
+}
 
 bool is_handler_error(const pg::Error& e, const pg::AsyncConnection& conn) {
-    return conn.is_usable() && !e.is_connection_error();
+    return conn.is_usable() && !e.is_connection_error() && !is_coordination(e);
 }
 
 }  // namespace
@@ -42,6 +50,12 @@ Runner::Runner(std::unique_ptr<Sink> sink, Feed& feed, RunnerOptions options,
       fetch_sql_(fetch_sql(options_.quoted_table)) {
     status_->name = sink_->name();
     status_->kind = std::string(sink_->kind());
+}
+
+pg::Step Runner::lock_step() const {
+    const Position& at = status_->position;
+    return {"SELECT sluice.begin_batch($1, $2::xid8, $3)",
+            pg::Params(sink_->name(), std::to_string(at.transaction_id), std::to_string(at.id))};
 }
 
 void Runner::stop() {
@@ -115,25 +129,56 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
         status_->last_progress = std::chrono::steady_clock::now();
         if (rows.empty() || stopping_)
             continue;
+        // co_await may not appear in a handler, so errors are carried out of the catch blocks.
         std::optional<pg::Error> failed;
         try {
             co_await apply(conn, rows);
         } catch (const pg::Error& e) {
-            if (!is_handler_error(e, conn))
+            if (!is_handler_error(e, conn) && !is_coordination(e))
                 throw;
             failed = e;
         }
-        if (!failed)
-            continue;
-        if (failed->sqlstate() == pg::checkpoint_moved_sqlstate) {
-            log::warn("checkpoint moved by another writer; reloading it",
-                      {{sink_->kind(), sink_->name()}});
-            co_await load_checkpoint(conn);
-            continue;
+        if (failed && !is_coordination(*failed)) {
+            record_error(*failed, std::nullopt);
+            auto first = *failed;
+            failed.reset();
+            try {
+                co_await apply_isolating(conn, rows, first);
+            } catch (const pg::Error& e) {
+                if (!is_coordination(e))
+                    throw;
+                failed = e;
+            }
         }
-        record_error(*failed, std::nullopt);
-        co_await apply_isolating(conn, rows, *failed);
+        if (failed)
+            co_await coordinate(conn, *failed);
     }
+}
+
+asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, const pg::Error& e) {
+    if (e.sqlstate() == pg::subscriber_busy_sqlstate) {
+        // A rebuild holds this subscriber: wait for it, then go on from where it ended.
+        if (status_->state != State::paused) {
+            log::info("paused: another session is writing this subscriber",
+                      {{sink_->kind(), sink_->name()}});
+        }
+        status_->state = State::paused;
+        // Stay paused until the other session lets go, even when there is nothing to apply.
+        while (!stopping_) {
+            co_await pause(busy_retry);
+            auto r = co_await conn.query(
+                "SELECT pg_try_advisory_xact_lock(sluice.subscriber_lock_key($1))",
+                pg::Params(sink_->name()), options_.statement_timeout);
+            if (r.boolean(0, 0))
+                break;
+        }
+        status_->state = State::running;
+        log::info("resumed", {{sink_->kind(), sink_->name()}});
+    } else {
+        log::warn("checkpoint moved by another writer; reloading it",
+                  {{sink_->kind(), sink_->name()}});
+    }
+    co_await load_checkpoint(conn);
 }
 
 asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& conn) {
@@ -163,8 +208,11 @@ asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const E
             wanted.push_back(&r);
     }
     std::vector<pg::Step> steps;
-    if (!wanted.empty())
-        steps = sink_->apply_steps(wanted);
+    steps.push_back(lock_step());
+    if (!wanted.empty()) {
+        for (auto& step : sink_->apply_steps(wanted))
+            steps.push_back(std::move(step));
+    }
     const Position& from = status_->position;
     steps.push_back(
         {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
@@ -177,8 +225,9 @@ asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const E
     ++status_->batches;
     status_->last_event_timestamp = std::max(status_->last_event_timestamp, rows.back().timestamp);
     status_->last_progress = std::chrono::steady_clock::now();
-    if (status_->state == State::retrying)
+    if (status_->state == State::retrying) {
         status_->state = State::running;
+    }
     if (on_batch_) {
         on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
     }
@@ -246,6 +295,7 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
     if (policy.then == config::OnError::Then::park) {
         const Position& from = status_->position;
         std::vector<pg::Step> steps;
+        steps.push_back(lock_step());
         steps.push_back(
             {"INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, "
              "error, sqlstate) VALUES ($1, $2, $3::xid8, $4, $5) "

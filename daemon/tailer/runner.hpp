@@ -56,6 +56,9 @@ class Runner {
     asio::awaitable<bool> handle_poison(pg::AsyncConnection& conn, const EventRow& row,
                                         const pg::Error& first);
     asio::awaitable<void> load_checkpoint(pg::AsyncConnection& conn);
+    // Another writer moved the checkpoint or holds the subscriber: wait if need be, reload.
+    asio::awaitable<void> coordinate(pg::AsyncConnection& conn, const pg::Error& e);
+    [[nodiscard]] pg::Step lock_step() const;
     asio::awaitable<void> pause(milliseconds d);
     void record_error(const std::exception& e, std::optional<std::int64_t> event_id);
 

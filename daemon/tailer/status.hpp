@@ -11,7 +11,8 @@
 
 namespace sluice::tailer {
 
-enum class State { starting, running, retrying, stopped };
+// paused: another session (a rebuild) holds the subscriber; it resumes on its own.
+enum class State { starting, running, retrying, paused, stopped };
 
 [[nodiscard]] inline const char* to_string(State s) {
     switch (s) {
@@ -21,6 +22,8 @@ enum class State { starting, running, retrying, stopped };
             return "running";
         case State::retrying:
             return "retrying";
+        case State::paused:
+            return "paused";
         case State::stopped:
             return "stopped";
     }
