@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "app/check_connect.hpp"
 #include "app/commands.hpp"
 #include "app/daemon.hpp"
 #include "cli/command.hpp"
@@ -53,15 +54,30 @@ int run_command(const std::vector<std::string>& args) {
 
 int check_config_command(const std::vector<std::string>& args) {
     po::options_description options("Options");
-    options.add_options()("config,c", po::value<std::string>()->required(), "YAML config file");
+    options.add_options()("config,c", po::value<std::string>()->required(), "YAML config file")(
+        "connect", po::bool_switch(),
+        "also check the database: the URL, the events table, and that every handler statement "
+        "prepares (inside a transaction that is rolled back)");
     po::variables_map vm;
-    if (!parse_options("check-config", "--config FILE", options, args, vm))
+    if (!parse_options("check-config", "--config FILE [--connect]", options, args, vm)) {
         return exit_ok;
+    }
     auto config = load_config_or_report(vm["config"].as<std::string>());
     if (!config)
         return exit_usage;
+    if (vm["connect"].as<bool>()) {
+        auto problems = check_against_database(*config);
+        for (const auto& d : problems)
+            std::cerr << config::format(d) << "\n";
+        if (!problems.empty()) {
+            std::cerr << problems.size() << " problem" << (problems.size() == 1 ? "" : "s")
+                      << " found against the database\n";
+            return exit_usage;
+        }
+    }
     std::cout << "ok: " << config->projections.size() << " projections, " << config->webhooks.size()
-              << " webhooks, events table " << config->database.events_table << "\n";
+              << " webhooks, events table " << config->database.events_table
+              << (vm["connect"].as<bool>() ? " (checked against the database)" : "") << "\n";
     for (const auto& p : config->projections) {
         std::cout << "  projection " << p.name << ": " << p.handlers.size() << " handlers\n";
     }
