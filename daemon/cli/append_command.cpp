@@ -102,12 +102,19 @@ std::vector<store::BulkEvent> read_file(const std::string& path) {
     return out;
 }
 
+// "line 12: ..." from the writer becomes "events.jsonl:12: ...", like the parse errors.
+std::string at_line(const std::string& path, const std::string& message) {
+    if (message.rfind("line ", 0) == 0)
+        return path + ":" + message.substr(5);
+    return path + ": " + message;
+}
+
 int append_file(pg::Connection& conn, const std::string& table, const std::string& path,
                 std::vector<store::BulkEvent> events) {
     store::EventWriter writer(conn, table);
     auto report = writer.append_bulk(events);
     for (const auto& c : report.conflicts)
-        std::cerr << path << ":" << c << "\n";
+        std::cerr << at_line(path, c) << "\n";
     std::cout << "appended " << report.events_appended << " events to "
               << report.aggregates_appended << " aggregates";
     if (!report.conflicts.empty())
@@ -153,7 +160,7 @@ int append_command(const std::vector<std::string>& args) {
         try {
             return append_file(conn, table, path, std::move(events));
         } catch (const std::invalid_argument& e) {
-            throw UsageError(path + ":" + e.what());
+            throw UsageError(at_line(path, e.what()));
         }
     }
 

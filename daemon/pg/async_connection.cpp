@@ -283,7 +283,8 @@ asio::awaitable<std::vector<Notification>> AsyncConnection::wait_notifications(
     collect();
     while (out.empty()) {
         bool ready = co_await wait_until(*socket_, Wait::wait_read, deadline);
-        if (!ready) co_return out;
+        if (!ready)
+            co_return out;
         if (PQconsumeInput(conn_.get()) == 0) {
             broken_ = true;
             throw error_from(conn_.get(), nullptr);

@@ -13,23 +13,49 @@ std::string redact_url(const std::string& url) {
     return std::regex_replace(out, kv_password, "$1***");
 }
 
+namespace {
+
+// One line: newlines and tabs (libpq's multi-line messages) become single spaces.
+std::string one_line(std::string text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        bool blank = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+        if (blank) {
+            if (!out.empty() && out.back() != ' ')
+                out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    while (!out.empty() && out.back() == ' ')
+        out.pop_back();
+    return out;
+}
+
+}  // namespace
+
 Error error_from(PGconn* conn, const PGresult* result) {
     std::string message;
     std::string sqlstate;
     if (result != nullptr) {
-        message = PQresultErrorMessage(result);
+        // The primary message and its DETAIL, without CONTEXT/HINT lines.
+        if (const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) {
+            message = primary;
+            if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+                message += std::string(" (") + detail + ")";
+            }
+        } else {
+            message = PQresultErrorMessage(result);
+        }
         if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE))
             sqlstate = s;
     }
     if (message.empty() && conn != nullptr)
         message = PQerrorMessage(conn);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-        message.pop_back();
-    }
+    message = one_line(std::move(message));
     if (message.empty())
         message = "unknown PostgreSQL error";
-    if (!sqlstate.empty() && message.rfind("ERROR:  ", 0) == 0)
-        message = message.substr(8);
     return Error(message, sqlstate);
 }
 

@@ -49,6 +49,46 @@ std::string json_error(const std::string& text) {
 EventWriter::EventWriter(pg::Connection& conn, std::string events_table)
     : conn_(conn), table_(quote_qualified(events_table)) {}
 
+void EventWriter::check_timestamps(const std::vector<std::pair<int, std::string>>& timestamps) {
+    if (timestamps.empty())
+        return;
+    // One round trip: a session function tries each cast in its own subtransaction.
+    conn_.exec_script(R"SQL(
+        CREATE OR REPLACE FUNCTION pg_temp.sluice_bad_timestamps(v text[]) RETURNS int[]
+        LANGUAGE plpgsql AS $fn$
+        DECLARE bad int[] := '{}';
+        BEGIN
+          FOR i IN 1 .. coalesce(array_length(v, 1), 0) LOOP
+            BEGIN
+              PERFORM v[i]::timestamptz;
+            EXCEPTION WHEN others THEN
+              bad := bad || i;
+            END;
+          END LOOP;
+          RETURN bad;
+        END $fn$;)SQL");
+    std::string array = "{";
+    for (const auto& [line, text] : timestamps) {
+        if (array.size() > 1)
+            array += ',';
+        array += '"';
+        for (char c : text) {
+            if (c == '"' || c == '\\')
+                array += '\\';
+            array += c;
+        }
+        array += '"';
+    }
+    array += '}';
+    auto r =
+        conn_.exec("SELECT unnest(pg_temp.sluice_bad_timestamps($1::text[]))", pg::Params(array));
+    if (r.rows() > 0) {
+        const auto& [line, text] = timestamps[static_cast<std::size_t>(r.int64(0, 0) - 1)];
+        throw std::invalid_argument("line " + std::to_string(line) + ": timestamp '" + text +
+                                    "' is not a time");
+    }
+}
+
 int EventWriter::current_version(const std::string& aggregate_id) {
     auto r =
         conn_.exec("SELECT coalesce(max(version), 0) FROM " + table_ + " WHERE aggregate_id = $1",
@@ -118,14 +158,34 @@ int EventWriter::append(const std::string& aggregate_id, const std::string& aggr
 
 BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
                                     std::size_t chunk_events) {
+    std::map<std::string, const BulkEvent*> previous;  // per aggregate, for explicit versions
+    std::vector<std::pair<int, std::string>> timestamps;
     for (const BulkEvent& b : events) {
-        validate(b.aggregate_id, b.aggregate_type, b.event,
-                 "line " + std::to_string(b.line) + ": ");
+        std::string where = "line " + std::to_string(b.line) + ": ";
+        validate(b.aggregate_id, b.aggregate_type, b.event, where);
         if (b.version && *b.version < 1) {
-            throw std::invalid_argument("line " + std::to_string(b.line) +
-                                        ": version must be 1 or more");
+            throw std::invalid_argument(where + "version must be 1 or more");
         }
+        const BulkEvent*& before = previous[b.aggregate_id];
+        if (before != nullptr && b.version.has_value() != before->version.has_value()) {
+            throw std::invalid_argument(where + "give \"version\" on every line of aggregate " +
+                                        b.aggregate_id + " or on none");
+        }
+        if (before != nullptr && b.version && *b.version != *before->version + 1) {
+            throw std::invalid_argument(
+                where + "version " + std::to_string(*b.version) + " does not follow version " +
+                std::to_string(*before->version) + " (line " + std::to_string(before->line) + ")");
+        }
+        if (before != nullptr && b.aggregate_type != before->aggregate_type) {
+            throw std::invalid_argument(where + "aggregate type " + b.aggregate_type +
+                                        " differs from " + before->aggregate_type + " (line " +
+                                        std::to_string(before->line) + ")");
+        }
+        before = &b;
+        if (b.event.timestamp)
+            timestamps.emplace_back(b.line, *b.event.timestamp);
     }
+    check_timestamps(timestamps);
     // Group by aggregate, keeping first-appearance order and each aggregate's line order.
     std::vector<std::string> order;
     std::map<std::string, std::vector<const BulkEvent*>> groups;

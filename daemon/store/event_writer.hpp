@@ -50,6 +50,8 @@ class EventWriter {
     };
     void insert_rows(const std::vector<Row>& rows);
     int current_version(const std::string& aggregate_id);
+    // Throws std::invalid_argument naming the first line whose timestamp PostgreSQL rejects.
+    void check_timestamps(const std::vector<std::pair<int, std::string>>& timestamps);
 
     pg::Connection& conn_;
     std::string table_;  // quoted
