@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
         {"status", "show every projection and webhook: position, lag, state, last error",
          app::status_command},
         {"rebuild", "reset a projection and replay it from the first event", app::rebuild_command},
+        {"outbox", "webhook outbox: status, list, retry, enable", app::outbox_command},
         {"migrate", "create or update the sluice schema and the events table",
          cli::migrate_command},
         {"append", "append events to an aggregate (or bulk-import a JSONL file)",

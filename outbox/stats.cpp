@@ -1,14 +1,15 @@
 #include "outbox/stats.hpp"
 
+#include "metrics/sluice_metrics.hpp"
+
 #include <algorithm>
 
 namespace sluice::outbox {
 namespace {
 
-const std::vector<double> duration_bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                             0.5,   1,    2.5,   5,    10,  30};
-const std::vector<double> latency_bounds = {0.01, 0.05, 0.1, 0.25, 0.5,  1,    2.5,   5,
-                                            10,   30,   60,  300,  1800, 3600, 21600, 86400};
+// The same bounds as the exported histograms, so the daemon can mirror them exactly.
+const std::vector<double> duration_bounds = metrics::attempt_duration_buckets();
+const std::vector<double> latency_bounds = metrics::delivery_latency_buckets();
 
 double seconds(auto duration) {
     return std::chrono::duration<double>(duration).count();

@@ -16,5 +16,6 @@ int run_command(const std::vector<std::string>& args);
 int check_config_command(const std::vector<std::string>& args);
 int status_command(const std::vector<std::string>& args);
 int rebuild_command(const std::vector<std::string>& args);
+int outbox_command(const std::vector<std::string>& args);
 
 }  // namespace sluice::app

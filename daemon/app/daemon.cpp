@@ -19,6 +19,7 @@
 #include "metrics/registry.hpp"
 #include "metrics/sluice_metrics.hpp"
 #include "notify/notify.hpp"
+#include "outbox/publisher.hpp"
 #include "store/migrations.hpp"
 #include "tailer/feed.hpp"
 
@@ -34,6 +35,30 @@ std::string instance_name() {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     return std::string(host) + ":" + std::to_string(getpid());
+}
+
+// Everything that changes how webhooks are delivered: equal text, the publisher keeps running.
+std::string delivery_fingerprint(const config::Config& c) {
+    std::string out = std::to_string(c.outbox.retention.count()) + "|" +
+                      std::to_string(c.outbox.claim_batch) + "|";
+    for (const auto& w : c.webhooks) {
+        out += w.name + '\x1f' + w.url + '\x1f';
+        for (const auto& s : w.secrets)
+            out += s + '\x1e';
+        for (const auto& t : w.event_types)
+            out += t + '\x1e';
+        for (const auto& t : w.aggregate_types)
+            out += t + '\x1e';
+        for (const auto& [k, v] : w.headers)
+            out += k + '=' + v + '\x1e';
+        out += std::to_string(w.timeout.count()) + ',' + std::to_string(w.max_in_flight) + ',' +
+               std::to_string(static_cast<int>(w.ordering)) + ',' + std::to_string(w.retry.jitter);
+        for (auto d : w.retry.schedule)
+            out += ',' + std::to_string(d.count());
+        out += '\x1f' + std::to_string(w.tls.verify) + w.tls.ca_file + '\x1f' + w.tls.client_cert +
+               '\x1f' + w.tls.client_key + '\x1d';
+    }
+    return out;
 }
 
 tailer::FeedOptions feed_options(const config::Config& c) {
@@ -68,6 +93,11 @@ class Daemon {
         }
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
+        if (!start_publisher()) {
+            exit_code_ = 1;
+            co_await shutdown(SIGTERM);
+            co_return;
+        }
         asio::co_spawn(io_, monitor_loop(), asio::detached);
         if (auto wd = notifier_.watchdog_interval()) {
             asio::co_spawn(io_, notify::watchdog_loop(notifier_, *wd / 2), asio::detached);
@@ -113,6 +143,80 @@ class Daemon {
         log::info("HTTP endpoint listening",
                   {{"listen", config_.http.listen}, {"port", server_->port()}});
         return true;
+    }
+
+    // Webhook delivery: one Publisher for all webhooks; replaced as a whole on reload.
+    bool start_publisher() {
+        if (config_.webhooks.empty())
+            return true;
+        try {
+            publisher_ = std::make_unique<outbox::Publisher>(
+                io_.get_executor(), outbox::Publisher::settings_from(config_));
+        } catch (const std::exception& e) {
+            log::error("cannot start webhook delivery", {{"error", e.what()}});
+            return false;
+        }
+        for (const auto& w : config_.webhooks)
+            webhook_series_[w.name] = metrics_.add_webhook(w.name);
+        publisher_done_ = std::make_shared<bool>(false);
+        asio::co_spawn(io_, publisher_->run(), [done = publisher_done_](std::exception_ptr e) {
+            *done = true;
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log::error("webhook delivery ended with an error", {{"error", ex.what()}});
+            }
+        });
+        return true;
+    }
+
+    asio::awaitable<void> stop_publisher() {
+        if (!publisher_)
+            co_return;
+        publisher_->stop();
+        // In-flight requests finish (each bounded by its webhook timeout) and are recorded.
+        auto longest = milliseconds(0);
+        for (const auto& w : config_.webhooks)
+            longest = std::max(longest, w.timeout);
+        auto deadline = std::chrono::steady_clock::now() + longest + seconds(5);
+        asio::steady_timer tick(io_);
+        while (!*publisher_done_ && std::chrono::steady_clock::now() < deadline) {
+            tick.expires_after(milliseconds(10));
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        if (!*publisher_done_) {
+            log::error("webhook delivery did not stop in time");
+            exit_code_ = 1;
+            co_return;  // keep the publisher alive: its tasks still refer to it
+        }
+        publisher_.reset();
+    }
+
+    void export_outbox_metrics() {
+        if (!publisher_)
+            return;
+        for (const auto& s : publisher_->stats().snapshot()) {
+            auto it = webhook_series_.find(s.webhook);
+            if (it == webhook_series_.end())
+                continue;
+            const auto& series = it->second;
+            series.pending->set(static_cast<double>(std::max<std::int64_t>(0, s.pending)));
+            series.dead->set(static_cast<double>(std::max<std::int64_t>(0, s.dead)));
+            series.in_flight->set(static_cast<double>(s.in_flight));
+            series.disabled->set(s.disabled ? 1 : 0);
+            for (auto outcome : metrics::all_attempt_outcomes) {
+                auto found = s.attempts.find(std::string(metrics::to_string(outcome)));
+                if (found != s.attempts.end()) {
+                    series.attempts_total(outcome).set_total(static_cast<double>(found->second));
+                }
+            }
+            series.attempt_duration_seconds->assign(s.attempt_duration.counts,
+                                                    s.attempt_duration.sum);
+            series.delivery_latency_seconds->assign(s.delivery_latency.counts,
+                                                    s.delivery_latency.sum);
+        }
     }
 
     DaemonState state() const {
@@ -164,6 +268,7 @@ class Daemon {
 
     void export_metrics() {
         subscribers_.export_metrics();
+        export_outbox_metrics();
         const auto& f = feed_.stats();
         metrics_.tailer_fetches_total.set_total(static_cast<double>(f.fetches));
         metrics_.tailer_wakeups(metrics::WakeupSource::notify)
@@ -255,7 +360,21 @@ class Daemon {
         }
         if (auto level = log::parse_level(next.log.level))
             log::set_level(*level);
+        bool delivery_changed = delivery_fingerprint(next) != delivery_fingerprint(config_);
+        if (delivery_changed)
+            co_await stop_publisher();
+        for (const auto& w : config_.webhooks) {
+            bool kept = std::any_of(next.webhooks.begin(), next.webhooks.end(),
+                                    [&](const config::Webhook& n) { return n.name == w.name; });
+            if (!kept) {
+                metrics_.remove_webhook(w.name);
+                webhook_series_.erase(w.name);
+            }
+        }
         config_ = std::move(next);
+        if (delivery_changed && !start_publisher()) {
+            config_errors_ = {"webhook delivery could not start with the new config; see the log"};
+        }
         config_errors_.clear();
         metrics_.config_last_reload_success.set(1);
         log::info("configuration reloaded", {{"projections", config_.projections.size()},
@@ -270,6 +389,7 @@ class Daemon {
                   {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                    {"drain_seconds", options_.drain.count() / 1000}});
         bool drained = co_await subscribers_.stop_all(options_.drain);
+        co_await stop_publisher();
         feed_.stop();
         monitor_timer_.cancel();
         if (server_)
@@ -294,6 +414,9 @@ class Daemon {
     std::vector<std::string> config_errors_;
     bool stopping_ = false;
     int exit_code_ = 0;
+    std::map<std::string, metrics::WebhookSeries> webhook_series_;
+    std::unique_ptr<outbox::Publisher> publisher_;
+    std::shared_ptr<bool> publisher_done_ = std::make_shared<bool>(true);
     // Last: these hold handlers that refer to the members above.
     std::unique_ptr<http::Server> server_;
     asio::signal_set signals_;

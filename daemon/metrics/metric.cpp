@@ -47,6 +47,16 @@ void Histogram::observe(double value) {
     sum_.fetch_add(value, std::memory_order_relaxed);
 }
 
+void Histogram::assign(const std::vector<std::uint64_t>& slot_counts, double sum) {
+    if (slot_counts.size() != upper_bounds_.size() + 1) {
+        throw std::invalid_argument("histogram assign: expected one count per bound plus +Inf");
+    }
+    for (std::size_t i = 0; i < slot_counts.size(); ++i) {
+        buckets_[i].store(slot_counts[i], std::memory_order_relaxed);
+    }
+    sum_.store(sum, std::memory_order_relaxed);
+}
+
 HistogramSnapshot Histogram::snapshot() const {
     HistogramSnapshot out;
     out.upper_bounds = upper_bounds_;

@@ -47,6 +47,10 @@ class Histogram {
     explicit Histogram(std::vector<double> upper_bounds);
 
     void observe(double value);
+    // Mirrors a histogram kept elsewhere with the same bounds: per-slot (not cumulative)
+    // counts, one per bound plus the +Inf slot, and the sum. Throws std::invalid_argument on a
+    // slot count mismatch.
+    void assign(const std::vector<std::uint64_t>& slot_counts, double sum);
     [[nodiscard]] HistogramSnapshot snapshot() const;
     [[nodiscard]] const std::vector<double>& upper_bounds() const { return upper_bounds_; }
 

@@ -127,6 +127,13 @@ BEGIN
 END $fn$;
 )SQL";
 
+// The publisher claims the oldest pending row per (webhook, aggregate) and counts dead rows.
+const char* outbox_indexes_sql = R"SQL(
+CREATE INDEX IF NOT EXISTS outbox_pending_by_aggregate
+  ON sluice.outbox (webhook, aggregate_id, event_id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_dead ON sluice.outbox (webhook) WHERE state = 'dead';
+)SQL";
+
 // The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
 const char* events_table_sql = R"SQL(
 DO $do$
@@ -202,6 +209,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {3, "events: transaction_id, position index, notify trigger", options.events_table,
          expand(events_additions_sql)},
         {4, "subscriber locks", "sluice", subscriber_lock_sql},
+        {5, "outbox indexes", "sluice", outbox_indexes_sql},
     };
 }
 

@@ -10,12 +10,12 @@ namespace sluice::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using Fixture = OutboxDatabaseTest;
+class Publisher : public OutboxDatabaseTest {};
 
 const std::string agg_a = "6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77";
 const std::string agg_b = "0b4bd7a4-4a39-4b2e-8d6c-3f0a3c1f2b10";
 
-TEST_F(Fixture, DeliversEnqueuedEventsSignedAndMarksThemDelivered) {
+TEST_F(Publisher, DeliversEnqueuedEventsSignedAndMarksThemDelivered) {
     HttpReceiver receiver({.secrets = test_secrets});
     auto e1 = append(agg_a, 1, "OrderCreated", R"({"total": 12.50})");
     auto e2 = append(agg_a, 2, "ItemAddedToOrder");
@@ -51,7 +51,7 @@ TEST_F(Fixture, DeliversEnqueuedEventsSignedAndMarksThemDelivered) {
     EXPECT_EQ(s.in_flight, 0);
 }
 
-TEST_F(Fixture, WakesOnNotifyRatherThanWaitingForThePoll) {
+TEST_F(Publisher, WakesOnNotifyRatherThanWaitingForThePoll) {
     HttpReceiver receiver;
     auto s = settings({webhook("orders", receiver.url())});
     s.poll_interval = 60s;
@@ -65,7 +65,7 @@ TEST_F(Fixture, WakesOnNotifyRatherThanWaitingForThePoll) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
 }
 
-TEST_F(Fixture, RetriesAFailedAttemptWithTheSameWebhookId) {
+TEST_F(Publisher, RetriesAFailedAttemptWithTheSameWebhookId) {
     HttpReceiver receiver({.secrets = test_secrets});
     receiver.script(Reaction::status_code(500));
     auto id = enqueue("orders", append(agg_a, 1));
@@ -81,7 +81,7 @@ TEST_F(Fixture, RetriesAFailedAttemptWithTheSameWebhookId) {
               "500,200");
 }
 
-TEST_F(Fixture, MarksAMessageDeadWhenTheScheduleIsExhausted) {
+TEST_F(Publisher, MarksAMessageDeadWhenTheScheduleIsExhausted) {
     HttpReceiver receiver;
     receiver.set_default(Reaction{.status = 500, .body = "database on fire"});
     enqueue("orders", append(agg_a, 1));
@@ -93,7 +93,7 @@ TEST_F(Fixture, MarksAMessageDeadWhenTheScheduleIsExhausted) {
     EXPECT_EQ(scalar("SELECT response FROM sluice.outbox_attempts LIMIT 1"), "database on fire");
 }
 
-TEST_F(Fixture, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
+TEST_F(Publisher, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
     HttpReceiver receiver;
     receiver.script(Reaction::status_code(410));
     enqueue("orders", append(agg_a, 1));
@@ -111,7 +111,7 @@ TEST_F(Fixture, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 2; }, 10s));
 }
 
-TEST_F(Fixture, DeliversOneAggregateInVersionOrderEvenAcrossRetries) {
+TEST_F(Publisher, DeliversOneAggregateInVersionOrderEvenAcrossRetries) {
     HttpReceiver receiver;
     std::vector<std::int64_t> ids;
     for (int v = 1; v <= 5; ++v)
@@ -133,7 +133,7 @@ TEST_F(Fixture, DeliversOneAggregateInVersionOrderEvenAcrossRetries) {
     EXPECT_EQ(order, expected);
 }
 
-TEST_F(Fixture, DeliversInParallelWhenOrderingIsNone) {
+TEST_F(Publisher, DeliversInParallelWhenOrderingIsNone) {
     HttpReceiver receiver;
     receiver.set_default(Reaction{.delay = 400ms});
     for (int v = 1; v <= 4; ++v)
@@ -149,7 +149,7 @@ TEST_F(Fixture, DeliversInParallelWhenOrderingIsNone) {
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 4; }, 10s));
 }
 
-TEST_F(Fixture, NeverExceedsMaxInFlight) {
+TEST_F(Publisher, NeverExceedsMaxInFlight) {
     HttpReceiver receiver;
     receiver.set_default(Reaction{.delay = 200ms});
     for (int v = 1; v <= 6; ++v)
@@ -163,7 +163,7 @@ TEST_F(Fixture, NeverExceedsMaxInFlight) {
     EXPECT_LE(receiver.connections_accepted(), 2u);
 }
 
-TEST_F(Fixture, ABlackHoledEndpointDoesNotDelayAnother) {
+TEST_F(Publisher, ABlackHoledEndpointDoesNotDelayAnother) {
     HttpReceiver black_hole;
     black_hole.set_default(Reaction::hang());
     HttpReceiver healthy;
@@ -177,13 +177,12 @@ TEST_F(Fixture, ABlackHoledEndpointDoesNotDelayAnother) {
     start_publisher(settings({slow, webhook("fast", healthy.url())}));
 
     ASSERT_TRUE(healthy.wait_for_requests(10, 5s));
-    EXPECT_EQ(count("webhook = 'fast' AND state = 'delivered'") +
-                  count("webhook = 'fast' AND state = 'pending'"),
-              10);
+    ASSERT_TRUE(
+        wait_until([&] { return count("webhook = 'fast' AND state = 'delivered'") == 10; }, 5s));
     EXPECT_EQ(count("webhook = 'slow' AND state = 'delivered'"), 0);
 }
 
-TEST_F(Fixture, MarksAMessageWhoseEventVanishedAsDead) {
+TEST_F(Publisher, MarksAMessageWhoseEventVanishedAsDead) {
     HttpReceiver receiver;
     conn_.exec(R"SQL(INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp)
 VALUES ('orders', 987654, $1::uuid, now()))SQL",
@@ -196,7 +195,7 @@ VALUES ('orders', 987654, $1::uuid, now()))SQL",
     EXPECT_EQ(receiver.count(), 0u);
 }
 
-TEST_F(Fixture, DeletesDeliveredRowsPastRetention) {
+TEST_F(Publisher, DeletesDeliveredRowsPastRetention) {
     HttpReceiver receiver;
     auto old_id = enqueue("orders", append(agg_a, 1));
     auto recent_id = enqueue("orders", append(agg_a, 2));
@@ -214,7 +213,7 @@ TEST_F(Fixture, DeletesDeliveredRowsPastRetention) {
     EXPECT_EQ(count("id = " + std::to_string(recent_id)), 1);
 }
 
-TEST_F(Fixture, RedeliversARowWhoseLeaseExpired) {
+TEST_F(Publisher, RedeliversARowWhoseLeaseExpired) {
     HttpReceiver receiver;
     auto id = enqueue("orders", append(agg_a, 1));
     // As if another instance claimed it and crashed: leased until shortly from now.
@@ -226,7 +225,7 @@ TEST_F(Fixture, RedeliversARowWhoseLeaseExpired) {
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 10s));
 }
 
-TEST_F(Fixture, RejectsAMalformedSecretAtConstructionNamingTheWebhook) {
+TEST_F(Publisher, RejectsAMalformedSecretAtConstructionNamingTheWebhook) {
     auto w = webhook("orders", "http://127.0.0.1:1/");
     w.secrets = {"whsec_***"};
     try {

@@ -1,0 +1,150 @@
+// sluice_latency_load: appends probe events at a fixed rate, one event per transaction, and
+// records when each commit returned to the client (wall clock, microseconds since the epoch).
+// At the end it stores those times in bench_latency_commits(event_id, committed_at) so that
+// bench/latency can join them with the projection's apply times in SQL.
+//
+//   sluice_latency_load --database-url URL [--rate 1000] [--seconds 30] [--events-table events]
+//
+// A benchmark tool, not part of the daemon: it uses the blocking pg::Connection on purpose.
+// Error policy: bad arguments print usage and exit 2; database errors print and exit 1.
+#include <time.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    std::string url;
+    std::string events_table = "events";
+    int rate = 1000;
+    int seconds = 30;
+};
+
+struct Commit {
+    std::int64_t event_id;
+    std::int64_t committed_at_us;  // wall clock after COMMIT returned
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+    std::cerr << "sluice_latency_load: " << problem
+              << "\nusage: sluice_latency_load --database-url URL [--rate N] [--seconds N] "
+                 "[--events-table NAME]\n";
+    std::exit(2);
+}
+
+int positive_int(const std::string& flag, const std::string& text) {
+    char* end = nullptr;
+    long v = std::strtol(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != '\0' || v < 1 || v > 1000000)
+        usage(flag + " must be an integer between 1 and 1000000, got '" + text + "'");
+    return static_cast<int>(v);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    if (const char* env = std::getenv("DATABASE_URL"))
+        o.url = env;
+    for (int i = 1; i < argc; ++i) {
+        std::string flag = argv[i];
+        if (i + 1 >= argc)
+            usage(flag + " needs a value");
+        std::string value = argv[++i];
+        if (flag == "--database-url")
+            o.url = value;
+        else if (flag == "--events-table")
+            o.events_table = value;
+        else if (flag == "--rate")
+            o.rate = positive_int(flag, value);
+        else if (flag == "--seconds")
+            o.seconds = positive_int(flag, value);
+        else
+            usage("unknown option " + flag);
+    }
+    if (o.url.empty())
+        usage("--database-url (or DATABASE_URL) is required");
+    return o;
+}
+
+std::int64_t wall_clock_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string join(const std::vector<Commit>& commits, std::int64_t Commit::*field) {
+    std::string out = "{";
+    for (const Commit& c : commits) {
+        if (out.size() > 1)
+            out += ',';
+        out += std::to_string(c.*field);
+    }
+    return out + "}";
+}
+
+// One probe event per autocommit INSERT: the result arrives only after the commit, so the
+// time taken right after exec() returns is the commit time as the client sees it.
+std::vector<Commit> append_probes(sluice::pg::Connection& conn, const Options& o,
+                                  Clock::duration& worst_lag) {
+    const std::string insert =
+        "INSERT INTO " + o.events_table +
+        " (aggregate_id, aggregate_type, version, event_type, payload)"
+        " VALUES (gen_random_uuid(), 'Probe', 1, 'LatencyProbe', jsonb_build_object('seq', "
+        "$1::bigint)) RETURNING id";
+    const auto total = static_cast<std::int64_t>(o.rate) * o.seconds;
+    const auto interval = std::chrono::nanoseconds(1000000000LL / o.rate);
+    std::vector<Commit> commits;
+    commits.reserve(static_cast<std::size_t>(total));
+    const auto start = Clock::now();
+    for (std::int64_t n = 0; n < total; ++n) {
+        const auto due = start + n * interval;
+        std::this_thread::sleep_until(due);
+        worst_lag = std::max(worst_lag, Clock::now() - due);
+        auto r = conn.exec(insert, sluice::pg::Params(n));
+        commits.push_back({r.int64(0, 0), wall_clock_us()});
+    }
+    return commits;
+}
+
+void store_commits(sluice::pg::Connection& conn, const std::vector<Commit>& commits) {
+    conn.exec_script(
+        "CREATE TABLE IF NOT EXISTS bench_latency_commits (event_id bigint PRIMARY KEY, "
+        "committed_at timestamptz NOT NULL)");
+    conn.exec(
+        "INSERT INTO bench_latency_commits (event_id, committed_at) "
+        "SELECT id, timestamptz 'epoch' + us * interval '1 microsecond' "
+        "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, us)",
+        sluice::pg::Params(join(commits, &Commit::event_id),
+                           join(commits, &Commit::committed_at_us)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o = parse(argc, argv);
+    try {
+        auto conn = sluice::pg::Connection::open(o.url, 10, "sluice latency load");
+        Clock::duration worst_lag{};
+        const auto started = Clock::now();
+        auto commits = append_probes(conn, o, worst_lag);
+        const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+        store_commits(conn, commits);
+        std::cout << "appended " << commits.size() << " events in " << elapsed << " s ("
+                  << static_cast<double>(commits.size()) / elapsed << " events/s); worst send "
+                  << std::chrono::duration<double, std::milli>(worst_lag).count()
+                  << " ms behind schedule\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "sluice_latency_load: " << e.what() << "\n";
+        return 1;
+    }
+}
