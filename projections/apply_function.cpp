@@ -44,8 +44,10 @@ std::string embed_statement(std::string_view statement) {
     return body;
 }
 
-ApplyFunction apply_function(const config::Projection& projection,
-                             const std::string& quoted_events_table) {
+namespace {
+
+// A dollar-quote tag that no handler contains.
+std::string body_tag(const config::Projection& projection) {
     std::string tag = "$sluice_apply$";
     for (int n = 0; std::any_of(
              projection.handlers.begin(), projection.handlers.end(),
@@ -53,42 +55,115 @@ ApplyFunction apply_function(const config::Projection& projection,
          ++n) {
         tag = "$sluice_apply_" + std::to_string(n) + "$";
     }
-    std::string name = "pg_temp.sluice_apply_" + projection.name;
-    std::string cases;
+    return tag;
+}
+
+// CASE over the event type running each handler's statements; counts what it applied.
+std::string handler_cases(const config::Projection& projection) {
+    std::string cases = "    CASE sluice_ev.event_type\n";
     for (const config::Handler& h : projection.handlers) {
         cases += "      WHEN " + quote_literal(h.event_type) + " THEN\n";
         for (const sql::Statement& st : sql::split_statements(h.sql)) {
             cases += "        " + embed_statement(st.text) + ";\n";
         }
+        cases += "        sluice_applied := sluice_applied + 1;\n";
     }
+    return cases + "      ELSE NULL;\n    END CASE;\n";
+}
+
+std::string aggregate_filter(const config::Projection& projection) {
+    if (projection.aggregate_types.empty())
+        return "TRUE";
+    std::string list;
+    for (const auto& t : projection.aggregate_types) {
+        list += (list.empty() ? "" : ", ") + quote_literal(t);
+    }
+    return "sluice_ev.aggregate_type IN (" + list + ")";
+}
+
+const char* event_columns =
+    "e.id, e.transaction_id, e.aggregate_id, e.aggregate_type, e.version, e.event_type, "
+    "e.payload, e.metadata, e.\"timestamp\"";
+
+}  // namespace
+
+ApplyFunction apply_function(const config::Projection& projection,
+                             const std::string& quoted_events_table) {
+    const std::string tag = body_tag(projection);
+    const std::string name = "pg_temp.sluice_apply_" + projection.name;
+    const std::string catch_up = "pg_temp.sluice_catch_up_" + projection.name;
     ApplyFunction f;
-    f.create_sql =
-        "CREATE OR REPLACE FUNCTION " + name +
-        "(sluice_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS " + tag +
-        "\n#variable_conflict use_column\n"
-        "DECLARE\n"
-        "  sluice_ev record;\n"
-        "  sluice_n integer := 0;\n"
-        "BEGIN\n"
-        "  FOR sluice_ev IN\n"
-        "    SELECT e.id, e.transaction_id, e.aggregate_id, e.aggregate_type, e.version,\n"
-        "           e.event_type, e.payload, e.metadata, e.\"timestamp\"\n"
-        "      FROM unnest(sluice_ids) WITH ORDINALITY AS sluice_u(id, ord)\n"
-        "      JOIN " +
-        quoted_events_table +
-        " e ON e.id = sluice_u.id\n"
-        "     ORDER BY sluice_u.ord\n"
-        "  LOOP\n"
-        "    CASE sluice_ev.event_type\n" +
-        cases +
-        "      ELSE NULL;\n"
-        "    END CASE;\n"
-        "    sluice_n := sluice_n + 1;\n"
-        "  END LOOP;\n"
-        "  RETURN sluice_n;\n"
-        "END\n" +
-        tag;
+    // The events given by id, in the order given (the runner's delivery order).
+    f.create_sql = "CREATE OR REPLACE FUNCTION " + name +
+                   "(sluice_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS " + tag +
+                   "\n#variable_conflict use_column\n"
+                   "DECLARE\n"
+                   "  sluice_ev record;\n"
+                   "  sluice_applied integer := 0;\n"
+                   "BEGIN\n"
+                   "  FOR sluice_ev IN\n"
+                   "    SELECT " +
+                   event_columns +
+                   "\n"
+                   "      FROM unnest(sluice_ids) WITH ORDINALITY AS sluice_u(id, ord)\n"
+                   "      JOIN " +
+                   quoted_events_table +
+                   " e ON e.id = sluice_u.id\n"
+                   "     ORDER BY sluice_u.ord\n"
+                   "  LOOP\n" +
+                   handler_cases(projection) +
+                   "  END LOOP;\n"
+                   "  RETURN sluice_applied;\n"
+                   "END\n" +
+                   tag + ";\n";
+    // Catch-up in one statement: the next rows after the checkpoint in commit order, read once
+    // in index order, each aggregate's events of one transaction in version order; then the
+    // checkpoint moves to the last row read. Same transaction, same guards as a batch.
+    f.create_sql += "CREATE OR REPLACE FUNCTION " + catch_up +
+                    "(p_name text, p_tx xid8, p_id bigint, p_limit integer,\n"
+                    "  OUT rows_read integer, OUT applied integer, OUT last_tx xid8,\n"
+                    "  OUT last_id bigint, OUT last_ts float8) LANGUAGE plpgsql AS " +
+                    tag +
+                    "\n#variable_conflict use_column\n"
+                    "DECLARE\n"
+                    "  sluice_ev record;\n"
+                    "  sluice_applied integer := 0;\n"
+                    "BEGIN\n"
+                    "  PERFORM sluice.begin_batch(p_name, p_tx, p_id);\n"
+                    "  rows_read := 0; last_tx := p_tx; last_id := p_id; last_ts := 0;\n"
+                    "  FOR sluice_ev IN\n"
+                    "    SELECT * FROM (SELECT " +
+                    event_columns +
+                    "\n"
+                    "      FROM " +
+                    quoted_events_table +
+                    " e\n"
+                    "     WHERE (e.transaction_id, e.id) > (p_tx, p_id)\n"
+                    "       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())\n"
+                    "     ORDER BY e.transaction_id, e.id LIMIT p_limit) s\n"
+                    "    ORDER BY s.transaction_id,\n"
+                    "             min(s.id) OVER (PARTITION BY s.transaction_id, s.aggregate_id),\n"
+                    "             s.version\n"
+                    "  LOOP\n"
+                    "    rows_read := rows_read + 1;\n"
+                    "    IF (sluice_ev.transaction_id, sluice_ev.id) > (last_tx, last_id) THEN\n"
+                    "      last_tx := sluice_ev.transaction_id; last_id := sluice_ev.id;\n"
+                    "    END IF;\n"
+                    "    last_ts := greatest(last_ts,\n"
+                    "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
+                    "    IF " +
+                    aggregate_filter(projection) + " THEN\n" + handler_cases(projection) +
+                    "    END IF;\n"
+                    "  END LOOP;\n"
+                    "  applied := sluice_applied;\n"
+                    "  IF rows_read > 0 THEN\n"
+                    "    PERFORM sluice.advance_checkpoint(p_name, p_tx, p_id, last_tx, last_id);\n"
+                    "  END IF;\n"
+                    "END\n" +
+                    tag + ";\n";
     f.call_sql = "SELECT " + name + "($1::bigint[])";
+    f.catch_up_sql = "SELECT rows_read, applied, last_tx::text, last_id, last_ts FROM " + catch_up +
+                     "($1, $2::xid8, $3, $4)";
     return f;
 }
 

@@ -13,8 +13,11 @@
 namespace sluice::projections {
 
 struct ApplyFunction {
-    std::string create_sql;  // CREATE OR REPLACE FUNCTION pg_temp....
+    std::string create_sql;  // CREATE OR REPLACE FUNCTION pg_temp... (both functions)
     std::string call_sql;    // SELECT pg_temp....($1::bigint[]); $1 = ids in delivery order
+    // Reads and applies the next $4 events after ($2 xid8, $3 id) for subscriber $1 and moves
+    // its checkpoint; one row: rows_read, applied, last_tx, last_id, last_ts.
+    std::string catch_up_sql;
 };
 
 [[nodiscard]] ApplyFunction apply_function(const config::Projection& projection,

@@ -29,4 +29,11 @@ std::vector<pg::Step> ProjectionSink::apply_steps(
     return {{function_.call_sql, pg::Params(tailer::id_array(events))}};
 }
 
+std::optional<pg::Step> ProjectionSink::catch_up_step(const tailer::Position& from,
+                                                      int limit) const {
+    return pg::Step{function_.catch_up_sql,
+                    pg::Params(projection_.name, std::to_string(from.transaction_id),
+                               std::to_string(from.id), limit)};
+}
+
 }  // namespace sluice::projections

@@ -23,6 +23,8 @@ class ProjectionSink final : public tailer::Sink {
     [[nodiscard]] bool wants(const tailer::EventRow& event) const override;
     [[nodiscard]] std::vector<pg::Step> apply_steps(
         const std::vector<const tailer::EventRow*>& events) const override;
+    [[nodiscard]] std::optional<pg::Step> catch_up_step(const tailer::Position& from,
+                                                        int limit) const override;
 
   private:
     config::Projection projection_;

@@ -13,7 +13,6 @@
 #include "log/log.hpp"
 #include "projections/projection_sink.hpp"
 #include "store/migrate.hpp"
-#include "tailer/fetch.hpp"
 
 namespace sluice::app {
 
@@ -151,32 +150,18 @@ int rebuild_command(const std::vector<std::string>& args) {
     Progress progress(total, isatty(STDERR_FILENO) != 0);
     tailer::Position at;
     std::int64_t done = 0;
-    std::string fetch = tailer::fetch_sql(table);
     int batch_size = config->tailer.batch_size;
+    // The same server-side catch-up the daemon uses: one statement per batch, its own
+    // transaction, the checkpoint moved with it.
     while (true) {
-        auto rows =
-            tailer::parse_rows(conn.exec(fetch, pg::Params(std::to_string(at.transaction_id),
-                                                           std::to_string(at.id), batch_size)));
-        if (rows.empty())
-            break;
-        tailer::Position end = rows.back().position;
-        tailer::order_versions_within_aggregates(rows);
-        std::vector<const tailer::EventRow*> wanted;
-        for (const auto& r : rows) {
-            if (sink.wants(r))
-                wanted.push_back(&r);
-        }
-        pg::Transaction tx(conn);
-        if (!wanted.empty())
-            conn.exec(function.call_sql, pg::Params(tailer::id_array(wanted)));
-        conn.exec("SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
-                  pg::Params(name, std::to_string(at.transaction_id), std::to_string(at.id),
-                             std::to_string(end.transaction_id), std::to_string(end.id)));
-        tx.commit();
-        at = end;
-        done += static_cast<std::int64_t>(rows.size());
+        auto step = sink.catch_up_step(at, batch_size);
+        auto r = conn.exec(step->sql_or_name, step->params);
+        auto rows_read = r.int64(0, 0);
+        if (rows_read > 0)
+            at = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+        done += rows_read;
         progress.update(done);
-        if (static_cast<int>(rows.size()) < batch_size)
+        if (rows_read < batch_size)
             break;
     }
     progress.update(done, true);

@@ -125,6 +125,24 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
     status_->state = State::running;
     status_->last_progress = std::chrono::steady_clock::now();
     while (!stopping_) {
+        if (behind_ && sink_->catch_up_step(status_->position, options_.batch_size)) {
+            std::optional<pg::Error> failed;
+            try {
+                co_await catch_up(conn);
+            } catch (const pg::Error& e) {
+                if (!is_handler_error(e, conn) && !is_coordination(e))
+                    throw;
+                failed = e;
+            }
+            if (!failed)
+                continue;
+            if (is_coordination(*failed)) {
+                co_await coordinate(conn, *failed);
+                continue;
+            }
+            // A handler failed somewhere in this stretch: read it and take the batch path,
+            // which isolates the failing event.
+        }
         auto rows = co_await next_rows(conn);
         status_->last_progress = std::chrono::steady_clock::now();
         if (rows.empty() || stopping_)
@@ -179,6 +197,32 @@ asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, const pg::Er
                   {{sink_->kind(), sink_->name()}});
     }
     co_await load_checkpoint(conn);
+}
+
+asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
+    auto started = std::chrono::steady_clock::now();
+    auto step = sink_->catch_up_step(status_->position, options_.batch_size);
+    std::vector<pg::Step> steps;
+    steps.push_back(std::move(*step));
+    auto results =
+        co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+    const pg::Result& r = results.front();
+    auto rows_read = r.int64(0, 0);
+    if (rows_read < options_.batch_size)
+        behind_ = false;  // reached the head: join the feed
+    status_->last_progress = std::chrono::steady_clock::now();
+    if (rows_read == 0)
+        co_return;
+    status_->position = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+    status_->events += static_cast<std::uint64_t>(r.int64(0, 1));
+    ++status_->batches;
+    status_->last_event_timestamp = std::max(
+        status_->last_event_timestamp, std::strtod(std::string(r.text(0, 4)).c_str(), nullptr));
+    if (status_->state == State::retrying)
+        status_->state = State::running;
+    if (on_batch_) {
+        on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
+    }
 }
 
 asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& conn) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,14 @@ class Sink {
     // transaction together with the checkpoint update.
     [[nodiscard]] virtual std::vector<pg::Step> apply_steps(
         const std::vector<const EventRow*>& events) const = 0;
+
+    // Optional fast path for a subscriber far behind: one statement that reads up to `limit`
+    // events after `from` inside the server, applies them, moves the checkpoint (guarded like a
+    // batch) and returns one row (rows_read, applied, last_tx, last_id, last_ts).
+    [[nodiscard]] virtual std::optional<pg::Step> catch_up_step(const Position& /*from*/,
+                                                                int /*limit*/) const {
+        return std::nullopt;
+    }
 };
 
 // "{1,2,3}": an array literal of event ids, passed as one bound parameter.
