@@ -81,7 +81,12 @@ Masked mask_expansions(std::string_view text) {
             pos = end + 1;  // too short to mask uniquely (more tokens than fit in ${X})
             continue;
         }
-        std::string token = "$" + std::string(length - 2 - index.size(), '~') + index + "~";
+        std::string token;
+        token.reserve(length);
+        token.push_back('$');
+        token.append(length - 2 - index.size(), '~');
+        token.append(index);
+        token.push_back('~');
         out.tokens.emplace_back(token, out.text.substr(pos, length));
         out.text.replace(pos, length, token);
         pos = end + 1;

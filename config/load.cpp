@@ -161,17 +161,24 @@ LoadResult load_string(const std::string& text, const std::string& file_name,
 }
 
 LoadResult load_file(const std::string& path, const Environment& env) {
+    // Built step by step: brace-initialising the nested structs trips GCC 12's
+    // -Wmaybe-uninitialized at -O3.
+    auto unreadable = [&](std::string message) {
+        LoadResult result;
+        Diagnostic d;
+        d.where.file = path;
+        d.message = std::move(message);
+        result.errors.push_back(std::move(d));
+        return result;
+    };
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         const int err = errno;
-        return {std::nullopt,
-                {{{path}, "cannot read configuration file: " + std::string(std::strerror(err))}}};
+        return unreadable("cannot read configuration file: " + std::string(std::strerror(err)));
     }
     std::ostringstream text;
     text << in.rdbuf();
-    if (in.bad()) {
-        return {std::nullopt, {{{path}, "cannot read configuration file"}}};
-    }
+    if (in.bad()) return unreadable("cannot read configuration file");
     return load_string(text.str(), path, env);
 }
 

@@ -106,6 +106,7 @@ asio::awaitable<void> Feed::fetch_loop() {
     Backoff backoff(milliseconds(100), milliseconds(10000));
     std::string sql = fetch_sql(options_.quoted_table);
     auto last_horizon_check = std::chrono::steady_clock::time_point{};
+    auto next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
     bool horizon_warned = false;
     while (!stopping_) {
         try {
@@ -149,12 +150,18 @@ asio::awaitable<void> Feed::fetch_loop() {
                         horizon_warned = false;
                     }
                 }
-                // Idle: sleep until a NOTIFY, a new waiter, stop(), or the next poll.
-                wake_.expires_after(options_.poll_interval);
+                // Idle: sleep until a NOTIFY, a new waiter, stop(), or the next poll. The poll
+                // deadline is absolute, so early wake-ups never push it back.
+                if (now >= next_poll)
+                    next_poll = now + options_.poll_interval;
+                wake_.expires_at(next_poll);
                 auto [ec] = co_await wake_.async_wait(asio::as_tuple(use_awaitable));
-                if (!ec && waiters_ > 0) {
-                    ++stats_.poll_wakeups;
-                    dirty_ = true;
+                if (!ec) {
+                    next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
+                    if (waiters_ > 0) {
+                        ++stats_.poll_wakeups;
+                        dirty_ = true;
+                    }
                 }
             }
         } catch (const std::exception& e) {
@@ -201,7 +208,9 @@ asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after,
         ++waiters_;
         if (after > wanted_)
             wanted_ = after;
-        wake_fetcher();
+        // Only when there is something to read now; otherwise the NOTIFY or the poll comes.
+        if (dirty_ || after > head_)
+            wake_fetcher();
         asio::steady_timer timeout(changed_.get_executor(), deadline);
         co_await (changed_.async_wait(asio::as_tuple(use_awaitable)) ||
                   timeout.async_wait(asio::as_tuple(use_awaitable)));
