@@ -4,6 +4,7 @@
 
 #include "app/commands.hpp"
 #include "cli/command.hpp"
+#include "cli/table.hpp"
 #include "outbox/cli.hpp"
 
 namespace sluice::app {
@@ -12,22 +13,6 @@ using namespace sluice::cli;
 namespace json = boost::json;
 
 namespace {
-
-void print_rows(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> width(rows.front().size(), 0);
-    for (const auto& row : rows) {
-        for (std::size_t c = 0; c < row.size(); ++c)
-            width[c] = std::max(width[c], row[c].size());
-    }
-    for (const auto& row : rows) {
-        for (std::size_t c = 0; c < row.size(); ++c) {
-            std::cout << row[c];
-            if (c + 1 < row.size())
-                std::cout << std::string(width[c] - row[c].size() + 2, ' ');
-        }
-        std::cout << "\n";
-    }
-}
 
 template <class T>
 json::value or_null(const std::optional<T>& v) {
@@ -53,23 +38,20 @@ int status(pg::Connection& conn, const std::vector<std::string>& names, bool as_
         std::cout << json::serialize(out) << "\n";
         return exit_ok;
     }
-    std::vector<std::vector<std::string>> table = {{"WEBHOOK", "ENABLED", "PENDING", "DUE",
-                                                    "IN FLIGHT/SCHEDULED", "DEAD", "OLDEST",
-                                                    "LAST ERROR"}};
+    TableRows table = {{"WEBHOOK", "ENABLED", "PENDING", "DUE", "IN FLIGHT/SCHEDULED", "DEAD",
+                        "OLDEST", "LAST ERROR"}};
     for (const auto& s : rows) {
         std::string age =
             s.oldest_pending_age_s
                 ? std::to_string(static_cast<long long>(*s.oldest_pending_age_s)) + "s"
                 : "-";
-        std::string error = s.last_error.value_or("-");
-        if (error.size() > 60)
-            error = error.substr(0, 57) + "...";
+        std::string error = clip(s.last_error.value_or(""), 60);
         table.push_back({s.webhook,
                          s.disabled ? "no (" + s.disabled_reason.value_or("disabled") + ")" : "yes",
                          std::to_string(s.pending), std::to_string(s.due),
                          std::to_string(s.scheduled), std::to_string(s.dead), age, error});
     }
-    print_rows(table);
+    print_table(std::cout, table);
     return exit_ok;
 }
 
@@ -101,16 +83,14 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
         }
         return exit_ok;
     }
-    std::vector<std::vector<std::string>> table = {
+    TableRows table = {
         {"ID", "WEBHOOK", "EVENT", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}};
     for (const auto& e : rows) {
-        std::string error = e.last_error.value_or("-");
-        if (error.size() > 50)
-            error = error.substr(0, 47) + "...";
+        std::string error = clip(e.last_error.value_or(""), 50);
         table.push_back({std::to_string(e.id), e.webhook, std::to_string(e.event_id), e.state,
                          std::to_string(e.attempts), e.next_attempt_at, error});
     }
-    print_rows(table);
+    print_table(std::cout, table);
     return exit_ok;
 }
 

@@ -7,6 +7,7 @@
 #include "app/commands.hpp"
 #include "app/http_get.hpp"
 #include "cli/command.hpp"
+#include "cli/table.hpp"
 #include "pg/connection.hpp"
 #include "store/migrations.hpp"
 
@@ -75,34 +76,22 @@ std::string cell(const json::value& v) {
     return json::serialize(v);
 }
 
-void print_table(const json::object& root) {
-    std::vector<std::vector<std::string>> rows = {
+void print_status(const json::object& root) {
+    TableRows rows = {
         {"NAME", "KIND", "STATE", "POSITION", "LAG", "LAG_S", "PARKED", "OWNER", "LAST ERROR"}};
     for (const auto& s : root.at("subscribers").as_array()) {
         const auto& o = s.as_object();
         const auto& pos = o.at("position").as_object();
         auto get = [&](const char* k) { return o.contains(k) ? cell(o.at(k)) : std::string("-"); };
-        std::string error = get("last_error");
-        if (error.size() > 60)
-            error = error.substr(0, 57) + "...";
+        std::string error = o.contains("last_error") && o.at("last_error").is_string()
+                                ? std::string(o.at("last_error").as_string())
+                                : std::string();
         rows.push_back({get("name"), get("kind"), get("state"),
                         cell(pos.at("transaction_id")) + "/" + cell(pos.at("event_id")),
                         get("lag_events"), get("lag_seconds"), get("parked"), get("owner"),
-                        error.empty() ? "-" : error});
+                        clip(error, 60)});
     }
-    std::vector<std::size_t> width(rows[0].size(), 0);
-    for (const auto& row : rows) {
-        for (std::size_t c = 0; c < row.size(); ++c)
-            width[c] = std::max(width[c], row[c].size());
-    }
-    for (const auto& row : rows) {
-        for (std::size_t c = 0; c < row.size(); ++c) {
-            std::cout << row[c];
-            if (c + 1 < row.size())
-                std::cout << std::string(width[c] - row[c].size() + 2, ' ');
-        }
-        std::cout << "\n";
-    }
+    cli::print_table(std::cout, rows);
     if (root.contains("source"))
         std::cout << "(" << cell(root.at("source")) << ")\n";
 }
@@ -163,7 +152,7 @@ int status_command(const std::vector<std::string>& args) {
     if (vm["json"].as<bool>()) {
         std::cout << json::serialize(root) << "\n";
     } else {
-        print_table(root);
+        print_status(root);
     }
     return exit_ok;
 }
