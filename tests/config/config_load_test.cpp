@@ -157,7 +157,7 @@ http: {enabled: false, listen: "[::1]:0", max_request_bytes: 1MiB}
 log: {level: debug}
 projections:
   - name: p
-    partitions: 4
+    partitions: 1
     handlers: {E: SELECT 1}
     on_error: {retries: 0, backoff: 0s, then: park}
 webhooks:
@@ -183,7 +183,7 @@ webhooks:
     EXPECT_EQ(c.http.max_request_bytes, 1024u * 1024);
     EXPECT_EQ(c.log.level, "debug");
     ASSERT_EQ(c.projections.size(), 1u);
-    EXPECT_EQ(c.projections[0].partitions, 4);
+    EXPECT_EQ(c.projections[0].partitions, 1);
     EXPECT_EQ(c.projections[0].on_error.retries, 0);
     EXPECT_EQ(c.projections[0].on_error.backoff, 0s);
     EXPECT_EQ(c.projections[0].on_error.then, OnError::Then::park);
