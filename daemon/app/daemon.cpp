@@ -40,7 +40,8 @@ std::string instance_name() {
 // Everything that changes how webhooks are delivered: equal text, the publisher keeps running.
 std::string delivery_fingerprint(const config::Config& c) {
     std::string out = std::to_string(c.outbox.retention.count()) + "|" +
-                      std::to_string(c.outbox.claim_batch) + "|";
+                      std::to_string(c.outbox.claim_batch) + "|" +
+                      std::to_string(c.outbox.max_response_bytes) + "|";
     for (const auto& w : c.webhooks) {
         out += w.name + '\x1f' + w.url + '\x1f';
         for (const auto& s : w.secrets)
@@ -374,6 +375,10 @@ class Daemon {
         config_ = std::move(next);
         if (delivery_changed && !start_publisher()) {
             config_errors_ = {"webhook delivery could not start with the new config; see the log"};
+            metrics_.config_last_reload_success.set(0);
+            metrics_.config_reload_failures_total.inc();
+            (void)notifier_.ready("reload applied, but webhook delivery is not running");
+            co_return;
         }
         config_errors_.clear();
         metrics_.config_last_reload_success.set(1);

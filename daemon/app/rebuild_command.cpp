@@ -78,9 +78,6 @@ class Progress {
 };
 
 bool confirm(const std::string& name, std::int64_t total) {
-    if (!isatty(STDIN_FILENO)) {
-        throw UsageError("not on a terminal: pass --yes to rebuild '" + name + "'");
-    }
     std::cerr << "Rebuild projection '" << name << "': run its reset SQL and replay " << total
               << " events? [y/N] " << std::flush;
     std::string answer;
@@ -115,13 +112,20 @@ int rebuild_command(const std::vector<std::string>& args) {
     const config::Projection& projection = *it;
     std::string table = store::quote_qualified(config->database.events_table);
 
+    bool yes = vm["yes"].as<bool>();
+    if (!yes && !isatty(STDIN_FILENO)) {
+        throw UsageError("not on a terminal: pass --yes to rebuild '" + name + "'");
+    }
     auto conn = pg::Connection::open(config->database.url, 10, "sluice rebuild");
-    store::migrate(conn, {config->database.events_table, config->database.notify_channel});
-    std::int64_t total = conn.exec("SELECT count(*) FROM " + table).int64(0, 0);
-    if (!vm["yes"].as<bool>() && !confirm(name, total)) {
+    bool have_table =
+        conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(table)).boolean(0, 0);
+    std::int64_t total = have_table ? conn.exec("SELECT count(*) FROM " + table).int64(0, 0) : 0;
+    if (!yes && !confirm(name, total)) {
         std::cerr << "rebuild cancelled\n";
         return exit_ok;
     }
+    // Only after the answer: nothing is written when the operator says no.
+    store::migrate(conn, {config->database.events_table, config->database.notify_channel});
 
     conn.exec("SELECT set_config('lock_timeout', $1, false)",
               pg::Params(std::to_string(vm["lock-timeout"].as<int>()) + "s"));

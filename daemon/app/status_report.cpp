@@ -10,6 +10,9 @@ Readiness readiness(const DaemonState& state) {
     if (state.now - state.feed.last_progress > state.stall_after)
         return {false, "tailer stalled"};
     for (const auto& s : state.subscribers) {
+        // Paused for an operator's `sluice rebuild`: intended, and it resumes on its own.
+        if (s->state == tailer::State::paused)
+            continue;
         if (s->state == tailer::State::stopped) {
             return {false, s->kind + " " + s->name + " stopped"};
         }

@@ -3,8 +3,9 @@
 
 - sluice.json is valid JSON with a Prometheus `datasource` variable that every panel uses;
 - every metric name referenced by a dashboard query, an alert expression or an alert unit-test
-  series exists in the exposition of a fresh SluiceMetrics (histogram _bucket/_sum/_count
-  count as their family; `up` is Prometheus' own);
+  series exists in the exposition of a fresh SluiceMetrics (--exposition BINARY) or in a live
+  scrape of a running sluice (--scrape FILE, the body of GET /metrics) (histogram
+  _bucket/_sum/_count count as their family; `up` is Prometheus' own);
 - every dashboard query parses as PromQL (through `promtool check rules`).
 Exit status 0 when all hold; otherwise every problem is listed on stderr.
 """
@@ -44,8 +45,7 @@ def metric_names_in(expr):
     return names
 
 
-def exported_names(exposition_binary):
-    text = subprocess.run([exposition_binary], check=True, capture_output=True, text=True).stdout
+def exported_names(text):
     names = {"up"}
     for line in text.splitlines():
         if line.startswith("# TYPE "):
@@ -147,7 +147,9 @@ def promql_parses(queries, promtool, problems):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--exposition", required=True, help="binary printing a fresh exposition")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--exposition", help="binary printing a fresh exposition")
+    source.add_argument("--scrape", help="file holding a live scrape of GET /metrics")
     parser.add_argument("--promtool", required=True)
     parser.add_argument("--dashboard", required=True)
     parser.add_argument("--rules", required=True)
@@ -155,7 +157,17 @@ def main():
     args = parser.parse_args()
 
     problems = []
-    known = exported_names(args.exposition)
+    if args.scrape:
+        with open(args.scrape, encoding="utf-8") as f:
+            text = f.read()
+        origin = f"the live scrape {args.scrape}"
+    else:
+        text = subprocess.run([args.exposition], check=True, capture_output=True,
+                              text=True).stdout
+        origin = "sluice"
+    known = exported_names(text)
+    if known == {"up"}:
+        problems.append(f"no metrics at all in {origin}")
     queries = dashboard_queries(args.dashboard, problems)
     references = queries + rule_expressions(args.rules) + test_series(args.rules_test)
     checked = set()
@@ -163,7 +175,7 @@ def main():
         for name in sorted(metric_names_in(expr)):
             checked.add(name)
             if name not in known:
-                problems.append(f"{where}: metric {name} is not exported by sluice")
+                problems.append(f"{where}: metric {name} is not exported by {origin}")
     promql_parses(queries, args.promtool, problems)
     if not checked:
         problems.append("no metric references found at all: the checker is broken")

@@ -1,0 +1,196 @@
+// /readyz as a load balancer or an orchestrator sees it: 200 while sluice works, 503 with a JSON
+// reason while PostgreSQL is down or a projection has stopped on a poison event, and 200 again
+// once the database is back (sluice reconnects on its own and applies what was written).
+// The database-down test stops and restarts its OWN throwaway cluster (scripts/pg), so other
+// tests running in parallel keep theirs.
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <csignal>
+#include <fstream>
+
+#include "child_process.hpp"
+#include "service_fixture.hpp"
+
+namespace sluice::testing {
+namespace {
+
+namespace json = boost::json;
+
+const std::string projection = R"(projections:
+  - name: ticks
+    setup: CREATE TABLE IF NOT EXISTS ticks (event_id bigint PRIMARY KEY, n int NOT NULL)
+    handlers:
+      Tick: INSERT INTO ticks VALUES (:id, (:payload->>'n')::int)
+    on_error: {retries: 1, backoff: 10ms, then: stop}
+)";
+
+// A cluster of this test's own, from scripts/pg; the server can be stopped and started again on
+// the same port and data directory. Removed (scripts/pg stop) on destruction.
+class OwnCluster {
+  public:
+    OwnCluster() {
+        auto r = run_command({"/bin/bash", script(), "start"}, 120s);
+        if (!r.status.is_exit(0))
+            throw std::runtime_error("scripts/pg start failed:\n" + r.output);
+        dir_ = exported(r.output, "SLUICE_PG_DIR");
+        url_ = exported(r.output, "DATABASE_URL");
+        std::ifstream port(dir_ + "/port");
+        port >> port_;
+        if (port_.empty())
+            throw std::runtime_error("no port file in " + dir_);
+    }
+    OwnCluster(const OwnCluster&) = delete;
+    OwnCluster& operator=(const OwnCluster&) = delete;
+    ~OwnCluster() { (void)run_command({"/bin/bash", script(), "stop", dir_}, 60s); }
+
+    [[nodiscard]] const std::string& url() const { return url_; }
+
+    void stop_server() { pg_ctl({"-D", dir_ + "/data", "-m", "fast", "-w", "-t", "60", "stop"}); }
+    // The options scripts/pg starts the server with that matter here: same port and socket dir.
+    void start_server() {
+        pg_ctl({"-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t", "60", "start", "-o",
+                "-p " + port_ + " -k " + dir_ + " -c listen_addresses=127.0.0.1 -c fsync=off"});
+    }
+
+  private:
+    static std::string script() { return source_dir() + "/scripts/pg"; }
+
+    static std::string exported(const std::string& output, const std::string& name) {
+        std::string prefix = "export " + name + "='";
+        auto at = output.find(prefix);
+        if (at == std::string::npos)
+            throw std::runtime_error("scripts/pg start printed no " + name + ":\n" + output);
+        at += prefix.size();
+        return output.substr(at, output.find('\'', at) - at);
+    }
+
+    // As scripts/pg does: the server runs as `postgres` when the tests run as root.
+    void pg_ctl(std::vector<std::string> args) {
+        const char* bin = std::getenv("PG_BIN");
+        std::vector<std::string> argv;
+        if (geteuid() == 0)
+            argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+        argv.push_back(std::string(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin") +
+                       "/pg_ctl");
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run_command(argv, 90s);
+        if (!r.status.is_exit(0))
+            throw std::runtime_error("pg_ctl " + args.back() + " failed: " + r.status.describe() +
+                                     "\n" + r.output);
+    }
+
+    std::string dir_;
+    std::string url_;
+    std::string port_;
+};
+
+struct Readyz {
+    int status = 0;
+    bool ready = false;
+    std::string reason;
+};
+
+Readyz readyz(DaemonProcess& daemon) {
+    auto r = daemon.http_get("/readyz");
+    auto o = json::parse(r.body).as_object();
+    return {static_cast<int>(r.status), o.at("ready").as_bool(),
+            json::value_to<std::string>(o.at("reason"))};
+}
+
+class Readiness : public ServiceTest {};
+
+TEST_F(Readiness, GoesUnreadyWhilePostgresIsDownAndRecoversOnItsOwn) {
+    OwnCluster cluster;
+    auto migrate = DaemonProcess::spawn({"migrate", "--database-url", cluster.url()});
+    auto migrated = migrate.wait_exit(60s);
+    ASSERT_TRUE(migrated && migrated->is_exit(0)) << migrate.output_tail();
+    // The fixture's helpers read this test's cluster from here on.
+    conn_.emplace(pg::Connection::open(cluster.url()));
+
+    auto daemon =
+        DaemonProcess::start(write_file("sluice.yaml", base_config(cluster.url()) + projection));
+    ASSERT_TRUE(wait_running(daemon, {"ticks"}));
+    append(10);
+    ASSERT_TRUE(wait_checkpoint("ticks", head(), 20s)) << diagnose(daemon);
+    Readyz r;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            r = readyz(daemon);
+            return r.status == 200;
+        },
+        10s))
+        << r.reason;
+    EXPECT_TRUE(r.ready);
+    EXPECT_EQ(r.reason, "ok");
+
+    conn_.reset();
+    cluster.stop_server();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            r = readyz(daemon);
+            return r.status == 503;
+        },
+        20s))
+        << "/readyz still " << r.status << " 20 s after PostgreSQL stopped\n"
+        << daemon.output_tail();
+    EXPECT_FALSE(r.ready);
+    EXPECT_FALSE(r.reason.empty());
+    EXPECT_TRUE(daemon.http_get("/healthz").status == 200)
+        << "liveness must not follow the database";
+
+    cluster.start_server();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            r = readyz(daemon);
+            return r.status == 200;
+        },
+        60s))
+        << "/readyz still " << r.status << " (" << r.reason << ") 60 s after PostgreSQL came back\n"
+        << daemon.output_tail();
+    conn_.emplace(pg::Connection::open(cluster.url()));
+    append(10);
+    EXPECT_TRUE(wait_checkpoint("ticks", head(), 30s))
+        << "events written after the restart were not applied\n"
+        << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ticks"), 20);
+
+    daemon.kill(SIGTERM);
+    auto exit = daemon.wait_exit(30s);
+    EXPECT_TRUE(exit && exit->is_exit(0)) << daemon.output_tail();
+    conn_.reset();  // before the cluster goes away
+}
+
+TEST_F(Readiness, GoesUnreadyWhenAProjectionStopsOnAPoisonEvent) {
+    db_->migrate();
+    auto daemon = DaemonProcess::start(write_file("sluice.yaml", base_config() + projection));
+    ASSERT_TRUE(wait_running(daemon, {"ticks"}));
+    append(5);
+    ASSERT_TRUE(wait_checkpoint("ticks", head(), 20s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_until([&] { return readyz(daemon).status == 200; }, 10s));
+
+    conn_->exec(
+        "INSERT INTO events (aggregate_id, aggregate_type, version, event_type, payload) "
+        "VALUES (gen_random_uuid(), 'Test', 1, 'Tick', '{\"n\": \"not a number\"}')");
+    // First `retrying` (one retry), then `stopped`; both are 503.
+    Readyz r;
+    EXPECT_TRUE(wait_until(
+        [&] {
+            r = readyz(daemon);
+            return r.status != 200 && r.reason == "projection ticks stopped";
+        },
+        20s))
+        << "/readyz: " << r.status << " " << r.reason << "\n"
+        << diagnose(daemon);
+    EXPECT_EQ(r.status, 503);
+    EXPECT_FALSE(r.ready);
+    EXPECT_EQ(status(daemon).subscriber("ticks")->state, "stopped");
+
+    daemon.kill(SIGTERM);
+    auto exit = daemon.wait_exit(30s);
+    ASSERT_TRUE(exit) << diagnose(daemon);
+    EXPECT_TRUE(exit->is_exit(0)) << exit->describe() << "\n" << daemon.output_tail();
+}
+
+}  // namespace
+}  // namespace sluice::testing
