@@ -1,0 +1,109 @@
+// The shipped examples, end to end: examples/orders and examples/conference as written (only the
+// HTTP port and the webhook address changed for the test), fed the seeds' events.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "daemon_fixture.hpp"
+#include "daemon_process.hpp"
+#include "http_receiver.hpp"
+#include "store/event_writer.hpp"
+#include "test_database.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The example's text with its fixed HTTP port replaced by an ephemeral one.
+std::string example_config(const std::string& name, const std::string& fixed_listen) {
+    std::ifstream in(source_dir() + "/examples/" + name + "/sluice.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string config = text.str();
+    auto at = config.find(fixed_listen);
+    EXPECT_NE(at, std::string::npos) << "the example no longer listens on " << fixed_listen;
+    if (at != std::string::npos)
+        config.replace(at, fixed_listen.size(), "127.0.0.1:0");
+    return config;
+}
+
+class Examples : public DaemonTest {};
+
+TEST_F(Examples, ConferenceSeatAvailabilityFollowsReservationsAndCancellations) {
+    auto path = write_file("conference.yaml", example_config("conference", "127.0.0.1:9465"));
+    auto daemon = DaemonProcess::start(path, {{"DATABASE_URL", db_->url()}});
+    ASSERT_TRUE(wait_running(daemon, {"seat_availability"}));
+
+    store::EventWriter writer(*conn_);
+    const std::string big = "0a8e1b62-95c3-4a73-8e3f-5c2f3d1e0001";
+    const std::string small = "0a8e1b62-95c3-4a73-8e3f-5c2f3d1e0002";
+    writer.append(big, "SeatAvailability", 0,
+                  {{"ConferenceCreated", R"({"capacity": 100})"},
+                   {"SeatsReserved", R"({"seats": 10})"},
+                   {"SeatsReserved", R"({"seats": 5})"}});
+    writer.append(big, "SeatAvailability", 3, {{"SeatsReservationCancelled", R"({"seats": 3})"}});
+    writer.append(
+        small, "SeatAvailability", 0,
+        {{"ConferenceCreated", R"({"capacity": 50})"}, {"SeatsReserved", R"({"seats": 50})"}});
+    // An event of another aggregate type is not the projection's business.
+    writer.append("0a8e1b62-95c3-4a73-8e3f-5c2f3d1e0003", "Order", 0,
+                  {{"SeatsReserved", R"({"seats": 7})"}});
+
+    ASSERT_TRUE(wait_checkpoint("seat_availability", max_position(), 10s)) << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT capacity * 1000000 + reserved * 1000 + available "
+                     "FROM seat_availability WHERE conference_id = $1",
+                     pg::Params(big)),
+              100 * 1000000 + 12 * 1000 + 88);
+    EXPECT_EQ(scalar("SELECT capacity * 1000000 + reserved * 1000 + available "
+                     "FROM seat_availability WHERE conference_id = $1",
+                     pg::Params(small)),
+              50 * 1000000 + 50 * 1000 + 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM seat_availability"), 2);
+}
+
+TEST_F(Examples, OrdersFillTheReadModelAndShippedOrdersReachTheWebhook) {
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    HttpReceiver receiver(ReceiverOptions{.secrets = {secret}});
+    auto path = write_file("orders.yaml", example_config("orders", "127.0.0.1:9464"));
+    auto daemon =
+        DaemonProcess::start(path, {{"DATABASE_URL", db_->url()},
+                                    {"SHIPPING_WEBHOOK_URL", receiver.url("/hooks/orders")},
+                                    {"SHIPPING_WEBHOOK_SECRET", secret}});
+    ASSERT_TRUE(wait_running(daemon, {"order_summary", "shipping"}));
+
+    // The seed document's walk-through: create, add an item, ship.
+    store::EventWriter writer(*conn_);
+    const std::string order = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0001";
+    const std::string customer = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9dc0de";
+    writer.append(
+        order, "Order", 0,
+        {{"OrderCreated",
+          R"({"customer_id": ")" + customer +
+              R"(", "order_items": [{"item_id": "product-A", "quantity": 2, "price": 10.0}]})"}});
+    writer.append(
+        order, "Order", 1,
+        {{"ItemAddedToOrder", R"({"item_id": "product-B", "quantity": 1, "price": 25.0})"}});
+    writer.append(order, "Order", 2,
+                  {{"OrderShipped", R"({"shipping_date": "2026-11-23T12:00:00Z"})"}});
+
+    ASSERT_TRUE(wait_checkpoint("order_summary", max_position(), 10s)) << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM order_summary WHERE order_id = $1 AND customer_id = $2 "
+                     "AND status = 'SHIPPED' AND item_count = 2 AND total = 25.0",
+                     pg::Params(order, customer)),
+              1)
+        << "order_summary does not hold the shipped order with 2 items and total 25.0";
+
+    ASSERT_TRUE(receiver.wait_for_requests(1, 10s)) << diagnose(daemon);
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 1U) << "only OrderShipped is sent to the shipping webhook";
+    EXPECT_TRUE(requests[0].signature_valid);
+    EXPECT_EQ(requests[0].target, "/hooks/orders");
+    EXPECT_NE(requests[0].body.find("\"type\":\"OrderShipped\""), std::string::npos)
+        << requests[0].body;
+    EXPECT_EQ(requests[0].webhook_id, "msg_shipping_" + std::to_string(max_position().event_id));
+}
+
+}  // namespace
+}  // namespace sluice::testing
