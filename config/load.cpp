@@ -178,7 +178,8 @@ LoadResult load_file(const std::string& path, const Environment& env) {
     }
     std::ostringstream text;
     text << in.rdbuf();
-    if (in.bad()) return unreadable("cannot read configuration file");
+    if (in.bad())
+        return unreadable("cannot read configuration file");
     return load_string(text.str(), path, env);
 }
 
