@@ -174,7 +174,9 @@ struct HttpReceiver::Impl {
             bool keep_alive = req.keep_alive();
             auto reaction = owner.next_reaction(r.webhook_id);
             owner.record(std::move(r));
-            if (!co_await react(stream, reaction, keep_alive))
+            // (not inside the condition: GCC 12 miscompiles co_await there)
+            bool stay = co_await react(stream, reaction, keep_alive);
+            if (!stay)
                 co_return;
         }
     }
