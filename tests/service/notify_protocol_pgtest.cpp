@@ -9,7 +9,7 @@
 
 #include <csignal>
 
-#include "child_process.hpp"
+#include "daemon_process.hpp"
 #include "notify_socket.hpp"
 #include "service_fixture.hpp"
 
@@ -98,7 +98,7 @@ TEST_F(NotifyProtocol, AnnouncesReadyWatchdogReloadAndStop) {
 TEST_F(NotifyProtocol, PingsTheWatchdogWhenWatchdogPidNamesItsOwnProcess) {
     NotifySocket socket(dir_);
     // `exec` keeps the shell's pid, so $$ is sluice's pid, set before sluice reads it.
-    auto daemon = ChildProcess::spawn(
+    auto daemon = DaemonProcess::spawn_program(
         {"/bin/sh", "-c", "WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$0\" run --config \"$1\"",
          sluice_binary(), config_},
         {{"NOTIFY_SOCKET", socket.path()}, {"WATCHDOG_USEC", watchdog_usec}});

@@ -9,7 +9,7 @@
 #include <csignal>
 #include <fstream>
 
-#include "child_process.hpp"
+#include "daemon_process.hpp"
 #include "service_fixture.hpp"
 
 namespace sluice::testing {

@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 #include <csignal>
 
-#include "child_process.hpp"
+#include "daemon_process.hpp"
 #include "http_receiver.hpp"
 #include "service_fixture.hpp"
 
@@ -108,11 +108,11 @@ TEST_F(Scrape, APrometheusServerScrapesTheProcessedEventCount) {
                                     "      - targets: [\"127.0.0.1:" +
                                         std::to_string(daemon.http_port()) + "\"]\n");
     // The free port may be taken between choosing and binding it: a few attempts.
-    std::optional<ChildProcess> prometheus;
+    std::optional<DaemonProcess> prometheus;
     unsigned short port = 0;
     for (int attempt = 0; attempt < 3 && !prometheus; ++attempt) {
         port = free_port();
-        auto p = ChildProcess::spawn(
+        auto p = DaemonProcess::spawn_program(
             {SLUICE_PROMETHEUS_PATH, "--config.file=" + config,
              "--storage.tsdb.path=" + dir_ + "/tsdb-" + std::to_string(attempt),
              "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"});

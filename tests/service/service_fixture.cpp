@@ -181,24 +181,7 @@ bool ServiceTest::wait_running(DaemonProcess& daemon, const std::vector<std::str
 }
 
 std::string ServiceTest::diagnose(DaemonProcess& daemon) {
-    std::string out = "sluice has exited\n";
-    if (daemon.running()) {
-        try {
-            out = "/status: " + daemon.http_get("/status").body;
-        } catch (const std::exception& e) {
-            out = std::string("sluice runs; /status failed: ") + e.what() + "\n";
-        }
-    }
-    try {
-        auto r = conn_->exec(
-            "SELECT coalesce(string_agg(datname || '/' || application_name || ' xid ' || "
-            "backend_xid::text || ' ' || state, ', '), 'none') FROM pg_stat_activity "
-            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()");
-        out += "open transactions: " + std::string(r.text(0, 0)) + "\n";
-    } catch (const std::exception& e) {
-        out += std::string("pg_stat_activity failed: ") + e.what() + "\n";
-    }
-    return out + daemon.output_tail();
+    return describe_for_failure(daemon, *conn_);
 }
 
 std::optional<CommitPosition> ServiceTest::checkpoint(const std::string& name) {

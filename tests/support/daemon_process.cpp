@@ -188,14 +188,18 @@ DaemonProcess DaemonProcess::start(const std::string& config_path, const Environ
 }
 
 DaemonProcess DaemonProcess::spawn(const std::vector<std::string>& args, const Environment& env) {
-    std::string binary = sluice_binary();
-    std::string log_path = make_log_file();
+    std::vector<std::string> argv{sluice_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return spawn_program(argv, env);
+}
 
-    std::vector<std::string> argv_strings{binary};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+DaemonProcess DaemonProcess::spawn_program(const std::vector<std::string>& argv_strings,
+                                           const Environment& env) {
+    const std::string& binary = argv_strings.at(0);
+    std::string log_path = make_log_file();
     std::vector<char*> argv;
-    for (auto& a : argv_strings)
-        argv.push_back(a.data());
+    for (const auto& a : argv_strings)
+        argv.push_back(const_cast<char*>(a.c_str()));  // posix_spawn does not modify them
     argv.push_back(nullptr);
     std::vector<std::string> env_strings = child_environment(env);
     std::vector<char*> envp;
@@ -374,6 +378,47 @@ std::optional<ExitStatus> DaemonProcess::wait_exit(std::chrono::milliseconds tim
         std::this_thread::sleep_for(poll_every);
     }
     return exit_;
+}
+
+ExitStatus DaemonProcess::terminate(std::chrono::milliseconds grace) {
+    kill(SIGTERM);
+    if (auto e = wait_exit(grace))
+        return *e;
+    kill(SIGKILL);
+    return wait_exit(std::chrono::seconds(10)).value_or(ExitStatus{});
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const Environment& env) {
+    auto child = DaemonProcess::spawn_program(argv, env);
+    auto status = child.wait_exit(timeout);
+    if (!status) {
+        status = child.terminate(std::chrono::milliseconds(100));
+        return {*status, child.output() + "\n[" + argv[0] + " killed: still running after " +
+                             std::to_string(timeout.count()) + " ms]"};
+    }
+    return {*status, child.output()};
+}
+
+std::string describe_for_failure(DaemonProcess& daemon, pg::Connection& conn) {
+    std::string out = "sluice has exited\n";
+    if (daemon.running()) {
+        try {
+            out = "/status: " + daemon.http_get("/status").body;
+        } catch (const std::exception& e) {
+            out = std::string("sluice runs; /status failed: ") + e.what() + "\n";
+        }
+    }
+    try {
+        auto r = conn.exec(
+            "SELECT coalesce(string_agg(datname || '/' || application_name || ' xid ' || "
+            "backend_xid::text || ' ' || state, ', '), 'none') FROM pg_stat_activity "
+            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()");
+        out += "open transactions: " + std::string(r.text(0, 0)) + "\n";
+    } catch (const std::exception& e) {
+        out += std::string("pg_stat_activity failed: ") + e.what() + "\n";
+    }
+    return out + daemon.output_tail();
 }
 
 }  // namespace sluice::testing

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "pg/connection.hpp"
+
 namespace sluice::testing {
 
 using Environment = std::vector<std::pair<std::string, std::string>>;
@@ -45,6 +47,10 @@ class DaemonProcess {
     // Runs the sluice binary with arbitrary arguments (e.g. {"run", "-c", "bad.yaml"}).
     [[nodiscard]] static DaemonProcess spawn(const std::vector<std::string>& args,
                                              const Environment& env = {});
+    // Runs any program (argv[0] is its path: prometheus, pg_ctl, a shell that execs sluice)
+    // the same way; the HTTP helpers below apply only to sluice.
+    [[nodiscard]] static DaemonProcess spawn_program(const std::vector<std::string>& argv,
+                                                     const Environment& env = {});
 
     DaemonProcess(DaemonProcess&& other) noexcept;
     DaemonProcess& operator=(DaemonProcess&&) = delete;
@@ -78,6 +84,8 @@ class DaemonProcess {
     void kill(int signal);
     // Waits for the child to end; nullopt when it is still running after `timeout`.
     [[nodiscard]] std::optional<ExitStatus> wait_exit(std::chrono::milliseconds timeout);
+    // SIGTERM, then SIGKILL when it has not ended within `grace`; returns how it ended.
+    ExitStatus terminate(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
   private:
     DaemonProcess(pid_t pid, std::string log_path) : pid_(pid), log_path_(std::move(log_path)) {}
@@ -91,5 +99,19 @@ class DaemonProcess {
 // A blocking HTTP/1.1 GET to 127.0.0.1:port (Connection: close, bounded response size).
 [[nodiscard]] HttpResponse http_get(unsigned short port, const std::string& path,
                                     std::chrono::milliseconds timeout);
+
+struct CommandResult {
+    ExitStatus status;
+    std::string output;  // stdout and stderr interleaved
+};
+
+// Runs a program to completion, bounded by `timeout` (then killed; the result says so).
+[[nodiscard]] CommandResult run_command(const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds timeout,
+                                        const Environment& env = {});
+
+// For failure messages: whether sluice runs, its /status, the cluster's open transactions (they
+// hold back the visibility horizon) and the tail of its log. Never throws.
+[[nodiscard]] std::string describe_for_failure(DaemonProcess& daemon, pg::Connection& conn);
 
 }  // namespace sluice::testing
