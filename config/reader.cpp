@@ -208,94 +208,69 @@ bool Reader::read(const YAML::Node& map, std::string_view key, std::string_view 
 }
 
 bool Reader::read(const YAML::Node& map, std::string_view key, std::string_view scope, bool& out) {
-    const auto s = field_scalar(map, key, scope);
-    if (!s) {
+    const auto parsed = parsed_field(map, key, scope, parse_bool);
+    if (!parsed) {
         return false;
     }
-    const auto parsed = parse_bool(s->text);
-    if (!parsed.value) {
-        field_error(s->node, key, scope, parsed.error);
-        return false;
-    }
-    out = *parsed.value;
+    out = parsed->value;
     return true;
 }
 
 bool Reader::read(const YAML::Node& map, std::string_view key, std::string_view scope, int& out,
                   long long min, long long max) {
-    const auto s = field_scalar(map, key, scope);
-    if (!s) {
+    const auto parsed = parsed_field(map, key, scope, parse_integer);
+    if (!parsed) {
         return false;
     }
-    const auto parsed = parse_integer(s->text);
-    if (!parsed.value) {
-        field_error(s->node, key, scope, parsed.error);
-        return false;
-    }
-    if (*parsed.value < min || *parsed.value > max) {
-        field_error(s->node, key, scope,
+    if (parsed->value < min || parsed->value > max) {
+        field_error(parsed->node, key, scope,
                     "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                        ", got " + std::to_string(*parsed.value));
+                        ", got " + std::to_string(parsed->value));
         return false;
     }
-    out = static_cast<int>(*parsed.value);
+    out = static_cast<int>(parsed->value);
     return true;
 }
 
 bool Reader::read(const YAML::Node& map, std::string_view key, std::string_view scope,
                   Duration& out, Duration min) {
-    const auto s = field_scalar(map, key, scope);
-    if (!s) {
+    const auto parsed = parsed_field(map, key, scope, parse_duration);
+    if (!parsed) {
         return false;
     }
-    const auto parsed = parse_duration(s->text);
-    if (!parsed.value) {
-        field_error(s->node, key, scope, parsed.error);
-        return false;
-    }
-    if (*parsed.value < min) {
-        field_error(s->node, key, scope,
+    if (parsed->value < min) {
+        field_error(parsed->node, key, scope,
                     min == Duration(1) ? "must be greater than zero"
                                        : "must be at least " + format_duration(min));
         return false;
     }
-    out = *parsed.value;
+    out = parsed->value;
     return true;
 }
 
 bool Reader::read_size(const YAML::Node& map, std::string_view key, std::string_view scope,
                        std::size_t& out, std::size_t min, std::size_t max) {
-    const auto s = field_scalar(map, key, scope);
-    if (!s) {
+    const auto parsed = parsed_field(map, key, scope, parse_size);
+    if (!parsed) {
         return false;
     }
-    const auto parsed = parse_size(s->text);
-    if (!parsed.value) {
-        field_error(s->node, key, scope, parsed.error);
-        return false;
-    }
-    if (*parsed.value < min || *parsed.value > max) {
-        field_error(s->node, key, scope,
+    if (parsed->value < min || parsed->value > max) {
+        field_error(parsed->node, key, scope,
                     "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                        " bytes, got " + std::to_string(*parsed.value));
+                        " bytes, got " + std::to_string(parsed->value));
         return false;
     }
-    out = *parsed.value;
+    out = parsed->value;
     return true;
 }
 
 bool Reader::read_fraction(const YAML::Node& map, std::string_view key, std::string_view scope,
                            double& out) {
-    const auto s = field_scalar(map, key, scope);
-    if (!s) {
+    const auto parsed = parsed_field(map, key, scope, parse_fraction);
+    if (!parsed) {
         return false;
     }
-    const auto parsed = parse_fraction(s->text);
-    if (!parsed.value) {
-        field_error(s->node, key, scope, parsed.error);
-        return false;
-    }
-    out = *parsed.value;
+    out = parsed->value;
     return true;
 }
 

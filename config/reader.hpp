@@ -20,6 +20,7 @@
 #include "config/config.hpp"
 #include "config/env_expand.hpp"
 #include "config/source_text.hpp"
+#include "config/units.hpp"
 
 namespace sluice::config {
 
@@ -103,6 +104,29 @@ class Reader {
     // The raw scalar of a present key's value, expanded; nullopt when absent or reported.
     std::optional<ScalarText> field_scalar(const YAML::Node& map, std::string_view key,
                                            std::string_view scope);
+
+    // A present key's value run through `parse` (returning Parsed<T>); its error is reported at
+    // the value. nullopt when absent or reported.
+    template <class T>
+    struct ParsedField {
+        T value;
+        YAML::Node node;
+    };
+    template <class Parse>
+    auto parsed_field(const YAML::Node& map, std::string_view key, std::string_view scope,
+                      Parse parse)
+        -> std::optional<ParsedField<typename decltype(parse(std::string_view()))::value_type>> {
+        const auto s = field_scalar(map, key, scope);
+        if (!s) {
+            return std::nullopt;
+        }
+        auto parsed = parse(s->text);
+        if (!parsed.value) {
+            field_error(s->node, key, scope, parsed.error);
+            return std::nullopt;
+        }
+        return ParsedField<typename decltype(parsed)::value_type>{*parsed.value, s->node};
+    }
 
     std::string file_;
     SourceText source_;

@@ -15,6 +15,7 @@ namespace sluice::config {
 
 template <class T>
 struct Parsed {
+    using value_type = T;
     std::optional<T> value;
     std::string error;  // set when value is empty
 };
