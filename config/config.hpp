@@ -34,6 +34,11 @@ struct Tailer {
     Duration horizon_warning = 30s;
 };
 
+// Several instances sharing the work (see docs/operations.md, "Running several instances").
+struct Coordination {
+    Duration failover_after = 10s;  // an owner silent this long is replaced
+};
+
 struct OnError {
     enum class Then { stop, park };
     int retries = 5;
@@ -107,6 +112,7 @@ struct Config {
     std::string source_file;
     Database database;
     Tailer tailer;
+    Coordination coordination;
     std::vector<Projection> projections;
     std::vector<Webhook> webhooks;
     Outbox outbox;

@@ -81,8 +81,9 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
         r.error({r.file()}, "the configuration is empty (at least database.url is required)");
         return;
     }
-    if (!r.expect_mapping(
-            root, "", {"database", "tailer", "projections", "webhooks", "outbox", "http", "log"})) {
+    if (!r.expect_mapping(root, "",
+                          {"database", "tailer", "coordination", "projections", "webhooks",
+                           "outbox", "http", "log"})) {
         return;
     }
     const auto database = Reader::value_of(root, "database");
@@ -95,6 +96,7 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
         read_database(r, database, out.database);
     }
     read_tailer(r, Reader::value_of(root, "tailer"), out.tailer);
+    read_coordination(r, Reader::value_of(root, "coordination"), out.coordination);
     read_outbox(r, Reader::value_of(root, "outbox"), out.outbox);
     read_http(r, Reader::value_of(root, "http"), out.http);
     read_log(r, Reader::value_of(root, "log"), out.log);

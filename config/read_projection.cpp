@@ -75,13 +75,6 @@ void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Proje
     read_plain_sql(r, node, "setup", scope, out.setup);
     read_plain_sql(r, node, "reset", scope, out.reset);
     r.read(node, "partitions", scope, out.partitions, 1, 256);
-    if (out.partitions > 1) {
-        // Accepted by the schema so configs can be written ahead; refused until it runs.
-        r.error(r.at(Reader::value_of(node, "partitions")),
-                "partitions in " + scope +
-                    ": partitioned projections are not supported yet; use 1 (the default)");
-        out.partitions = 1;
-    }
 
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
         read_on_error(r, on_error, "on_error of " + scope, out.on_error);

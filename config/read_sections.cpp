@@ -1,4 +1,4 @@
-// Conversion of the small sections: database, tailer, outbox, http and log.
+// Conversion of the small sections: database, tailer, coordination, outbox, http and log.
 #include <chrono>
 
 #include "config/sections.hpp"
@@ -59,6 +59,19 @@ void read_tailer(Reader& r, const YAML::Node& node, Tailer& out) {
     r.read(node, "batch_size", scope, out.batch_size, 1, 100000);
     r.read(node, "poll_interval", scope, out.poll_interval, positive);
     r.read(node, "horizon_warning", scope, out.horizon_warning, positive);
+}
+
+void read_coordination(Reader& r, const YAML::Node& node, Coordination& out) {
+    constexpr std::string_view scope = "coordination";
+    if (!r.expect_mapping(node, scope, {"failover_after"})) {
+        return;
+    }
+    r.read(node, "failover_after", scope, out.failover_after, positive);
+    if (out.failover_after < std::chrono::seconds(1)) {
+        r.field_error(Reader::value_of(node, "failover_after"), "failover_after", scope,
+                      "must be at least 1s");
+        out.failover_after = std::chrono::seconds(1);
+    }
 }
 
 void read_outbox(Reader& r, const YAML::Node& node, Outbox& out) {

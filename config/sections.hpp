@@ -15,6 +15,7 @@ namespace sluice::config {
 
 void read_database(Reader& r, const YAML::Node& node, Database& out);
 void read_tailer(Reader& r, const YAML::Node& node, Tailer& out);
+void read_coordination(Reader& r, const YAML::Node& node, Coordination& out);
 void read_outbox(Reader& r, const YAML::Node& node, Outbox& out);
 void read_http(Reader& r, const YAML::Node& node, Http& out);
 void read_log(Reader& r, const YAML::Node& node, Log& out);

@@ -127,6 +127,8 @@ bool enable(pg::Connection& conn, const std::string& webhook) {
     auto result = conn.exec(R"SQL(DELETE FROM sluice.webhook_state
  WHERE webhook = $1 RETURNING disabled_at IS NOT NULL)SQL",
                             pg::Params(webhook));
+    // Running publishers re-read their state at once instead of at their next check (5 s).
+    conn.exec("SELECT pg_notify('sluice_outbox', 'webhook_state')");
     return result.rows() == 1 && result.boolean(0, 0);
 }
 

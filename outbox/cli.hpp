@@ -60,8 +60,8 @@ std::int64_t retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& id
 std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,
                            const std::string& state = "dead");
 
-// Clears the disabled state; returns whether the webhook was disabled. Running publishers pick
-// the change up within their state check interval (5 s).
+// Clears the disabled state and tells running publishers (NOTIFY sluice_outbox with payload
+// 'webhook_state'), which resume delivery at once; returns whether the webhook was disabled.
 bool enable(pg::Connection& conn, const std::string& webhook);
 
 }  // namespace sluice::outbox

@@ -1,5 +1,7 @@
 #include "outbox/publisher.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -117,8 +119,15 @@ asio::awaitable<void> Publisher::listen() {
                 wake_all();  // rows enqueued while we were not listening
             }
             auto notes = co_await db->wait_notifications(notification_wait);
-            if (!notes.empty())
+            bool state_changed = std::any_of(notes.begin(), notes.end(), [](const auto& n) {
+                return n.payload == outbox_state_payload;
+            });
+            if (state_changed) {
+                for (auto& w : workers_)
+                    w->recheck_state();
+            } else if (!notes.empty()) {
                 wake_all();
+            }
             backoff = 0ms;
         } catch (const std::exception& e) {
             failure = e.what();

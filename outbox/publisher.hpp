@@ -1,6 +1,7 @@
 // Webhook delivery for every webhook of a configuration: one WebhookWorker per webhook (own
 // strand, database connection, HTTP connection pool), one LISTEN connection on sluice_outbox
-// that wakes the workers when rows are enqueued, and one maintenance connection that refreshes
+// that wakes the workers when rows are enqueued or re-queued and makes them re-read their
+// disabled state when `sluice outbox enable` ran, and one maintenance connection that refreshes
 // queue counts and deletes delivered rows past outbox.retention in batches of 1000.
 //
 // Usage (daemon):
@@ -33,6 +34,10 @@
 namespace sluice::outbox {
 
 inline constexpr const char* outbox_notify_channel = "sluice_outbox";
+// The payload of a NOTIFY on outbox_notify_channel that says a webhook_state row changed
+// (`sluice outbox enable`): every worker re-reads its state at once. Any other payload (the
+// enqueue trigger sends '') means new rows may be due.
+inline constexpr const char* outbox_state_payload = "webhook_state";
 
 struct PublisherSettings {
     config::Database database;

@@ -1,14 +1,62 @@
 #include "outbox/store.hpp"
 
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "outbox/text.hpp"
 
 namespace sluice::outbox {
+
+namespace json = boost::json;
+
 namespace {
 
+// The oldest pending row of its aggregate (the row itself included). A correlated scalar
+// subquery, not NOT EXISTS: the planner cannot turn it into a hash anti-join over every pending
+// row, so each candidate costs one probe of outbox_pending_by_aggregate.
 constexpr std::string_view head_of_aggregate_filter = R"SQL(
-     AND NOT EXISTS (SELECT 1 FROM sluice.outbox p
-                      WHERE p.webhook = o.webhook AND p.aggregate_id = o.aggregate_id
-                        AND p.state = 'pending' AND p.event_id < o.event_id))SQL";
+     AND o.event_id = (SELECT min(p.event_id) FROM sluice.outbox p
+                        WHERE p.webhook = o.webhook AND p.aggregate_id = o.aggregate_id
+                          AND p.state = 'pending'))SQL";
+
+// One statement records a whole batch: the attempts arrive as one JSON array (bound, never
+// spliced), every attempt gets its outbox_attempts row, and each still-pending outbox row
+// moves as its verdict says. A 410's webhook_state row is a separate step (rare).
+constexpr std::string_view record_sql = R"SQL(WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
+    AS r(id bigint, verdict text, delay_ms bigint, status int, error text, duration_ms float8,
+         response text)),
+attempts AS (
+  INSERT INTO sluice.outbox_attempts (outbox_id, status, error, duration_ms, response)
+  SELECT id, status, error, duration_ms, response FROM r)
+UPDATE sluice.outbox o
+   SET state = CASE r.verdict WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead'
+                              ELSE 'pending' END,
+       attempts = o.attempts + 1,
+       delivered_at = CASE WHEN r.verdict = 'delivered' THEN now() ELSE o.delivered_at END,
+       last_error = CASE WHEN r.verdict = 'delivered' THEN NULL ELSE r.error END,
+       next_attempt_at = CASE r.verdict
+                           WHEN 'retry' THEN now() + r.delay_ms * interval '1 millisecond'
+                           WHEN 'disable' THEN now()
+                           ELSE o.next_attempt_at END
+  FROM r
+ WHERE o.id = r.id AND o.state = 'pending')SQL";
+
+std::string_view verdict_name(Verdict v) {
+    switch (v) {
+        case Verdict::delivered:
+            return "delivered";
+        case Verdict::retry:
+            return "retry";
+        case Verdict::dead:
+            return "dead";
+        case Verdict::disable:
+            return "disable";
+    }
+    return "retry";
+}
 
 SysTime micros(std::int64_t us) {
     return SysTime(Microseconds(us));
@@ -83,60 +131,55 @@ pg::Step next_due_step(const std::string& webhook) {
             pg::Params(webhook)};
 }
 
+std::string record_batch_json(const std::vector<AttemptRecord>& records) {
+    json::array rows;
+    rows.reserve(records.size());
+    for (const auto& r : records) {
+        json::object row;
+        row["id"] = r.outbox_id;
+        row["verdict"] = verdict_name(r.verdict);
+        row["delay_ms"] = static_cast<std::int64_t>(r.retry_delay.count());
+        row["status"] = r.status != 0 ? json::value(r.status) : json::value(nullptr);
+        // jsonb refuses NUL and invalid UTF-8; a replaced byte grows to at most 3.
+        row["error"] = r.error.empty() ? json::value(nullptr)
+                                       : json::value(storable_text(r.error, 3 * r.error.size()));
+        row["duration_ms"] = r.duration_ms;
+        row["response"] = r.response.empty() ? json::value(nullptr) : json::value(r.response);
+        rows.emplace_back(std::move(row));
+    }
+    return json::serialize(rows);
+}
+
 std::vector<pg::Step> record_steps(const std::string& webhook,
                                    const std::vector<AttemptRecord>& records) {
     std::vector<pg::Step> steps;
-    for (const auto& r : records) {
-        std::optional<std::string> status;
-        if (r.status != 0)
-            status = std::to_string(r.status);
-        std::optional<std::string> error;
-        if (!r.error.empty())
-            error = r.error;
-        std::optional<std::string> response;
-        if (!r.response.empty())
-            response = r.response;
+    if (records.empty())
+        return steps;
+    steps.push_back({std::string(record_sql), pg::Params(record_batch_json(records))});
+    bool disable = std::any_of(records.begin(), records.end(),
+                               [](const auto& r) { return r.verdict == Verdict::disable; });
+    if (disable) {
         steps.push_back(
-            {R"SQL(INSERT INTO sluice.outbox_attempts
-  (outbox_id, status, error, duration_ms, response) VALUES ($1, $2::int, $3, $4::float8, $5))SQL",
-             pg::Params(r.outbox_id, status, error, std::to_string(r.duration_ms), response)});
-        switch (r.verdict) {
-            case Verdict::delivered:
-                steps.push_back({R"SQL(UPDATE sluice.outbox
-   SET state = 'delivered', attempts = attempts + 1, delivered_at = now(), last_error = NULL
- WHERE id = $1 AND state = 'pending')SQL",
-                                 pg::Params(r.outbox_id)});
-                break;
-            case Verdict::retry:
-                steps.push_back({R"SQL(UPDATE sluice.outbox
-   SET attempts = attempts + 1, last_error = $2,
-       next_attempt_at = now() + $3::bigint * interval '1 millisecond'
- WHERE id = $1 AND state = 'pending')SQL",
-                                 pg::Params(r.outbox_id, error,
-                                            static_cast<std::int64_t>(r.retry_delay.count()))});
-                break;
-            case Verdict::dead:
-                steps.push_back({R"SQL(UPDATE sluice.outbox
-   SET state = 'dead', attempts = attempts + 1, last_error = $2
- WHERE id = $1 AND state = 'pending')SQL",
-                                 pg::Params(r.outbox_id, error)});
-                break;
-            case Verdict::disable:
-                // The message stays pending and is due again as soon as the endpoint is enabled.
-                steps.push_back({R"SQL(UPDATE sluice.outbox
-   SET attempts = attempts + 1, last_error = $2, next_attempt_at = now()
- WHERE id = $1 AND state = 'pending')SQL",
-                                 pg::Params(r.outbox_id, error)});
-                steps.push_back(
-                    {R"SQL(INSERT INTO sluice.webhook_state (webhook, disabled_at, disabled_reason)
+            {R"SQL(INSERT INTO sluice.webhook_state (webhook, disabled_at, disabled_reason)
 VALUES ($1, now(), $2)
 ON CONFLICT (webhook) DO UPDATE
    SET disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason)SQL",
-                     pg::Params(webhook, "endpoint answered 410 Gone")});
-                break;
-        }
+             pg::Params(webhook, "endpoint answered 410 Gone")});
     }
     return steps;
+}
+
+pg::Step release_step(const std::vector<std::int64_t>& outbox_ids) {
+    std::string array = "{";
+    for (std::size_t i = 0; i < outbox_ids.size(); ++i) {
+        if (i)
+            array += ',';
+        array += std::to_string(outbox_ids[i]);
+    }
+    array += '}';
+    return {R"SQL(UPDATE sluice.outbox SET next_attempt_at = now()
+ WHERE id = ANY($1::bigint[]) AND state = 'pending')SQL",
+            pg::Params(array)};
 }
 
 pg::Step disabled_state_step(const std::string& webhook) {

@@ -53,12 +53,19 @@ struct AttemptRecord {
     std::string response;  // already cut to the configured size and made storable
 };
 
-// The statements that record a batch of attempts (run as one pipeline = one transaction):
-// per attempt an outbox_attempts row and the outbox state change; for a 410 also the
-// webhook_state row that disables the endpoint. Only rows still 'pending' are changed, so an
-// operator's action in the meantime is not overwritten.
+// The attempts as the JSON array the record statement reads (one object per attempt: id,
+// verdict, delay_ms, status, error, duration_ms, response; absent values as null). Pure.
+[[nodiscard]] std::string record_batch_json(const std::vector<AttemptRecord>& records);
+
+// The statements that record a batch of attempts (run in one transaction): one statement that
+// inserts every outbox_attempts row and applies every outbox state change, and for a 410 also
+// the webhook_state row that disables the endpoint. Only rows still 'pending' are changed, so
+// an operator's action in the meantime is not overwritten. Empty for an empty batch.
 [[nodiscard]] std::vector<pg::Step> record_steps(const std::string& webhook,
                                                  const std::vector<AttemptRecord>& records);
+
+// Gives claimed rows that were never sent back: due now, attempts unchanged.
+[[nodiscard]] pg::Step release_step(const std::vector<std::int64_t>& outbox_ids);
 
 // Whether the webhook is disabled (one row: disabled bool, reason text; no row = enabled).
 [[nodiscard]] pg::Step disabled_state_step(const std::string& webhook);

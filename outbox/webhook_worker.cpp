@@ -45,6 +45,13 @@ ClientOptions client_options(const WorkerSettings& s) {
             .max_idle = static_cast<std::size_t>(std::max(1, s.webhook.max_in_flight))};
 }
 
+// Claimed rows wait in ready_ only while max_in_flight requests are outstanding, and there
+// are at most max_in_flight of them, so each waits at most one webhook timeout before it is
+// sent: at most twice the window is leased at once.
+int max_leased(int window) {
+    return 2 * window;
+}
+
 const config::Webhook& validated(const config::Webhook& webhook) {
     if (webhook.secrets.empty())
         throw std::invalid_argument("webhook has no secrets");
@@ -75,6 +82,18 @@ void WebhookWorker::stop() {
     });
 }
 
+milliseconds WebhookWorker::lease() const {
+    // Up to one timeout waiting in ready_, one for the attempt, then the margin for recording.
+    return 2 * settings_.webhook.timeout + settings_.lease_margin;
+}
+
+void WebhookWorker::recheck_state() {
+    asio::post(strand_, [this] {
+        next_state_check_ = {};
+        wake_now();
+    });
+}
+
 void WebhookWorker::wake_now() {
     woken_ = true;
     wake_timer_.cancel();
@@ -91,7 +110,9 @@ asio::awaitable<void> WebhookWorker::sleep(milliseconds duration) {
 asio::awaitable<void> WebhookWorker::run() {
     log::info("webhook delivery started",
               {{"webhook", name()}, {"endpoint", display_url(client_.endpoint())}});
-    auto drained = [this] { return stopping_ && in_flight_ == 0 && completed_.empty(); };
+    auto drained = [this] {
+        return stopping_ && in_flight_ == 0 && completed_.empty() && ready_.empty();
+    };
     while (!drained()) {
         bool more = false;
         std::string failure;
@@ -113,7 +134,12 @@ asio::awaitable<void> WebhookWorker::run() {
                         "messages are delivered again",
                         {{"webhook", name()}, {"attempts", completed_.size()}});
                 }
+                if (!ready_.empty()) {
+                    log::warn("stopping with claimed messages not sent; their leases expire",
+                              {{"webhook", name()}, {"messages", ready_.size()}});
+                }
                 completed_.clear();
+                ready_.clear();
                 break;
             }
             co_await sleep(backoff_);
@@ -138,59 +164,76 @@ asio::awaitable<bool> WebhookWorker::cycle() {
         db_.emplace(co_await pg::AsyncConnection::connect(
             strand_, settings_.database.url, settings_.database.connect_timeout, "sluice outbox"));
     }
-    // Under load (half the window or more in flight) let finished deliveries accumulate:
-    // recording and claiming a quarter of the window at a time costs two round trips per
-    // quarter instead of two per delivery. With little in flight, new messages are claimed at
-    // once, so a trickle is never held back.
-    const int window =
-        std::max(1, std::min(settings_.webhook.max_in_flight, settings_.outbox.claim_batch));
-    if (!stopping_ && in_flight_ >= window / 2 &&
-        static_cast<int>(completed_.size()) < (window + 3) / 4 &&
-        Clock::now() < next_state_check_) {
-        co_return false;
-    }
-    if (!completed_.empty())
-        co_await record();
-    if (stopping_)
-        co_return false;
-    if (Clock::now() >= next_state_check_)
+    if (!stopping_ && Clock::now() >= next_state_check_)
         co_await refresh_disabled();
     next_sleep_ = settings_.poll_interval;
-    if (disabled_)
-        co_return false;
 
-    int room = settings_.webhook.max_in_flight - in_flight_ - static_cast<int>(completed_.size());
-    int limit = std::min(room, settings_.outbox.claim_batch);
-    if (limit <= 0)
-        co_return false;  // a finished delivery wakes us
-
-    auto lease = settings_.webhook.timeout + settings_.lease_margin;
-    std::vector<pg::Step> steps;
-    steps.push_back(claim_step(settings_.database.events_table, settings_.webhook, limit, lease));
-    steps.push_back(next_due_step(name()));
-    auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
-    auto rows = decode_claimed(results.at(0));
-    if (results.at(1).rows() == 1 && !results.at(1).is_null(0, 0)) {
-        next_sleep_ =
-            std::clamp(milliseconds(results.at(1).int64(0, 0)), 1ms, settings_.poll_interval);
+    // Rows that will not be sent (stopping, or the endpoint is disabled) give their lease back,
+    // so they are due at once for whoever delivers next.
+    std::vector<std::int64_t> released;
+    if (stopping_ || disabled_) {
+        for (const auto& row : ready_)
+            released.push_back(row.outbox_id);
+        ready_.clear();
     }
-    for (auto& row : rows) {
+    const int window = std::max(1, settings_.webhook.max_in_flight);
+    const int quarter = (window + 3) / 4;
+    const int leased = in_flight_ + static_cast<int>(ready_.size());
+    int limit = 0;
+    if (!stopping_ && !disabled_)
+        limit = std::min(settings_.outbox.claim_batch, max_leased(window) - leased);
+    const auto batch = completed_.size();
+    // Under load (half the window or more leased, so HTTP keeps going through a round trip)
+    // wait until a quarter of the window can be recorded or claimed: one round trip per quarter
+    // instead of one per delivery. With little leased, record and claim at once, so a trickle
+    // is never held back.
+    const bool busy = leased >= window / 2;
+    if (!stopping_ && released.empty() && busy && static_cast<int>(batch) < quarter &&
+        limit < quarter) {
+        co_return false;
+    }
+    if (batch == 0 && released.empty() && limit <= 0)
+        co_return false;  // a finished delivery, wake() or stop() wakes us
+
+    // Recording and claiming share one pipeline: one round trip and one transaction (the claim
+    // sees the rows just recorded, so per_aggregate moves on to an aggregate's next event at
+    // once). Attempts finishing meanwhile are appended behind the batch and wait for the next.
+    auto steps = record_steps(name(), completed_);
+    if (!released.empty())
+        steps.push_back(release_step(released));
+    const auto claim_at = steps.size();
+    if (limit > 0) {
+        steps.push_back(
+            claim_step(settings_.database.events_table, settings_.webhook, limit, lease()));
+        steps.push_back(next_due_step(name()));
+    }
+    auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
+    completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch));
+    if (limit <= 0)
+        co_return false;
+    auto rows = decode_claimed(results.at(claim_at));
+    const auto& next_due = results.at(claim_at + 1);
+    if (next_due.rows() == 1 && !next_due.is_null(0, 0)) {
+        next_sleep_ = std::clamp(milliseconds(next_due.int64(0, 0)), 1ms, settings_.poll_interval);
+    }
+    for (auto& row : rows)
+        ready_.push_back(std::move(row));
+    dispatch();
+    co_return static_cast<int>(rows.size()) == limit;
+}
+
+void WebhookWorker::dispatch() {
+    while (!ready_.empty() && in_flight_ < settings_.webhook.max_in_flight && !disabled_ &&
+           !stopping_) {
         ++in_flight_;
-        asio::co_spawn(strand_, deliver(std::move(row)), [](std::exception_ptr e) {
+        asio::co_spawn(strand_, deliver(std::move(ready_.front())), [](std::exception_ptr e) {
             // deliver() catches everything it can; this only reports what escaped it.
             if (e)
                 log::error("webhook delivery task failed unexpectedly");
         });
+        ready_.pop_front();
     }
     stats_.set_in_flight(name(), in_flight_);
-    co_return static_cast<int>(rows.size()) == limit;
-}
-
-asio::awaitable<void> WebhookWorker::record() {
-    // Attempts finishing while this runs are appended behind the batch and kept for next time.
-    auto batch = completed_;
-    co_await db_->pipeline(record_steps(name(), batch), settings_.database.statement_timeout);
-    completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch.size()));
 }
 
 asio::awaitable<void> WebhookWorker::refresh_disabled() {
@@ -226,7 +269,7 @@ AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Respons
 void WebhookWorker::finish(AttemptRecord record) {
     completed_.push_back(std::move(record));
     --in_flight_;
-    stats_.set_in_flight(name(), in_flight_);
+    dispatch();
     wake_now();
 }
 

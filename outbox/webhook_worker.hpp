@@ -1,8 +1,9 @@
 // Delivery for one webhook: its own strand, database connection and HTTP client, so a slow or
 // black-holed endpoint never delays another webhook. One loop claims due rows (leased, no open
-// transaction), spawns one delivery per row up to max_in_flight, and records finished attempts
-// in one transaction per batch. It sleeps until woken (NOTIFY, a finished delivery, stop) or
-// until the next row is due, at most poll_interval.
+// transaction) and records finished attempts, both in one round trip and one transaction per
+// batch; deliveries run up to max_in_flight at a time, fed from at most max_in_flight claimed
+// rows kept ready, so sending goes on while the next batch is recorded and claimed. It sleeps until
+// woken (NOTIFY, a finished delivery, stop) or until the next row is due, at most poll_interval.
 // Threading: all state lives on the worker's strand; wake() and stop() may be called from any
 // thread. Lifetime: the worker must outlive run(); run() returns only after every delivery it
 // started has finished (each is bounded by the webhook timeout).
@@ -16,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <random>
 #include <string>
@@ -35,7 +37,11 @@ struct WorkerSettings {
     config::Outbox outbox;
     std::chrono::milliseconds poll_interval{1000};         // longest sleep between claims
     std::chrono::milliseconds state_check_interval{5000};  // re-read webhook_state this often
-    std::chrono::milliseconds lease_margin{60000};         // lease = webhook timeout + margin
+    // lease = 2 x webhook timeout + margin (a claimed row may wait up to one timeout for a
+    // free slot, then its attempt takes up to one more); the margin covers recording the
+    // attempt, so a row is not claimed again while its attempt is unrecorded. After a crash,
+    // the crashed instance's claimed rows are due again once their lease has passed.
+    std::chrono::milliseconds lease_margin{5000};
 };
 
 class WebhookWorker {
@@ -48,15 +54,17 @@ class WebhookWorker {
     WebhookWorker& operator=(const WebhookWorker&) = delete;
 
     [[nodiscard]] boost::asio::awaitable<void> run();
-    void wake();  // new rows may be due
-    void stop();  // stop claiming, finish and record what is in flight, then run() returns
+    void wake();           // new rows may be due
+    void recheck_state();  // webhook_state changed (`sluice outbox enable`): re-read it now
+    void stop();           // stop claiming, finish and record what is in flight, then run() returns
 
     [[nodiscard]] const Strand& strand() const { return strand_; }
     [[nodiscard]] const std::string& name() const { return settings_.webhook.name; }
 
   private:
     boost::asio::awaitable<bool> cycle();  // true: more rows may be due right away
-    boost::asio::awaitable<void> record();
+    void dispatch();                       // sends ready rows while there is room
+    [[nodiscard]] std::chrono::milliseconds lease() const;
     boost::asio::awaitable<void> refresh_disabled();
     boost::asio::awaitable<void> deliver(ClaimedRow row);
     boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
@@ -71,6 +79,10 @@ class WebhookWorker {
     std::mt19937_64 random_;
     HttpClient client_;
     std::optional<pg::AsyncConnection> db_;
+    // Claimed (leased) rows waiting for a free slot: filled only while max_in_flight requests
+    // are outstanding, so at most max_in_flight of them; the next batch is claimed while the
+    // current one is being sent.
+    std::deque<ClaimedRow> ready_;
     std::vector<AttemptRecord> completed_;  // finished attempts not yet written
     int in_flight_ = 0;                     // HTTP requests outstanding
     bool disabled_ = false;

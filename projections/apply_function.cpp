@@ -88,7 +88,7 @@ const char* event_columns =
 }  // namespace
 
 ApplyFunction apply_function(const config::Projection& projection,
-                             const std::string& quoted_events_table) {
+                             const std::string& quoted_events_table, Part part) {
     const std::string tag = body_tag(projection);
     const std::string name = "pg_temp.sluice_apply_" + projection.name;
     const std::string catch_up = "pg_temp.sluice_catch_up_" + projection.name;
@@ -152,7 +152,9 @@ ApplyFunction apply_function(const config::Projection& projection,
                     "    last_ts := greatest(last_ts,\n"
                     "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
                     "    IF " +
-                    aggregate_filter(projection) + " THEN\n" + handler_cases(projection) +
+                    aggregate_filter(projection) + " AND " +
+                    part_condition("sluice_ev.aggregate_id", part) + " THEN\n" +
+                    handler_cases(projection) +
                     "    END IF;\n"
                     "  END LOOP;\n"
                     "  applied := sluice_applied;\n"

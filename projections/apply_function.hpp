@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "projections/partition.hpp"
 
 namespace sluice::projections {
 
@@ -20,8 +21,9 @@ struct ApplyFunction {
     std::string catch_up_sql;
 };
 
+// `part`: the catch-up applies only that part's events (it still reads and counts them all).
 [[nodiscard]] ApplyFunction apply_function(const config::Projection& projection,
-                                           const std::string& quoted_events_table);
+                                           const std::string& quoted_events_table, Part part = {});
 
 // The handler statement as it runs inside the function: :param -> the event row's column,
 // a leading SELECT -> PERFORM (PL/pgSQL discards its rows).

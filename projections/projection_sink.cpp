@@ -3,9 +3,11 @@
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
-                               std::chrono::milliseconds statement_timeout)
+                               std::chrono::milliseconds statement_timeout, Part part)
     : projection_(std::move(projection)),
-      function_(apply_function(projection_, quoted_events_table)),
+      part_(part),
+      name_(part_name(projection_.name, part_)),
+      function_(apply_function(projection_, quoted_events_table, part_)),
       aggregate_types_(projection_.aggregate_types.begin(), projection_.aggregate_types.end()),
       statement_timeout_(statement_timeout) {
     for (const auto& h : projection_.handlers)
@@ -13,13 +15,37 @@ ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted
 }
 
 boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) {
+    // Checkpoints past the start under another split of this projection (or none): continuing
+    // with this one would skip or repeat events.
+    auto other = co_await conn.query(
+        "SELECT string_agg(name, ', ' ORDER BY name) FROM sluice.checkpoints "
+        "WHERE (name = $1 OR left(name, length($1) + 1) = $1 || '[') AND event_id <> 0 "
+        "AND NOT (name = ANY ($2::text[]))",
+        pg::Params(projection_.name, all_part_names()), statement_timeout_);
+    if (!other.is_null(0, 0)) {
+        throw std::runtime_error(
+            "projection " + projection_.name + " has progress stored under another partitioning (" +
+            std::string(other.text(0, 0)) + ") but is configured with partitions: " +
+            std::to_string(part_.count) + "; run `sluice rebuild " + projection_.name +
+            "` to replay it with the new partitioning");
+    }
     if (!projection_.setup.empty())
         co_await conn.exec_script(projection_.setup, statement_timeout_);
     co_await conn.exec_script(function_.create_sql, statement_timeout_);
 }
 
+std::string ProjectionSink::all_part_names() const {
+    std::string out = "{";
+    for (int i = 0; i < part_.count; ++i) {
+        out += (i == 0 ? "\"" : ",\"") + part_name(projection_.name, {i, part_.count}) + "\"";
+    }
+    return out + "}";
+}
+
 bool ProjectionSink::wants(const tailer::EventRow& event) const {
     if (!event_types_.contains(event.event_type))
+        return false;
+    if (part_.count > 1 && part_of(event.aggregate_id, part_.count) != part_.index)
         return false;
     return aggregate_types_.empty() || aggregate_types_.contains(event.aggregate_type);
 }
@@ -31,9 +57,8 @@ std::vector<pg::Step> ProjectionSink::apply_steps(
 
 std::optional<pg::Step> ProjectionSink::catch_up_step(const tailer::Position& from,
                                                       int limit) const {
-    return pg::Step{function_.catch_up_sql,
-                    pg::Params(projection_.name, std::to_string(from.transaction_id),
-                               std::to_string(from.id), limit)};
+    return pg::Step{function_.catch_up_sql, pg::Params(name_, std::to_string(from.transaction_id),
+                                                       std::to_string(from.id), limit)};
 }
 
 }  // namespace sluice::projections

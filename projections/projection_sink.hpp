@@ -1,6 +1,9 @@
-// A projection as the runner sees it: which events it wants (those with a handler, of the
-// configured aggregate types) and the one statement that applies a batch of them.
-// Error policy: prepare() throws pg::Error when setup SQL or the apply function fail.
+// A projection (or one part of a partitioned projection) as the runner sees it: which events it
+// wants (those with a handler, of the configured aggregate types, of its part) and the one
+// statement that applies a batch of them.
+// Error policy: prepare() throws pg::Error when setup SQL or the apply function fail, and
+// std::runtime_error when stored checkpoints belong to another partitioning (replaying under a
+// new split would apply events twice: that takes a rebuild).
 #pragma once
 
 #include <set>
@@ -14,9 +17,9 @@ namespace sluice::projections {
 class ProjectionSink final : public tailer::Sink {
   public:
     ProjectionSink(config::Projection projection, std::string quoted_events_table,
-                   std::chrono::milliseconds statement_timeout);
+                   std::chrono::milliseconds statement_timeout, Part part = {});
 
-    [[nodiscard]] const std::string& name() const override { return projection_.name; }
+    [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "projection"; }
     [[nodiscard]] const config::OnError& on_error() const override { return projection_.on_error; }
     boost::asio::awaitable<void> prepare(pg::AsyncConnection& conn) override;
@@ -27,7 +30,12 @@ class ProjectionSink final : public tailer::Sink {
                                                         int limit) const override;
 
   private:
+    // Every part's name as a text[] literal (names are identifiers plus "[k/N]": no quoting).
+    [[nodiscard]] std::string all_part_names() const;
+
     config::Projection projection_;
+    Part part_;
+    std::string name_;
     ApplyFunction function_;
     std::set<std::string, std::less<>> event_types_;
     std::set<std::string, std::less<>> aggregate_types_;

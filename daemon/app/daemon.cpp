@@ -10,6 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <random>
+
 #include "app/lag_monitor.hpp"
 #include "app/status_report.hpp"
 #include "app/subscribers.hpp"
@@ -31,10 +33,23 @@ using std::chrono::seconds;
 constexpr milliseconds monitor_every{1000};
 constexpr milliseconds lag_every{5000};
 
-std::string instance_name() {
+// Who this process is among the instances sharing the database: host:pid:random (a pid may be
+// reused by a later process on the same host; the suffix keeps ids unique).
+ha::CoordinatorOptions coordination_options(const config::Config& c) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    return std::string(host) + ":" + std::to_string(getpid());
+    std::random_device random;
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffffU);
+    ha::CoordinatorOptions o;
+    o.url = c.database.url;
+    o.host = host;
+    o.pid = static_cast<int>(getpid());
+    o.instance = o.host + ":" + std::to_string(o.pid) + ":" + suffix;
+    o.failover_after = c.coordination.failover_after;
+    o.connect_timeout = c.database.connect_timeout;
+    o.statement_timeout = c.database.statement_timeout;
+    return o;
 }
 
 // Everything that changes how webhooks are delivered: equal text, the publisher keeps running.
@@ -81,8 +96,9 @@ class Daemon {
           options_(std::move(options)),
           metrics_(registry_),
           feed_(io.get_executor(), feed_options(config_)),
-          subscribers_(io.get_executor(), feed_, metrics_),
-          instance_(instance_name()),
+          coordination_(coordination_options(config_)),
+          subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance),
+          coordinator_(io.get_executor(), coordination_, subscribers_),
           signals_(io, SIGINT, SIGTERM, SIGHUP),
           monitor_timer_(io) {}
 
@@ -94,6 +110,7 @@ class Daemon {
         }
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
+        asio::co_spawn(io_, coordinator_.run(), asio::detached);
         if (!start_publisher()) {
             exit_code_ = 1;
             co_await shutdown(SIGTERM);
@@ -105,7 +122,7 @@ class Daemon {
         }
         log::info("sluice running", {{"projections", config_.projections.size()},
                                      {"webhooks", config_.webhooks.size()},
-                                     {"instance", instance_}});
+                                     {"instance", coordination_.instance}});
         (void)notifier_.ready(summary());
         while (!stopping_) {
             auto [ec, sig] = co_await signals_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -226,7 +243,8 @@ class Daemon {
             s.subscribers.push_back(st);
         s.feed = feed_.stats();
         s.config_errors = config_errors_;
-        s.instance = instance_;
+        s.instance = coordination_.instance;
+        s.coordination = coordinator_.stats();
         s.now = std::chrono::steady_clock::now();
         s.stall_after =
             std::max<milliseconds>(milliseconds(60000), 3 * config_.database.statement_timeout);
@@ -279,6 +297,11 @@ class Daemon {
         metrics_.tailer_horizon_held_seconds.set(f.horizon_held_seconds);
         metrics_.database_connected.set(f.connected ? 1 : 0);
         metrics_.database_reconnects_total.set_total(static_cast<double>(f.reconnects));
+        const auto& c = coordinator_.stats();
+        metrics_.coordination_connected.set(c.connected ? 1 : 0);
+        metrics_.instances_live.set(c.live_instances);
+        metrics_.owned_units.set(static_cast<double>(c.owned.size()));
+        metrics_.ownership_takeovers_total.set_total(static_cast<double>(c.takeovers));
         metrics_.ready.set(readiness(state()).ready ? 1 : 0);
     }
 
@@ -338,11 +361,14 @@ class Daemon {
         if (next.database.url != config_.database.url ||
             next.database.events_table != config_.database.events_table ||
             next.http.listen != config_.http.listen ||
-            next.tailer.batch_size != config_.tailer.batch_size) {
+            next.tailer.batch_size != config_.tailer.batch_size ||
+            next.coordination.failover_after != config_.coordination.failover_after) {
             log::warn(
-                "database, tailer and http settings change only on restart; kept the old ones");
+                "database, tailer, coordination and http settings change only on restart; kept "
+                "the old ones");
         }
         next.database = config_.database;
+        next.coordination = config_.coordination;
         next.tailer = config_.tailer;
         next.http = config_.http;
         std::string reject;
@@ -359,6 +385,7 @@ class Daemon {
             (void)notifier_.ready("reload failed; running the previous config");
             co_return;
         }
+        coordinator_.wake();  // new units are taken (and removed ones released) at once
         if (auto level = log::parse_level(next.log.level))
             log::set_level(*level);
         bool delivery_changed = delivery_fingerprint(next) != delivery_fingerprint(config_);
@@ -393,6 +420,15 @@ class Daemon {
         log::info("stopping: letting in-flight batches commit",
                   {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                    {"drain_seconds", options_.drain.count() / 1000}});
+        // The coordinator stops the owned units (draining them) and releases them, so that
+        // other instances take them over at once.
+        coordinator_.stop();
+        auto deadline = std::chrono::steady_clock::now() + options_.drain + seconds(5);
+        asio::steady_timer tick(io_);
+        while (!coordinator_.done() && std::chrono::steady_clock::now() < deadline) {
+            tick.expires_after(milliseconds(10));
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
         bool drained = co_await subscribers_.stop_all(options_.drain);
         co_await stop_publisher();
         feed_.stop();
@@ -414,8 +450,9 @@ class Daemon {
     metrics::SluiceMetrics metrics_;
     notify::Notifier notifier_;
     tailer::Feed feed_;
+    ha::CoordinatorOptions coordination_;
     Subscribers subscribers_;
-    std::string instance_;
+    ha::Coordinator coordinator_;
     std::vector<std::string> config_errors_;
     bool stopping_ = false;
     int exit_code_ = 0;

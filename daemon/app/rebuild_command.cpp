@@ -2,7 +2,9 @@
 // daemon. The rebuild holds the projection's session advisory lock for the whole replay; the
 // daemon's batches for it take the transaction-level lock, fail fast (SL002) and wait, while its
 // other projections carry on. When the replay reaches the head the lock is released and the
-// daemon goes on from the rebuilt checkpoint.
+// daemon goes on from the rebuilt checkpoint. A partitioned projection is replayed whole (all
+// its parts locked), then every part's checkpoint is set to the end: this is also how a
+// projection moves to a new number of partitions.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "app/commands.hpp"
 #include "cli/command.hpp"
 #include "log/log.hpp"
+#include "projections/partition.hpp"
 #include "projections/projection_sink.hpp"
 #include "store/migrate.hpp"
 
@@ -129,7 +132,11 @@ int rebuild_command(const std::vector<std::string>& args) {
 
     conn.exec("SELECT set_config('lock_timeout', $1, false)",
               pg::Params(std::to_string(vm["lock-timeout"].as<int>()) + "s"));
-    conn.exec("SELECT pg_advisory_lock(sluice.subscriber_lock_key($1))", pg::Params(name));
+    std::vector<std::string> locked{name};
+    for (int i = 0; projection.partitions > 1 && i < projection.partitions; ++i)
+        locked.push_back(projections::part_name(name, {i, projection.partitions}));
+    for (const auto& n : locked)
+        conn.exec("SELECT pg_advisory_lock(sluice.subscriber_lock_key($1))", pg::Params(n));
     conn.exec("SET lock_timeout = 0");
     log::info("rebuild started; the daemon pauses this projection meanwhile",
               {{"projection", name}, {"events", total}});
@@ -147,7 +154,13 @@ int rebuild_command(const std::vector<std::string>& args) {
             "INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
             "SET transaction_id = '0', event_id = 0, updated_at = now()",
             pg::Params(name));
-        conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1", pg::Params(name));
+        // Parts of this projection under any partitioning: replaced by this rebuild.
+        conn.exec("DELETE FROM sluice.checkpoints WHERE left(name, length($1) + 1) = $1 || '['",
+                  pg::Params(name));
+        conn.exec(
+            "DELETE FROM sluice.parked_events WHERE subscriber = $1 "
+            "OR left(subscriber, length($1) + 1) = $1 || '['",
+            pg::Params(name));
         tx.commit();
     }
 
@@ -169,7 +182,21 @@ int rebuild_command(const std::vector<std::string>& args) {
             break;
     }
     progress.update(done, true);
-    conn.exec("SELECT pg_advisory_unlock(sluice.subscriber_lock_key($1))", pg::Params(name));
+    if (projection.partitions > 1) {
+        pg::Transaction tx(conn);
+        for (std::size_t i = 1; i < locked.size(); ++i) {
+            conn.exec(
+                "INSERT INTO sluice.checkpoints (name, transaction_id, event_id) "
+                "VALUES ($1, $2::xid8, $3) ON CONFLICT (name) DO UPDATE "
+                "SET transaction_id = EXCLUDED.transaction_id, event_id = EXCLUDED.event_id, "
+                "updated_at = now()",
+                pg::Params(locked[i], std::to_string(at.transaction_id), std::to_string(at.id)));
+        }
+        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(name));
+        tx.commit();
+    }
+    for (const auto& n : locked)
+        conn.exec("SELECT pg_advisory_unlock(sluice.subscriber_lock_key($1))", pg::Params(n));
     std::cout << "rebuilt " << name << ": replayed " << done << " events up to event id " << at.id
               << "\n";
     return exit_ok;

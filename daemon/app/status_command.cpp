@@ -1,5 +1,6 @@
 // `sluice status`: every projection and webhook with position, lag, state, last error and
-// owner — from the running daemon's /status when it answers, else from the database.
+// owner — from the running daemon's /status when it answers (the units that instance owns),
+// else from the database (every unit, with the instance that owns it).
 #include <boost/json.hpp>
 #include <iomanip>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "cli/command.hpp"
 #include "cli/table.hpp"
 #include "pg/connection.hpp"
+#include "projections/partition.hpp"
 #include "store/migrations.hpp"
 
 namespace sluice::app {
@@ -25,7 +27,7 @@ json::object status_from_database(const std::string& url, const std::string& eve
     std::string table = store::quote_qualified(events_table);
     std::string names_array = "{";
     for (const auto& n : names)
-        names_array += (names_array.size() > 1 ? "," : "") + n;
+        names_array += (names_array.size() > 1 ? ",\"" : "\"") + n + "\"";
     names_array += "}";
     auto r = conn.exec(
         "SELECT c.name, c.transaction_id::text, c.event_id,"
@@ -142,8 +144,10 @@ int status_command(const std::vector<std::string>& args) {
         }
         std::vector<std::string> names;
         if (config) {
-            for (const auto& p : config->projections)
-                names.push_back(p.name);
+            for (const auto& p : config->projections) {
+                for (int i = 0; i < p.partitions; ++i)
+                    names.push_back(projections::part_name(p.name, {i, p.partitions}));
+            }
             for (const auto& w : config->webhooks)
                 names.push_back(w.name);
         }

@@ -7,6 +7,8 @@ namespace sluice::app {
 Readiness readiness(const DaemonState& state) {
     if (!state.feed.connected)
         return {false, "database connection lost"};
+    if (!state.coordination.connected)
+        return {false, "coordination connection lost"};
     if (state.now - state.feed.last_progress > state.stall_after)
         return {false, "tailer stalled"};
     for (const auto& s : state.subscribers) {
@@ -38,6 +40,14 @@ std::string status_json(const DaemonState& state) {
                       {"notify_wakeups", state.feed.notify_wakeups},
                       {"poll_wakeups", state.feed.poll_wakeups},
                       {"horizon_held_seconds", state.feed.horizon_held_seconds}};
+    json::array owned;
+    for (const auto& name : state.coordination.owned)
+        owned.push_back(json::string(name));
+    root["coordination"] = {{"connected", state.coordination.connected},
+                            {"live_instances", state.coordination.live_instances},
+                            {"owned", std::move(owned)},
+                            {"reconnects", state.coordination.reconnects},
+                            {"last_error", state.coordination.last_error}};
     json::array subs;
     for (const auto& s : state.subscribers) {
         json::object o;
@@ -59,6 +69,7 @@ std::string status_json(const DaemonState& state) {
         } else {
             o["failed_event_id"] = nullptr;
         }
+        o["owner"] = state.instance;
         subs.push_back(std::move(o));
     }
     root["subscribers"] = std::move(subs);

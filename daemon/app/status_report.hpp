@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ha/coordinator.hpp"
 #include "tailer/feed.hpp"
 #include "tailer/status.hpp"
 
@@ -14,6 +15,7 @@ namespace sluice::app {
 struct DaemonState {
     std::vector<std::shared_ptr<const tailer::SubscriberStatus>> subscribers;
     tailer::FeedStats feed;
+    ha::CoordinatorStats coordination;
     std::vector<std::string> config_errors;  // of the last failed reload; empty when it loaded
     std::string instance;                    // host:pid
     std::chrono::steady_clock::time_point now;
@@ -27,6 +29,7 @@ struct Readiness {
 
 [[nodiscard]] Readiness readiness(const DaemonState& state);
 // JSON: {"ready":..,"reason":..,"instance":..,"database":{..},"tailer":{..},
+//        "coordination":{"connected","live_instances","owned":[..],"reconnects","last_error"},
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","last_error",
 //        "sqlstate","failed_event_id"}],"config_errors":[..]}

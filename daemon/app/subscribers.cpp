@@ -7,6 +7,7 @@
 
 #include "log/log.hpp"
 #include "outbox/dispatcher.hpp"
+#include "projections/partition.hpp"
 #include "projections/projection_sink.hpp"
 #include "store/migrations.hpp"
 
@@ -58,18 +59,19 @@ std::string fingerprint(const config::Webhook& w) {
 }
 
 Subscribers::Subscribers(asio::any_io_executor ex, tailer::Feed& feed,
-                         metrics::SluiceMetrics& metrics)
-    : ex_(std::move(ex)), feed_(feed), metrics_(metrics) {}
+                         metrics::SluiceMetrics& metrics, std::string owner)
+    : ex_(std::move(ex)), feed_(feed), metrics_(metrics) {
+    options_.owner = std::move(owner);
+}
 
-void Subscribers::start(const std::string& name, Wanted wanted,
-                        const tailer::RunnerOptions& options) {
+void Subscribers::start(const std::string& name, const Unit& unit) {
     auto entry = std::make_shared<Entry>();
-    entry->fingerprint = std::move(wanted.fingerprint);
-    entry->kind = wanted.kind;
-    entry->series = metrics_.add_subscriber(wanted.kind, name);
+    entry->fingerprint = unit.fingerprint;
+    entry->kind = unit.kind;
+    entry->series = metrics_.add_subscriber(unit.kind, name);
     auto series = entry->series;
     entry->runner = std::make_unique<tailer::Runner>(
-        std::move(wanted.sink), feed_, options, std::make_shared<tailer::SubscriberStatus>(),
+        unit.make_sink(), feed_, options_, std::make_shared<tailer::SubscriberStatus>(),
         [series](double seconds) { series.batch_duration_seconds->observe(seconds); });
     asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
         entry->done = true;
@@ -117,31 +119,45 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
                                   config.tailer.batch_size,
                                   config.tailer.poll_interval,
                                   config.database.connect_timeout,
-                                  config.database.statement_timeout};
-    // Build every sink first: a handler that cannot be embedded changes nothing.
-    std::map<std::string, Wanted> wanted;
+                                  config.database.statement_timeout,
+                                  options_.owner};
+    // Build every sink once first: a handler that cannot be embedded changes nothing.
+    std::map<std::string, Unit> units;
     for (const auto& p : config.projections) {
-        wanted[p.name] = {fingerprint(p), metrics::SubscriberKind::projection,
-                          std::make_unique<projections::ProjectionSink>(
-                              p, options.quoted_table, config.database.statement_timeout)};
+        auto timeout = config.database.statement_timeout;
+        (void)projections::ProjectionSink(p, options.quoted_table, timeout);
+        for (int i = 0; i < p.partitions; ++i) {
+            projections::Part part{i, p.partitions};
+            units[projections::part_name(p.name, part)] = {
+                fingerprint(p), metrics::SubscriberKind::projection,
+                [p, table = options.quoted_table, timeout, part] {
+                    return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
+                }};
+        }
     }
     for (const auto& w : config.webhooks) {
-        wanted[w.name] = {fingerprint(w), metrics::SubscriberKind::webhook,
-                          std::make_unique<outbox::DispatchSink>(w, options.quoted_table)};
+        (void)outbox::DispatchSink(w, options.quoted_table);
+        units[w.name] = {fingerprint(w), metrics::SubscriberKind::webhook,
+                         [w, table = options.quoted_table] {
+                             return std::make_unique<outbox::DispatchSink>(w, table);
+                         }};
     }
     std::vector<std::string> to_stop;
     std::vector<std::pair<std::string, metrics::SubscriberKind>> removed;
     for (const auto& [name, entry] : entries_) {
-        auto it = wanted.find(name);
+        auto it = units.find(name);
         bool stopped = entry->runner->status()->state == tailer::State::stopped;
-        if (it == wanted.end() || it->second.fingerprint != entry->fingerprint ||
+        if (it == units.end() || it->second.fingerprint != entry->fingerprint ||
             it->second.kind != entry->kind || stopped) {
             to_stop.push_back(name);
-            if (it == wanted.end() || it->second.kind != entry->kind) {
+            if (it == units.end() || it->second.kind != entry->kind) {
                 removed.emplace_back(name, entry->kind);
             }
         }
     }
+    options_ = std::move(options);
+    drain_ = drain;
+    units_ = std::move(units);
     bool drained = co_await stop(to_stop, drain);
     if (!drained) {
         log::warn("some subscribers did not stop within the drain bound");
@@ -150,14 +166,56 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
         metrics_.remove_subscriber(kind, name);
         log::info("subscriber removed", {{"name", name}});
     }
-    for (auto& [name, w] : wanted) {
-        if (entries_.contains(name))
+    // Changed ones this instance owns start again; new ones wait for the coordinator.
+    for (const auto& name : to_stop) {
+        auto it = units_.find(name);
+        if (it == units_.end() || !owned_.contains(name) || entries_.contains(name))
             continue;
-        bool restarted = std::find(to_stop.begin(), to_stop.end(), name) != to_stop.end();
-        log::info(restarted ? "subscriber restarted" : "subscriber started",
-                  {{metrics::to_string(w.kind), name}});
-        start(name, std::move(w), options);
+        log::info("subscriber restarted", {{metrics::to_string(it->second.kind), name}});
+        start(name, it->second);
     }
+}
+
+std::vector<std::string> Subscribers::units() const {
+    std::vector<std::string> out;
+    for (const auto& [name, unit] : units_)
+        out.push_back(name);
+    return out;
+}
+
+asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
+    owned_ = std::move(owned);
+    std::vector<std::string> to_stop;
+    for (const auto& [name, entry] : entries_) {
+        if (!owned_.contains(name))
+            to_stop.push_back(name);
+    }
+    if (!to_stop.empty()) {
+        bool drained = co_await stop(to_stop, drain_);
+        if (!drained)
+            log::warn("some subscribers did not stop within the drain bound");
+        for (const auto& name : to_stop) {
+            auto it = units_.find(name);
+            if (it != units_.end())
+                metrics_.remove_subscriber(it->second.kind, name);
+        }
+    }
+    for (const auto& name : owned_) {
+        auto it = units_.find(name);
+        if (it == units_.end() || entries_.contains(name))
+            continue;
+        log::info("subscriber started", {{metrics::to_string(it->second.kind), name}});
+        start(name, it->second);
+    }
+}
+
+std::vector<std::string> Subscribers::handed_over() {
+    std::vector<std::string> out;
+    for (const auto& [name, entry] : entries_) {
+        if (entry->done && entry->runner->lost_ownership())
+            out.push_back(name);
+    }
+    return out;
 }
 
 asio::awaitable<bool> Subscribers::stop_all(std::chrono::milliseconds drain) {
@@ -169,8 +227,10 @@ asio::awaitable<bool> Subscribers::stop_all(std::chrono::milliseconds drain) {
 
 std::vector<std::shared_ptr<tailer::SubscriberStatus>> Subscribers::statuses() const {
     std::vector<std::shared_ptr<tailer::SubscriberStatus>> out;
-    for (const auto& [name, e] : entries_)
-        out.push_back(e->runner->status());
+    for (const auto& [name, e] : entries_) {
+        if (!e->runner->lost_ownership())
+            out.push_back(e->runner->status());
+    }
     return out;
 }
 

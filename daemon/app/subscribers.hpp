@@ -1,18 +1,23 @@
-// The set of running subscribers (projections and webhook dispatchers), each a Runner task on
-// the event loop. Applies a config: starts what is new, stops what is gone, restarts what
-// changed (at its stored checkpoint) and leaves the unchanged ones running untouched.
+// The units of work of a config (each projection, each part of a partitioned projection, each
+// webhook dispatcher) and the Runner tasks of those this instance owns. apply() takes a config:
+// it validates every sink, stops what is gone, restarts what changed (at its stored
+// checkpoint) and leaves the unchanged ones running untouched; own() (driven by the
+// ha::Coordinator) starts and stops runners as ownership comes and goes.
 // Threading: event-loop thread only. Error policy: sink construction errors (a handler that
 // cannot be embedded) are thrown as std::invalid_argument before anything is changed.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "ha/coordinator.hpp"
 #include "metrics/sluice_metrics.hpp"
 #include "tailer/feed.hpp"
 #include "tailer/runner.hpp"
@@ -25,15 +30,21 @@ namespace asio = boost::asio;
 [[nodiscard]] std::string fingerprint(const config::Projection& p);
 [[nodiscard]] std::string fingerprint(const config::Webhook& w);
 
-class Subscribers {
+class Subscribers final : public ha::Work {
   public:
-    Subscribers(asio::any_io_executor ex, tailer::Feed& feed, metrics::SluiceMetrics& metrics);
+    // `owner`: this instance's id, checked by every batch (see ha::Coordinator).
+    Subscribers(asio::any_io_executor ex, tailer::Feed& feed, metrics::SluiceMetrics& metrics,
+                std::string owner);
 
-    // Brings the running set in line with `config`. Stopping waits for in-flight batches to
-    // commit, bounded by `drain`.
+    // Takes `config` as the set of units. Stopping waits for in-flight batches to commit,
+    // bounded by `drain` (also used by own()).
     asio::awaitable<void> apply(const config::Config& config, std::chrono::milliseconds drain);
     // Stops everything (shutdown), bounded by `drain`. Returns false if some did not finish.
     asio::awaitable<bool> stop_all(std::chrono::milliseconds drain);
+
+    [[nodiscard]] std::vector<std::string> units() const override;
+    asio::awaitable<void> own(std::set<std::string> owned) override;
+    [[nodiscard]] std::vector<std::string> handed_over() override;
 
     [[nodiscard]] std::vector<std::shared_ptr<tailer::SubscriberStatus>> statuses() const;
     // Exports every subscriber's status into its metric series.
@@ -47,18 +58,22 @@ class Subscribers {
         metrics::SubscriberSeries series;
         bool done = false;
     };
-    struct Wanted {
+    struct Unit {
         std::string fingerprint;
         metrics::SubscriberKind kind;
-        std::unique_ptr<tailer::Sink> sink;
+        std::function<std::unique_ptr<tailer::Sink>()> make_sink;
     };
 
-    void start(const std::string& name, Wanted wanted, const tailer::RunnerOptions& options);
+    void start(const std::string& name, const Unit& unit);
     asio::awaitable<bool> stop(std::vector<std::string> names, std::chrono::milliseconds drain);
 
     asio::any_io_executor ex_;
     tailer::Feed& feed_;
     metrics::SluiceMetrics& metrics_;
+    tailer::RunnerOptions options_;
+    std::chrono::milliseconds drain_{30000};
+    std::map<std::string, Unit> units_;
+    std::set<std::string> owned_;
     std::map<std::string, std::shared_ptr<Entry>> entries_;
 };
 

@@ -161,6 +161,20 @@ SluiceMetrics::SluiceMetrics(Registry& r, const std::string& version)
       database_reconnects_total(r.add_counter("sluice_database_reconnects_total",
                                               "Times the database connection was re-established.")
                                     .with({})),
+      coordination_connected(
+          r.add_gauge("sluice_coordination_connected",
+                      "1 while the connection that holds this instance's ownership locks is up.")
+              .with({})),
+      instances_live(r.add_gauge("sluice_instances_live",
+                                 "sluice instances sharing this database, as this one sees them.")
+                         .with({})),
+      owned_units(r.add_gauge("sluice_owned_units",
+                              "Subscribers (and parts of partitioned projections) this instance "
+                              "owns and runs.")
+                      .with({})),
+      ownership_takeovers_total(r.add_counter("sluice_ownership_takeovers_total",
+                                              "Units of work this instance took ownership of.")
+                                    .with({})),
       config_last_reload_success(
           r.add_gauge("sluice_config_last_reload_success",
                       "1 when the last configuration reload succeeded (or none was attempted).")

@@ -116,6 +116,10 @@ class SluiceMetrics {
 
     Gauge& database_connected;
     Counter& database_reconnects_total;
+    Gauge& coordination_connected;
+    Gauge& instances_live;
+    Gauge& owned_units;
+    Counter& ownership_takeovers_total;
     Gauge& config_last_reload_success;
     Counter& config_reload_failures_total;
     Gauge& ready;

@@ -27,5 +27,7 @@ class Error : public std::runtime_error {
 inline constexpr const char* checkpoint_moved_sqlstate = "SL001";
 // SQLSTATE raised by sluice.begin_batch when another session (a rebuild) holds the subscriber.
 inline constexpr const char* subscriber_busy_sqlstate = "SL002";
+// This instance no longer owns the subscriber (another instance took it over).
+inline constexpr const char* owner_lost_sqlstate = "SL003";
 
 }  // namespace sluice::pg

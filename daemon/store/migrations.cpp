@@ -134,6 +134,89 @@ CREATE INDEX IF NOT EXISTS outbox_pending_by_aggregate
 CREATE INDEX IF NOT EXISTS outbox_dead ON sluice.outbox (webhook) WHERE state = 'dead';
 )SQL";
 
+// Several instances: each registers itself and holds a session advisory lock on its own key
+// (alive = lock held and heartbeat fresh); each unit of work (a subscriber, or one part of a
+// partitioned projection) is owned through a session advisory lock and an owners row. The row
+// is the fencing token: every batch checks it in its own transaction (sluice.check_owner), so
+// an instance that lost a unit (a dead connection, a transaction-pooling proxy) cannot commit.
+const char* ownership_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.instances (
+  instance_id text PRIMARY KEY,
+  host text NOT NULL,
+  pid int NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  heartbeat timestamptz NOT NULL DEFAULT now(),
+  lock_key bigint NOT NULL);
+
+ALTER TABLE sluice.owners ADD COLUMN IF NOT EXISTS backend_pid int;
+
+CREATE OR REPLACE FUNCTION sluice.owner_lock_key(p_name text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $fn$ SELECT hashtextextended('sluice.owner:' || p_name, 0) $fn$;
+
+CREATE OR REPLACE FUNCTION sluice.instance_lock_key(p_instance text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $fn$ SELECT hashtextextended('sluice.instance:' || p_instance, 0) $fn$;
+
+-- The backend holding a session advisory lock on key, or NULL when it is free.
+CREATE OR REPLACE FUNCTION sluice.advisory_holder(p_key bigint) RETURNS int
+LANGUAGE sql STABLE AS $fn$
+  SELECT l.pid FROM pg_locks l
+   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND l.classid::bigint = ((p_key >> 32) & 4294967295)
+     AND l.objid::bigint = (p_key & 4294967295)
+   LIMIT 1
+$fn$;
+
+-- Takes a unit for an instance: the lock first, then the row (waiting for a batch of the old
+-- owner that holds the row to commit). False when another session holds the lock.
+CREATE OR REPLACE FUNCTION sluice.acquire_owner(p_name text, p_instance text, p_host text,
+                                                p_pid int) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NOT pg_try_advisory_lock(sluice.owner_lock_key(p_name)) THEN
+    RETURN false;
+  END IF;
+  PERFORM 1 FROM sluice.owners WHERE name = p_name FOR UPDATE;
+  INSERT INTO sluice.owners AS o (name, instance_id, host, pid, backend_pid)
+    VALUES (p_name, p_instance, p_host, p_pid, pg_backend_pid())
+    ON CONFLICT (name) DO UPDATE
+      SET instance_id = EXCLUDED.instance_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
+          backend_pid = EXCLUDED.backend_pid, since = now(), heartbeat = now();
+  RETURN true;
+END $fn$;
+
+-- Lets a unit go: the row (when still ours) and the lock.
+CREATE OR REPLACE FUNCTION sluice.release_owner(p_name text, p_instance text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  DELETE FROM sluice.owners WHERE name = p_name AND instance_id = p_instance;
+  IF sluice.advisory_holder(sluice.owner_lock_key(p_name)) = pg_backend_pid() THEN
+    PERFORM pg_advisory_unlock(sluice.owner_lock_key(p_name));
+  END IF;
+END $fn$;
+
+-- The fencing check, first in every batch transaction of an owned unit.
+CREATE OR REPLACE FUNCTION sluice.check_owner(p_name text, p_instance text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM sluice.owners WHERE name = p_name AND instance_id = p_instance FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '% is no longer owned by instance %', p_name, p_instance
+      USING ERRCODE = 'SL003';
+  END IF;
+END $fn$;
+)SQL";
+
+// The publisher claims a webhook's due rows in (next_attempt_at, id) order: this index serves
+// that order directly, so a claim reads only the rows it takes (outbox_due made it sort every
+// pending row, and rows enqueued by one statement share one next_attempt_at). It replaces
+// outbox_due, which nothing reads any more and every lease update had to maintain.
+const char* outbox_claim_index_sql = R"SQL(
+CREATE INDEX IF NOT EXISTS outbox_pending_due
+  ON sluice.outbox (webhook, next_attempt_at, id) WHERE state = 'pending';
+DROP INDEX IF EXISTS sluice.outbox_due;
+)SQL";
+
 // The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
 const char* events_table_sql = R"SQL(
 DO $do$
@@ -210,6 +293,8 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
          expand(events_additions_sql)},
         {4, "subscriber locks", "sluice", subscriber_lock_sql},
         {5, "outbox indexes", "sluice", outbox_indexes_sql},
+        {6, "instances and ownership", "sluice", ownership_sql},
+        {7, "outbox claim index", "sluice", outbox_claim_index_sql},
     };
 }
 

@@ -18,9 +18,10 @@ constexpr milliseconds busy_retry{1000};
 
 // Another writer moved the checkpoint (SL001) or holds the subscriber (SL002): not the
 // handler's fault, and not worth a retry of the same batch.
+// Another instance took the subscriber over (SL003): also not the handler's fault.
 bool is_coordination(const pg::Error& e) {
     return e.sqlstate() == pg::checkpoint_moved_sqlstate ||
-           e.sqlstate() == pg::subscriber_busy_sqlstate;
+           e.sqlstate() == pg::subscriber_busy_sqlstate || e.sqlstate() == pg::owner_lost_sqlstate;
 }
 
 bool is_handler_error(const pg::Error& e, const pg::AsyncConnection& conn) {
@@ -56,6 +57,15 @@ pg::Step Runner::lock_step() const {
     const Position& at = status_->position;
     return {"SELECT sluice.begin_batch($1, $2::xid8, $3)",
             pg::Params(sink_->name(), std::to_string(at.transaction_id), std::to_string(at.id))};
+}
+
+void Runner::add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const {
+    if (!options_.owner.empty()) {
+        steps.push_back(
+            {"SELECT sluice.check_owner($1, $2)", pg::Params(sink_->name(), options_.owner)});
+    }
+    if (with_lock)
+        steps.push_back(lock_step());
 }
 
 void Runner::stop() {
@@ -174,6 +184,13 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
 }
 
 asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, const pg::Error& e) {
+    if (e.sqlstate() == pg::owner_lost_sqlstate) {
+        log::warn("another instance owns this subscriber now; handing it over",
+                  {{sink_->kind(), sink_->name()}});
+        lost_ownership_ = true;
+        stopping_ = true;
+        co_return;
+    }
     if (e.sqlstate() == pg::subscriber_busy_sqlstate) {
         // A rebuild holds this subscriber: wait for it, then go on from where it ended.
         if (status_->state != State::paused) {
@@ -203,10 +220,11 @@ asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
     auto started = std::chrono::steady_clock::now();
     auto step = sink_->catch_up_step(status_->position, options_.batch_size);
     std::vector<pg::Step> steps;
+    add_guard_steps(steps, false);  // the catch-up statement takes the lock itself
     steps.push_back(std::move(*step));
     auto results =
         co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
-    const pg::Result& r = results.front();
+    const pg::Result& r = results.back();
     auto rows_read = r.int64(0, 0);
     if (rows_read < options_.batch_size)
         behind_ = false;  // reached the head: join the feed
@@ -252,7 +270,7 @@ asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const E
             wanted.push_back(&r);
     }
     std::vector<pg::Step> steps;
-    steps.push_back(lock_step());
+    add_guard_steps(steps, true);
     if (!wanted.empty()) {
         for (auto& step : sink_->apply_steps(wanted))
             steps.push_back(std::move(step));
@@ -339,7 +357,7 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
     if (policy.then == config::OnError::Then::park) {
         const Position& from = status_->position;
         std::vector<pg::Step> steps;
-        steps.push_back(lock_step());
+        add_guard_steps(steps, true);
         steps.push_back(
             {"INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, "
              "error, sqlstate) VALUES ($1, $2, $3::xid8, $4, $5) "

@@ -3,6 +3,8 @@
 // trip), and contains failures: a connection error reconnects and resumes from the stored
 // checkpoint; a handler error isolates the failing event (committing the good ones before it),
 // retries it per on_error, then stops the subscriber there or parks the event and moves on.
+// With an owner set, every batch transaction first checks that this instance still owns the
+// subscriber (sluice.check_owner); when another instance has taken it over the runner ends.
 // Threading: event-loop thread only. Error policy: run() never throws; outcomes are in status.
 #pragma once
 
@@ -26,6 +28,7 @@ struct RunnerOptions {
     milliseconds poll_interval{1000};
     milliseconds connect_timeout{10000};
     milliseconds statement_timeout{30000};
+    std::string owner;  // this instance's id; empty: no ownership check (a single writer)
 };
 
 class Runner {
@@ -42,6 +45,8 @@ class Runner {
 
     [[nodiscard]] const Sink& sink() const { return *sink_; }
     [[nodiscard]] const std::shared_ptr<SubscriberStatus>& status() const { return status_; }
+    // True once a batch found the subscriber owned by another instance (the runner then ends).
+    [[nodiscard]] bool lost_ownership() const { return lost_ownership_; }
 
   private:
     asio::awaitable<void> session(pg::AsyncConnection& conn);
@@ -61,6 +66,8 @@ class Runner {
     // Another writer moved the checkpoint or holds the subscriber: wait if need be, reload.
     asio::awaitable<void> coordinate(pg::AsyncConnection& conn, const pg::Error& e);
     [[nodiscard]] pg::Step lock_step() const;
+    // The batch's first steps: the ownership check (when owned) and the subscriber lock.
+    void add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const;
     asio::awaitable<void> pause(milliseconds d);
     void record_error(const std::exception& e, std::optional<std::int64_t> event_id);
 
@@ -72,6 +79,7 @@ class Runner {
     std::string fetch_sql_;
     bool behind_ = true;  // read on our own until a short read says we reached the head
     bool stopping_ = false;
+    bool lost_ownership_ = false;
 
     // Last: its pending wait refers to this object.
     std::unique_ptr<asio::steady_timer> pause_timer_;

@@ -1,0 +1,517 @@
+#include "fault_fixture.hpp"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace sluice::testing::fault {
+namespace {
+
+namespace json = boost::json;
+
+const std::vector<std::string> order_event_types = {"OrderCreated", "ItemAdded", "OrderShipped"};
+
+const char* applied_table =
+    "CREATE TABLE IF NOT EXISTS applied (event_id bigint PRIMARY KEY, applications int NOT NULL)";
+const char* per_order_table =
+    "CREATE TABLE IF NOT EXISTS per_order (order_id uuid PRIMARY KEY, events int NOT NULL, "
+    "last_version int NOT NULL, out_of_order int NOT NULL)";
+
+// A second application of an event is counted, not rejected, so the check can say how often.
+const char* applied_handler =
+    "INSERT INTO applied AS a (event_id, applications) VALUES (:id, 1)\n"
+    "ON CONFLICT (event_id) DO UPDATE SET applications = a.applications + 1";
+// Each order's events must arrive in version order with no gap: anything else is counted.
+const char* per_order_handler =
+    "INSERT INTO per_order AS p (order_id, events, last_version, out_of_order)\n"
+    "VALUES (:aggregate_id, 1, :version, CASE WHEN :version = 1 THEN 0 ELSE 1 END)\n"
+    "ON CONFLICT (order_id) DO UPDATE SET events = p.events + 1,\n"
+    "  last_version = EXCLUDED.last_version,\n"
+    "  out_of_order = p.out_of_order\n"
+    "    + CASE WHEN EXCLUDED.last_version = p.last_version + 1 THEN 0 ELSE 1 END";
+
+std::string indent(const std::string& text, const std::string& prefix) {
+    std::string out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        out += prefix + line + "\n";
+    return out;
+}
+
+std::uint64_t to_u64(std::string_view text) {
+    return std::stoull(std::string(text));
+}
+
+// The value of logfmt field `key` in `line` (quoted or bare); nullopt when absent.
+std::optional<std::string> logfmt_field(const std::string& line, const std::string& key) {
+    std::string padded = " " + line;
+    auto at = padded.find(" " + key + "=");
+    if (at == std::string::npos)
+        return std::nullopt;
+    std::size_t pos = at + key.size() + 2;
+    if (pos < padded.size() && padded[pos] == '"') {
+        std::string value;
+        for (++pos; pos < padded.size() && padded[pos] != '"'; ++pos) {
+            if (padded[pos] == '\\' && pos + 1 < padded.size())
+                ++pos;
+            value += padded[pos];
+        }
+        return value;
+    }
+    auto end = padded.find(' ', pos);
+    return padded.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items)
+        out += (out.empty() ? "" : ",") + i;
+    return out;
+}
+
+}  // namespace
+
+std::string Position::to_string() const {
+    return "(" + std::to_string(transaction_id) + "," + std::to_string(event_id) + ")";
+}
+
+InstanceStatus parse_instance_status(const std::string& body) {
+    json::object root = json::parse(body).as_object();
+    InstanceStatus s;
+    s.instance = json::value_to<std::string>(root.at("instance"));
+    for (const auto& item : root.at("subscribers").as_array()) {
+        const auto& o = item.as_object();
+        s.subscribers[json::value_to<std::string>(o.at("name"))] =
+            json::value_to<std::string>(o.at("state"));
+    }
+    return s;
+}
+
+std::vector<OwnershipChange> ownership_changes(const std::string& log) {
+    std::vector<OwnershipChange> out;
+    std::istringstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        bool took = line.find("msg=\"took ownership\"") != std::string::npos;
+        bool released = line.find("msg=\"released ownership\"") != std::string::npos;
+        if (!took && !released)
+            continue;
+        if (auto name = logfmt_field(line, "name"))
+            out.push_back({took, *name});
+    }
+    return out;
+}
+
+std::set<std::string> owned_per_log(const std::string& log) {
+    std::set<std::string> owned;
+    for (const auto& c : ownership_changes(log)) {
+        if (c.took) {
+            owned.insert(c.name);
+        } else {
+            owned.erase(c.name);
+        }
+    }
+    return owned;
+}
+
+std::string ReadModelReport::to_string() const {
+    return std::to_string(events) + " events: " + std::to_string(missing) + " never applied, " +
+           std::to_string(repeated) + " applied more than once, " + std::to_string(unknown) +
+           " applied but unknown, " + std::to_string(wrong_orders) +
+           " orders with a wrong count or last version, " + std::to_string(out_of_order) +
+           " applications out of version order" + (examples.empty() ? "" : " [" + examples + "]");
+}
+
+std::string projection_yaml(const std::string& name, bool applied, bool per_order, int partitions) {
+    std::string setup;
+    std::string handler;
+    if (applied) {
+        setup += std::string(applied_table) + ";\n";
+        handler += std::string(applied_handler) + ";\n";
+    }
+    if (per_order) {
+        setup += std::string(per_order_table) + ";\n";
+        handler += std::string(per_order_handler) + ";\n";
+    }
+    std::string text = "  - name: " + name + "\n    setup: |\n" + indent(setup, "      ");
+    if (partitions > 1)
+        text += "    partitions: " + std::to_string(partitions) + "\n";
+    text += "    handlers:\n";
+    for (const auto& type : order_event_types)
+        text += "      " + type + ": |\n" + indent(handler, "        ");
+    // A handler failure is a bug here: stop, so the final checks name it.
+    text += "    on_error: {retries: 3, backoff: 100ms, then: stop}\n";
+    return text;
+}
+
+std::string webhook_yaml(const std::string& name, const std::string& url, int max_in_flight) {
+    return "  - name: " + name + "\n    url: \"" + url + "\"\n    secrets: [\"" + webhook_secret +
+           "\"]\n    event_types: [OrderShipped]\n    ordering: none\n    timeout: 2s\n" +
+           "    max_in_flight: " + std::to_string(max_in_flight) +
+           "\n    retry: {schedule: [100ms, 200ms, 500ms, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s], "
+           "jitter: 0%}\n";
+}
+
+std::vector<std::string> part_names(const std::string& projection, int partitions) {
+    if (partitions <= 1)
+        return {projection};
+    std::vector<std::string> out;
+    for (int k = 1; k <= partitions; ++k)
+        out.push_back(projection + "[" + std::to_string(k) + "/" + std::to_string(partitions) +
+                      "]");
+    return out;
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point t0) {
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ms) / 1000.0);
+    return buf;
+}
+
+void FaultTest::SetUp() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sluice-fault-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr)
+        throw std::runtime_error("cannot create a temp directory");
+    dir_ = pattern;
+}
+
+void FaultTest::TearDown() {
+    conn_.reset();
+    if (!dir_.empty() && !HasFailure())
+        std::filesystem::remove_all(dir_);
+}
+
+void FaultTest::use_fresh_database() {
+    db_.emplace(TestDatabase::create());
+    db_->migrate();
+    url_ = db_->url();
+}
+
+void FaultTest::use_database(const std::string& url) {
+    auto r = run_command({sluice_binary(), "migrate", "--database-url", url}, 60s);
+    if (!r.status.is_exit(0))
+        throw std::runtime_error("sluice migrate failed: " + r.status.describe() + "\n" + r.output);
+    url_ = url;
+}
+
+pg::Connection& FaultTest::conn() {
+    if (!conn_)
+        conn_.emplace(pg::Connection::open(url_, 10, "fault test"));
+    return *conn_;
+}
+
+void FaultTest::create_read_models() {
+    conn().exec_script(std::string(applied_table) + ";" + per_order_table + ";");
+}
+
+std::int64_t FaultTest::load_orders(std::int64_t orders, int versions) {
+    constexpr std::int64_t per_transaction = 2000;
+    auto t0 = std::chrono::steady_clock::now();
+    std::int64_t events = 0;
+    for (std::int64_t from = 1; from <= orders; from += per_transaction) {
+        std::int64_t to = std::min(orders, from + per_transaction - 1);
+        auto r = conn().exec(
+            "WITH ins AS (INSERT INTO events (aggregate_id, aggregate_type, version, event_type, "
+            "payload) "
+            "SELECT md5('order-' || o)::uuid, 'Order', v, "
+            "CASE WHEN v = 1 THEN 'OrderCreated' WHEN v = $3 AND o % 10 = 0 THEN 'OrderShipped' "
+            "ELSE 'ItemAdded' END, jsonb_build_object('order', o, 'v', v) "
+            "FROM generate_series(1, $3::int) v, generate_series($1::bigint, $2::bigint) o "
+            "ORDER BY v, o RETURNING 1) SELECT count(*) FROM ins",
+            pg::Params(from, to, versions));
+        events += r.int64(0, 0);
+    }
+    conn().exec("ANALYZE events");
+    std::cerr << "[ fault ] loaded " << events << " events (" << orders << " orders) in "
+              << seconds_since(t0) << "\n";
+    return events;
+}
+
+std::string FaultTest::write_config(const std::string& units, const std::string& failover_after) {
+    std::string text = "database:\n  url: \"" + url_ +
+                       "\"\n  statement_timeout: 20s\n"
+                       "tailer:\n  poll_interval: 100ms\n  batch_size: 1000\n"
+                       "http:\n  listen: 127.0.0.1:0\n"
+                       "log:\n  level: info\n"
+                       "coordination:\n  failover_after: " +
+                       failover_after + "\n" + units;
+    std::string path = dir_ + "/sluice.yaml";
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    if (!out)
+        throw std::runtime_error("cannot write " + path);
+    return path;
+}
+
+std::int64_t FaultTest::scalar(const std::string& sql, const pg::Params& params) {
+    auto r = conn().exec(sql, params);
+    if (r.rows() != 1 || r.is_null(0, 0))
+        throw std::runtime_error("expected one non-null value from: " + sql);
+    return r.int64(0, 0);
+}
+
+Position FaultTest::head() {
+    // Qualified: a bare `transaction_id` in ORDER BY would name the text output column.
+    auto r = conn().exec(
+        "SELECT transaction_id::text, id FROM events "
+        "ORDER BY events.transaction_id DESC, id DESC LIMIT 1");
+    if (r.rows() == 0)
+        return {};
+    return {to_u64(r.text(0, 0)), r.int64(0, 1)};
+}
+
+std::map<std::string, Position> FaultTest::checkpoints() {
+    auto r = conn().exec("SELECT name, transaction_id::text, event_id FROM sluice.checkpoints");
+    std::map<std::string, Position> out;
+    for (int i = 0; i < r.rows(); ++i)
+        out[std::string(r.text(i, 0))] = {to_u64(r.text(i, 1)), r.int64(i, 2)};
+    return out;
+}
+
+std::map<std::string, Owner> FaultTest::owners() {
+    auto r = conn().exec(
+        "SELECT name, instance_id, pid, extract(epoch FROM clock_timestamp() - heartbeat)::float8 "
+        "FROM sluice.owners");
+    std::map<std::string, Owner> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        Owner o{std::string(r.text(i, 0)), std::string(r.text(i, 1)),
+                static_cast<int>(r.int64(i, 2)), std::stod(std::string(r.text(i, 3)))};
+        out[o.name] = o;
+    }
+    return out;
+}
+
+std::string FaultTest::behind_head(const std::vector<std::string>& units) {
+    Position h = head();
+    auto cps = checkpoints();
+    std::string out;
+    for (const auto& u : units) {
+        auto it = cps.find(u);
+        if (it == cps.end()) {
+            out += u + " has no checkpoint; ";
+        } else if (it->second != h) {
+            out += u + " at " + it->second.to_string() + "; ";
+        }
+    }
+    return out.empty() ? out : out + "head " + h.to_string();
+}
+
+bool FaultTest::wait_all_at_head(const std::vector<std::string>& units,
+                                 std::chrono::milliseconds timeout) {
+    return wait_until([&] { return behind_head(units).empty(); }, timeout);
+}
+
+ReadModelReport FaultTest::read_model() {
+    auto r = conn().exec(R"SQL(
+        WITH e AS (SELECT aggregate_id, count(*) AS n, max(version) AS mv
+                     FROM events GROUP BY aggregate_id)
+        SELECT (SELECT count(*) FROM events),
+               (SELECT count(*) FROM events ev
+                 WHERE NOT EXISTS (SELECT 1 FROM applied a WHERE a.event_id = ev.id)),
+               (SELECT count(*) FROM applied WHERE applications > 1),
+               (SELECT count(*) FROM applied a
+                 WHERE NOT EXISTS (SELECT 1 FROM events ev WHERE ev.id = a.event_id)),
+               (SELECT count(*) FROM e FULL JOIN per_order p ON p.order_id = e.aggregate_id
+                 WHERE p.events IS DISTINCT FROM e.n OR p.last_version IS DISTINCT FROM e.mv),
+               (SELECT coalesce(sum(out_of_order), 0) FROM per_order)
+    )SQL");
+    ReadModelReport rep{r.int64(0, 0),
+                        r.int64(0, 1),
+                        r.int64(0, 2),
+                        r.int64(0, 3),
+                        r.int64(0, 4),
+                        r.int64(0, 5),
+                        ""};
+    if (!rep.exact()) {
+        auto ex = conn().exec(R"SQL(
+            SELECT concat_ws('; ',
+              'never applied: ' || (SELECT string_agg(id::text, ',') FROM (SELECT id FROM events ev
+                 WHERE NOT EXISTS (SELECT 1 FROM applied a WHERE a.event_id = ev.id)
+                 ORDER BY id LIMIT 10) s),
+              'applied n times: ' || (SELECT string_agg(event_id || 'x' || applications, ',')
+                 FROM (SELECT * FROM applied WHERE applications > 1 ORDER BY event_id LIMIT 10) s),
+              'out of order: ' || (SELECT string_agg(order_id::text, ',')
+                 FROM (SELECT order_id FROM per_order WHERE out_of_order > 0 LIMIT 5) s))
+        )SQL");
+        rep.examples = std::string(ex.text(0, 0));
+    }
+    return rep;
+}
+
+void FaultTest::expect_read_model_exact(const std::string& when) {
+    auto rep = read_model();
+    EXPECT_TRUE(rep.exact()) << when << ": read models not exact: " << rep.to_string();
+}
+
+std::string FaultTest::ownership_problem(const std::vector<std::string>& units,
+                                         Instances& instances, std::size_t max_per_instance) {
+    auto own = owners();
+    auto live = instances.live_pids();
+    std::string problem;
+    std::map<int, std::vector<std::string>> by_pid;
+    for (const auto& u : units) {
+        auto it = own.find(u);
+        if (it == own.end()) {
+            problem += u + " has no owner; ";
+        } else if (!live.contains(it->second.pid)) {
+            problem += u + " is owned by pid " + std::to_string(it->second.pid) +
+                       ", not a running instance; ";
+        } else {
+            by_pid[it->second.pid].push_back(u);
+        }
+    }
+    for (const auto& [pid, names] : by_pid) {
+        if (names.size() > max_per_instance) {
+            problem += "pid " + std::to_string(pid) + " owns " + std::to_string(names.size()) +
+                       " units (" + join(names) + "), more than " +
+                       std::to_string(max_per_instance) + "; ";
+        }
+    }
+    return problem;
+}
+
+std::string FaultTest::status_problem(Instances& instances) {
+    auto own = owners();
+    std::string problem;
+    for (auto slot : instances.live_slots()) {
+        auto& d = instances.at(slot);
+        std::set<std::string> expected;
+        std::set<std::string> ids;
+        for (const auto& [name, o] : own) {
+            if (o.pid == d.pid()) {
+                expected.insert(name);
+                ids.insert(o.instance_id);
+            }
+        }
+        InstanceStatus st;
+        try {
+            auto r = d.http_get("/status");
+            if (r.status != 200)
+                return "instance " + std::to_string(slot) + ": /status answered " +
+                       std::to_string(r.status);
+            st = parse_instance_status(r.body);
+        } catch (const std::exception& e) {
+            return "instance " + std::to_string(slot) + ": " + e.what();
+        }
+        std::set<std::string> listed;
+        for (const auto& [name, state] : st.subscribers)
+            listed.insert(name);
+        if (listed != expected) {
+            problem += "instance " + std::to_string(slot) + " (pid " + std::to_string(d.pid()) +
+                       ") /status lists {" +
+                       join(std::vector<std::string>(listed.begin(), listed.end())) +
+                       "} but sluice.owners gives it {" +
+                       join(std::vector<std::string>(expected.begin(), expected.end())) + "}; ";
+        }
+        if (!ids.empty() && (ids.size() != 1 || *ids.begin() != st.instance)) {
+            problem += "instance " + std::to_string(slot) + " reports id " + st.instance +
+                       " but its owners rows say " +
+                       join(std::vector<std::string>(ids.begin(), ids.end())) + "; ";
+        }
+    }
+    return problem;
+}
+
+std::int64_t FaultTest::shipped_events() {
+    return scalar("SELECT count(*) FROM events WHERE event_type = 'OrderShipped'");
+}
+
+std::int64_t FaultTest::delivered(const std::string& webhook) {
+    return scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = $1 AND state = 'delivered'",
+                  pg::Params(webhook));
+}
+
+void FaultTest::expect_webhooks_complete(const HttpReceiver& receiver, const std::string& webhook) {
+    auto ev = conn().exec("SELECT id FROM events WHERE event_type = 'OrderShipped'");
+    std::set<std::int64_t> expected;
+    for (int i = 0; i < ev.rows(); ++i)
+        expected.insert(ev.int64(i, 0));
+
+    std::map<std::int64_t, std::pair<std::string, std::string>> first;  // id, body
+    std::size_t invalid = 0;
+    std::size_t unexpected = 0;
+    std::size_t changed = 0;
+    std::size_t repeats = 0;
+    std::string changed_example;
+    auto requests = receiver.requests();
+    for (const auto& r : requests) {
+        std::int64_t event_id = 0;
+        try {
+            auto root = json::parse(r.body).as_object();
+            event_id = root.at("data").as_object().at("id").as_int64();
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "a request that is not a webhook envelope (" << e.what()
+                          << "): " << r.body.substr(0, 200);
+            continue;
+        }
+        if (!r.signature_valid)
+            ++invalid;
+        if (!expected.contains(event_id))
+            ++unexpected;
+        auto [it, inserted] = first.try_emplace(event_id, r.webhook_id, r.body);
+        if (!inserted) {
+            ++repeats;
+            if (it->second.first != r.webhook_id || it->second.second != r.body) {
+                ++changed;
+                changed_example = "event " + std::to_string(event_id) + ": " + it->second.first +
+                                  " then " + r.webhook_id;
+            }
+        }
+    }
+    std::vector<std::int64_t> missing;
+    for (auto id : expected) {
+        if (!first.contains(id))
+            missing.push_back(id);
+    }
+    std::string missing_example;
+    for (std::size_t i = 0; i < missing.size() && i < 10; ++i)
+        missing_example += std::to_string(missing[i]) + " ";
+    EXPECT_TRUE(missing.empty()) << missing.size() << " of " << expected.size()
+                                 << " OrderShipped events never reached the receiver: "
+                                 << missing_example;
+    EXPECT_EQ(invalid, 0u) << "requests with an invalid signature";
+    EXPECT_EQ(unexpected, 0u) << "requests for events that are not OrderShipped";
+    EXPECT_EQ(changed, 0u) << "a repeated message changed its webhook-id or body: "
+                           << changed_example;
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = $1", pg::Params(webhook)),
+              static_cast<std::int64_t>(expected.size()))
+        << "the outbox must hold exactly one row per OrderShipped event";
+    EXPECT_EQ(scalar("SELECT count(DISTINCT event_id) FROM sluice.outbox WHERE webhook = $1",
+                     pg::Params(webhook)),
+              static_cast<std::int64_t>(expected.size()));
+    std::cerr << "[ fault ] webhook " << webhook << ": " << requests.size() << " requests for "
+              << expected.size() << " events (" << repeats << " repeats)\n";
+}
+
+std::string FaultTest::diagnose(Instances& instances) {
+    std::string out;
+    try {
+        out += "head " + head().to_string() + "\ncheckpoints:";
+        for (const auto& [name, p] : checkpoints())
+            out += " " + name + "=" + p.to_string();
+        out += "\nowners:";
+        for (const auto& [name, o] : owners())
+            out += " " + name + "->pid " + std::to_string(o.pid) + " (heartbeat " +
+                   std::to_string(o.heartbeat_age_seconds) + " s ago)";
+        auto r = conn().exec(
+            "SELECT coalesce(string_agg(webhook || ' ' || state || ' ' || n, ', '), 'empty') "
+            "FROM (SELECT webhook, state, count(*)::text AS n FROM sluice.outbox "
+            "GROUP BY webhook, state ORDER BY 1, 2) s");
+        out += "\noutbox: " + std::string(r.text(0, 0)) + "\n";
+    } catch (const std::exception& e) {
+        out += std::string("\n(database query failed: ") + e.what() + ")\n";
+    }
+    return out + instances.describe();
+}
+
+}  // namespace sluice::testing::fault
