@@ -35,7 +35,13 @@ std::string status_json(const DaemonState& state) {
     root["ready"] = r.ready;
     root["reason"] = r.reason;
     root["instance"] = state.instance;
-    root["database"] = {{"connected", state.feed.connected}, {"reconnects", state.feed.reconnects}};
+    double outage = 0;
+    if (!state.feed.connected && state.feed.down_since != std::chrono::steady_clock::time_point{})
+        outage = std::chrono::duration<double>(state.now - state.feed.down_since).count();
+    root["database"] = {{"connected", state.feed.connected},
+                        {"reconnects", state.feed.reconnects},
+                        {"outage_seconds", outage},
+                        {"last_error", state.feed.last_error}};
     root["tailer"] = {{"fetches", state.feed.fetches},
                       {"notify_wakeups", state.feed.notify_wakeups},
                       {"poll_wakeups", state.feed.poll_wakeups},

@@ -112,7 +112,15 @@ asio::awaitable<void> Feed::fetch_loop() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout, "sluice tailer");
+            if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
+                log::info("database connection restored",
+                          {{"outage_seconds", std::chrono::duration<double>(
+                                                  std::chrono::steady_clock::now() -
+                                                  stats_.down_since)
+                                                  .count()}});
+            }
             stats_.connected = true;
+            stats_.down_since = {};
             backoff.reset();
             dirty_ = true;
             while (!stopping_) {
@@ -166,6 +174,9 @@ asio::awaitable<void> Feed::fetch_loop() {
             }
         } catch (const std::exception& e) {
             stats_.connected = false;
+            if (stats_.down_since == std::chrono::steady_clock::time_point{})
+                stats_.down_since = std::chrono::steady_clock::now();
+            stats_.last_error = e.what();
             if (stopping_)
                 break;
             ++stats_.reconnects;

@@ -44,6 +44,8 @@ struct FeedStats {
     double horizon_held_seconds = 0;
     bool connected = false;
     std::chrono::steady_clock::time_point last_progress{};  // last fetch or idle check
+    std::chrono::steady_clock::time_point down_since{};     // when the connection was lost
+    std::string last_error;  // why it was lost (a libpq message; never holds the password)
 };
 
 class Feed {
