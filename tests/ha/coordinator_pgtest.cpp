@@ -143,6 +143,39 @@ TEST_F(Coordination, AnInstanceThatLosesItsConnectionStopsItsUnitsAndAnotherTake
         << "a: " << describe(a) << "; b: " << describe(b);
 }
 
+TEST_F(Coordination, ASilentOwnerIsReplacedAfterFailoverAfter) {
+    // A hung owner: its session holds the unit's lock, but its heartbeat stopped.
+    auto hung = db_.connect();
+    hung.exec("SELECT sluice.acquire_owner('solo', 'hung', 'elsewhere', 7)");
+    hung.exec("UPDATE sluice.owners SET heartbeat = now() - interval '1 hour' WHERE name = 'solo'");
+    Instance a(io_, db_.url(), "a", {"solo"});
+    auto started = std::chrono::steady_clock::now();
+    ASSERT_TRUE(run_until(
+        io_, [&] { return a.work.running.size() == 1; }, 10s))
+        << describe(a);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s + 2s)
+        << "took longer than failover_after plus a tick or two";
+    auto conn = db_.connect();
+    EXPECT_EQ(conn.exec("SELECT instance_id FROM sluice.owners WHERE name = 'solo'").text(0, 0),
+              "a");
+    EXPECT_THROW(hung.exec("SELECT 1"), std::exception) << "the hung owner's session survived";
+}
+
+TEST_F(Coordination, AnOwnerWithAFreshHeartbeatIsLeftAlone) {
+    auto other = db_.connect();
+    other.exec("SELECT sluice.acquire_owner('solo', 'other', 'elsewhere', 7)");
+    Instance a(io_, db_.url(), "a", {"solo"});
+    // Keep the other owner's heartbeat fresh for longer than failover_after.
+    auto until = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < until) {
+        other.exec("UPDATE sluice.owners SET heartbeat = now() WHERE name = 'solo'");
+        io_.run_for(100ms);
+    }
+    EXPECT_TRUE(a.work.running.empty()) << describe(a);
+    EXPECT_EQ(other.exec("SELECT instance_id FROM sluice.owners WHERE name = 'solo'").text(0, 0),
+              "other");
+}
+
 TEST_F(Coordination, TheOwnersRowFencesAFormerOwnersBatch) {
     Instance a(io_, db_.url(), "a", {"solo"});
     ASSERT_TRUE(run_until(

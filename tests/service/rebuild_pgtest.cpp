@@ -117,6 +117,43 @@ TEST_F(Rebuild, ReplaysOneProjectionWhileTheDaemonKeepsTheOtherRunning) {
     EXPECT_TRUE(daemon_exit->is_exit(0)) << daemon_exit->describe();
 }
 
+TEST_F(Rebuild, MovesAProjectionToANewNumberOfPartitions) {
+    append(5000);
+    {
+        auto daemon = DaemonProcess::start(config_);
+        ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+        daemon.kill(SIGTERM);
+        ASSERT_TRUE(daemon.wait_exit(30s)) << diagnose(daemon);
+    }
+    std::string split = projections;
+    split.replace(split.find("  - name: p\n"), 12, "  - name: p\n    partitions: 3\n");
+    auto config = write_file("split.yaml", base_config("", "info", 100) + split);
+    auto daemon = DaemonProcess::start(config);
+    // The parts refuse to continue from progress stored under the old split ...
+    ASSERT_TRUE(daemon.wait_for_log("progress stored under another partitioning", 30s))
+        << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM p_applied"), 5000) << "events applied twice";
+
+    // ... until a rebuild replays p and hands every part the end position.
+    auto rebuild = DaemonProcess::spawn({"rebuild", "p", "-c", config, "--yes"});
+    auto exit = rebuild.wait_exit(120s);
+    ASSERT_TRUE(exit && exit->is_exit(0)) << rebuild.output_tail();
+    EXPECT_FALSE(checkpoint("p")) << "the unpartitioned checkpoint was left behind";
+    append(3000);
+    for (const char* part : {"p[1/3]", "p[2/3]", "p[3/3]"}) {
+        ASSERT_TRUE(wait_checkpoint(part, head(), 90s)) << part << "\n" << diagnose(daemon);
+    }
+    EXPECT_EQ(scalar("SELECT count(*) FROM p_applied"), 8000);
+    EXPECT_EQ(differences("SELECT g, events, total FROM p_summary",
+                          "SELECT (payload->>'g')::int, count(*), sum((payload->>'n')::bigint) "
+                          "FROM events GROUP BY 1"),
+              0)
+        << "p's read model differs from a recomputation over the events table";
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.owners WHERE name LIKE 'p[%'"), 3);
+    daemon.kill(SIGTERM);
+    ASSERT_TRUE(daemon.wait_exit(30s)) << diagnose(daemon);
+}
+
 TEST_F(Rebuild, RefusesToRunWithoutYesWhenNotOnATerminal) {
     // DaemonProcess gives the child /dev/null as stdin: no terminal to confirm on.
     auto rebuild = DaemonProcess::spawn({"rebuild", "p", "-c", config_});
