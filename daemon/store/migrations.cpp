@@ -167,8 +167,9 @@ LANGUAGE sql STABLE AS $fn$
    LIMIT 1
 $fn$;
 
--- Takes a unit for an instance: the lock first, then the row (waiting for a batch of the old
--- owner that holds the row to commit). False when another session holds the lock.
+-- Takes a unit for an instance: the lock first, then the row. False when another session holds
+-- the lock, or when a batch of the former owner still holds the row (try again on a later tick
+-- rather than wait: the caller's heartbeats must not stall).
 CREATE OR REPLACE FUNCTION sluice.acquire_owner(p_name text, p_instance text, p_host text,
                                                 p_pid int) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
@@ -176,7 +177,12 @@ BEGIN
   IF NOT pg_try_advisory_lock(sluice.owner_lock_key(p_name)) THEN
     RETURN false;
   END IF;
-  PERFORM 1 FROM sluice.owners WHERE name = p_name FOR UPDATE;
+  BEGIN
+    PERFORM 1 FROM sluice.owners WHERE name = p_name FOR UPDATE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
+    PERFORM pg_advisory_unlock(sluice.owner_lock_key(p_name));
+    RETURN false;
+  END;
   INSERT INTO sluice.owners AS o (name, instance_id, host, pid, backend_pid)
     VALUES (p_name, p_instance, p_host, p_pid, pg_backend_pid())
     ON CONFLICT (name) DO UPDATE
