@@ -322,6 +322,10 @@ class Daemon {
                         lag_conn = co_await pg::AsyncConnection::connect(
                             io_.get_executor(), config_.database.url,
                             config_.database.connect_timeout, "sluice monitor");
+                        co_await lag_conn->exec_script(
+                            "SET statement_timeout = " +
+                                std::to_string(config_.database.statement_timeout.count()),
+                            config_.database.statement_timeout);
                     }
                     co_await measure_lag(*lag_conn, quoted, subscribers_.statuses());
                 } catch (const std::exception& e) {

@@ -112,6 +112,9 @@ asio::awaitable<void> Feed::fetch_loop() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout, "sluice tailer");
+            co_await conn.exec_script(
+                "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
+                options_.statement_timeout);
             if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
                 log::info("database connection restored",
                           {{"outage_seconds", std::chrono::duration<double>(
