@@ -35,11 +35,10 @@ boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) 
 }
 
 std::string ProjectionSink::all_part_names() const {
-    std::string out = "{";
-    for (int i = 0; i < part_.count; ++i) {
-        out += (i == 0 ? "\"" : ",\"") + part_name(projection_.name, {i, part_.count}) + "\"";
-    }
-    return out + "}";
+    std::vector<std::string> names;
+    for (int i = 0; i < part_.count; ++i)
+        names.push_back(part_name(projection_.name, {i, part_.count}));
+    return pg::text_array(names);
 }
 
 bool ProjectionSink::wants(const tailer::EventRow& event) const {

@@ -30,7 +30,7 @@ class ProjectionSink final : public tailer::Sink {
                                                         int limit) const override;
 
   private:
-    // Every part's name as a text[] literal (names are identifiers plus "[k/N]": no quoting).
+    // Every part's name as a text[] literal.
     [[nodiscard]] std::string all_part_names() const;
 
     config::Projection projection_;

@@ -25,10 +25,7 @@ json::object status_from_database(const std::string& url, const std::string& eve
                                   const std::vector<std::string>& names) {
     auto conn = pg::Connection::open(url, 10, "sluice status");
     std::string table = store::quote_qualified(events_table);
-    std::string names_array = "{";
-    for (const auto& n : names)
-        names_array += (names_array.size() > 1 ? ",\"" : "\"") + n + "\"";
-    names_array += "}";
+    std::string names_array = pg::text_array(names);
     auto r = conn.exec(
         "SELECT c.name, c.transaction_id::text, c.event_id,"
         " (SELECT count(*) FROM (SELECT 1 FROM " +

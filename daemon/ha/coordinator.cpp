@@ -18,22 +18,6 @@ constexpr const char* advisory_locks_cte =
     "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) ";
 
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (const auto& item : items) {
-        if (out.size() > 1)
-            out += ',';
-        out += '"';
-        for (char c : item) {
-            if (c == '"' || c == '\\')
-                out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
 std::string interval(milliseconds d) {
     return std::to_string(d.count()) + " milliseconds";
 }
@@ -152,7 +136,7 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
              " o.instance_id, extract(epoch FROM now() - o.heartbeat)::float8 "
              "FROM unnest($1::text[]) AS u(name) LEFT JOIN sluice.owners o ON o.name = u.name "
              "ORDER BY u.name",
-         pg::Params(text_array(units))});
+         pg::Params(pg::text_array(units))});
     auto results = co_await conn.pipeline(std::move(steps), options_.statement_timeout);
     ShareInput in;
     in.instance = options_.instance;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::pg {
@@ -46,5 +47,23 @@ class Params {
   private:
     std::vector<std::optional<std::string>> values_;
 };
+
+// A text[] literal ({"a","b"}) of `items`, quoted and escaped, to bind as one parameter.
+template <class Range>
+[[nodiscard]] std::string text_array(const Range& items) {
+    std::string out = "{";
+    for (const auto& item : items) {
+        if (out.size() > 1)
+            out += ',';
+        out += '"';
+        for (char c : std::string_view(item)) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
 
 }  // namespace sluice::pg

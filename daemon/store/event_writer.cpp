@@ -67,19 +67,10 @@ void EventWriter::check_timestamps(const std::vector<std::pair<int, std::string>
           END LOOP;
           RETURN bad;
         END $fn$;)SQL");
-    std::string array = "{";
-    for (const auto& [line, text] : timestamps) {
-        if (array.size() > 1)
-            array += ',';
-        array += '"';
-        for (char c : text) {
-            if (c == '"' || c == '\\')
-                array += '\\';
-            array += c;
-        }
-        array += '"';
-    }
-    array += '}';
+    std::vector<std::string> texts;
+    for (const auto& [line, text] : timestamps)
+        texts.push_back(text);
+    std::string array = pg::text_array(texts);
     auto r =
         conn_.exec("SELECT unnest(pg_temp.sluice_bad_timestamps($1::text[]))", pg::Params(array));
     if (r.rows() > 0) {
