@@ -79,7 +79,10 @@ int check_config_command(const std::vector<std::string>& args) {
               << " webhooks, events table " << config->database.events_table
               << (vm["connect"].as<bool>() ? " (checked against the database)" : "") << "\n";
     for (const auto& p : config->projections) {
-        std::cout << "  projection " << p.name << ": " << p.handlers.size() << " handlers\n";
+        std::cout << "  projection " << p.name << ": " << p.handlers.size() << " handlers";
+        if (p.partitions > 1)
+            std::cout << ", " << p.partitions << " partitions";
+        std::cout << "\n";
     }
     for (const auto& w : config->webhooks)
         std::cout << "  webhook " << w.name << "\n";
