@@ -100,6 +100,7 @@ TEST_F(Failover, AnotherInstanceTakesOverAKilledOwnersUnitWithinFailoverAfter) {
 
         ASSERT_TRUE(instances.kill9(*victim));
         auto killed_at = std::chrono::steady_clock::now();
+        EXPECT_EQ(checkpoint_consistency_problem(), "") << "after kill " << round;
         auto heir = wait_new_owner(unit, old_pid, instances, failover_after + margin);
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - killed_at);
@@ -144,6 +145,8 @@ TEST_F(Failover, AnotherInstanceTakesOverAKilledOwnersUnitWithinFailoverAfter) {
     writer.stop();
     ASSERT_TRUE(wait_all_at_head(units, 60s)) << behind_head(units) << "\n" << diagnose(instances);
     expect_read_model_exact("after six failovers");
+    for (const auto& [name, o] : owners())
+        EXPECT_LT(o.heartbeat_age_seconds, 3.0) << name << ": its owner's heartbeat is stale";
     // The dispatcher is exact too: one outbox row per OrderShipped event. (Delivery of rows a
     // killed instance had leased waits for their lease; the kill loop checks delivery.)
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = 'shipped'"),
@@ -247,6 +250,64 @@ TEST_F(Failover, AFrozenOwnerLosesItsUnitsWithinFailoverAfterAndNeverWritesAgain
               shipped_events());
     EXPECT_EQ(instances.live_slots().size(), 2u) << diagnose(instances);
     std::cerr << "[ fault ] done at " << seconds_since(t0) << "\n";
+}
+
+TEST_F(Failover, AStoppedInstanceReleasesItsUnitsAndTheOtherTakesThemAtOnce) {
+    use_fresh_database();
+    create_read_models();
+    load_orders(2000);
+    HttpReceiver receiver({.secrets = {webhook_secret}});
+    Instances instances(standard_config(receiver), 2);
+    instances.start_all();
+    OrderWriter writer(url_);
+
+    std::string problem;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            problem = ownership_problem(units, instances, 2);
+            return problem.empty();
+        },
+        30s))
+        << problem << "\n"
+        << diagnose(instances);
+    // SIGTERM the instance that owns `applied`: it drains, lets its units go (logging each) and
+    // exits 0; the other instance, now alone (share 3), owns everything well before
+    // failover_after, since nothing has to time out.
+    const int old_pid = owners().at("applied").pid;
+    auto leaving = instances.slot_of(old_pid);
+    ASSERT_TRUE(leaving);
+    std::vector<std::string> its_units;
+    for (const auto& [name, o] : owners()) {
+        if (o.pid == old_pid)
+            its_units.push_back(name);
+    }
+    auto stopped_at = std::chrono::steady_clock::now();
+    auto exit = instances.at(*leaving).terminate(10s);
+    EXPECT_TRUE(exit.is_exit(0)) << exit.describe() << "\n" << instances.at(*leaving).output_tail();
+    auto released = ownership_changes(instances.at(*leaving).output());
+    for (const auto& u : its_units) {
+        bool logged = false;
+        for (const auto& c : released)
+            logged = logged || (!c.took && c.name == u);
+        EXPECT_TRUE(logged) << "a stopping instance did not log msg=\"released ownership\" name="
+                            << u << "\n"
+                            << instances.at(*leaving).output_tail();
+    }
+    ASSERT_TRUE(wait_until(
+        [&] {
+            problem = ownership_problem(units, instances, units.size());
+            return problem.empty();
+        },
+        failover_after))
+        << "the remaining instance does not own every unit " << seconds_since(stopped_at)
+        << " after the other stopped: " << problem << "\n"
+        << diagnose(instances);
+    std::cerr << "[ fault ] units handed over " << seconds_since(stopped_at) << " after SIGTERM\n";
+    for (const auto& u : its_units)
+        ASSERT_TRUE(wait_flowing(u, 20s)) << diagnose(instances);
+    writer.stop();
+    ASSERT_TRUE(wait_all_at_head(units, 60s)) << behind_head(units) << "\n" << diagnose(instances);
+    expect_read_model_exact("after a graceful hand-over");
 }
 
 }  // namespace

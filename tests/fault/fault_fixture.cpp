@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,8 +11,6 @@
 
 namespace sluice::testing::fault {
 namespace {
-
-namespace json = boost::json;
 
 const std::vector<std::string> order_event_types = {"OrderCreated", "ItemAdded", "OrderShipped"};
 
@@ -50,75 +47,10 @@ std::uint64_t to_u64(std::string_view text) {
 }
 
 // The value of logfmt field `key` in `line` (quoted or bare); nullopt when absent.
-std::optional<std::string> logfmt_field(const std::string& line, const std::string& key) {
-    std::string padded = " " + line;
-    auto at = padded.find(" " + key + "=");
-    if (at == std::string::npos)
-        return std::nullopt;
-    std::size_t pos = at + key.size() + 2;
-    if (pos < padded.size() && padded[pos] == '"') {
-        std::string value;
-        for (++pos; pos < padded.size() && padded[pos] != '"'; ++pos) {
-            if (padded[pos] == '\\' && pos + 1 < padded.size())
-                ++pos;
-            value += padded[pos];
-        }
-        return value;
-    }
-    auto end = padded.find(' ', pos);
-    return padded.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-}
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items)
-        out += (out.empty() ? "" : ",") + i;
-    return out;
-}
-
 }  // namespace
 
 std::string Position::to_string() const {
     return "(" + std::to_string(transaction_id) + "," + std::to_string(event_id) + ")";
-}
-
-InstanceStatus parse_instance_status(const std::string& body) {
-    json::object root = json::parse(body).as_object();
-    InstanceStatus s;
-    s.instance = json::value_to<std::string>(root.at("instance"));
-    for (const auto& item : root.at("subscribers").as_array()) {
-        const auto& o = item.as_object();
-        s.subscribers[json::value_to<std::string>(o.at("name"))] =
-            json::value_to<std::string>(o.at("state"));
-    }
-    return s;
-}
-
-std::vector<OwnershipChange> ownership_changes(const std::string& log) {
-    std::vector<OwnershipChange> out;
-    std::istringstream in(log);
-    std::string line;
-    while (std::getline(in, line)) {
-        bool took = line.find("msg=\"took ownership\"") != std::string::npos;
-        bool released = line.find("msg=\"released ownership\"") != std::string::npos;
-        if (!took && !released)
-            continue;
-        if (auto name = logfmt_field(line, "name"))
-            out.push_back({took, *name});
-    }
-    return out;
-}
-
-std::set<std::string> owned_per_log(const std::string& log) {
-    std::set<std::string> owned;
-    for (const auto& c : ownership_changes(log)) {
-        if (c.took) {
-            owned.insert(c.name);
-        } else {
-            owned.erase(c.name);
-        }
-    }
-    return owned;
 }
 
 std::string ReadModelReport::to_string() const {
@@ -311,6 +243,33 @@ bool FaultTest::wait_all_at_head(const std::vector<std::string>& units,
     return wait_until([&] { return behind_head(units).empty(); }, timeout);
 }
 
+std::string FaultTest::checkpoint_consistency_problem() {
+    auto r = conn().exec(R"SQL(
+        WITH k AS (SELECT name, transaction_id, event_id FROM sluice.checkpoints)
+        SELECT (SELECT count(*) FROM applied),
+               (SELECT coalesce(sum(applications), 0) FROM applied),
+               (SELECT count(*) FROM events e, k WHERE k.name = 'applied'
+                  AND (e.transaction_id, e.id) <= (k.transaction_id, k.event_id)),
+               (SELECT coalesce(sum(events), 0) FROM per_order),
+               (SELECT count(*) FROM events e, k WHERE k.name = 'per_order'
+                  AND (e.transaction_id, e.id) <= (k.transaction_id, k.event_id))
+    )SQL");
+    std::int64_t rows = r.int64(0, 0);
+    std::int64_t applications = r.int64(0, 1);
+    std::int64_t applied_upto = r.int64(0, 2);
+    std::int64_t per_order = r.int64(0, 3);
+    std::int64_t per_order_upto = r.int64(0, 4);
+    std::string problem;
+    if (rows != applications || rows != applied_upto)
+        problem += "applied: " + std::to_string(rows) + " events applied " +
+                   std::to_string(applications) + " times, but " + std::to_string(applied_upto) +
+                   " events up to its checkpoint; ";
+    if (per_order != per_order_upto)
+        problem += "per_order: " + std::to_string(per_order) + " events counted, but " +
+                   std::to_string(per_order_upto) + " events up to its checkpoint; ";
+    return problem;
+}
+
 ReadModelReport FaultTest::read_model() {
     auto r = conn().exec(R"SQL(
         WITH e AS (SELECT aggregate_id, count(*) AS n, max(version) AS mv
@@ -351,167 +310,6 @@ ReadModelReport FaultTest::read_model() {
 void FaultTest::expect_read_model_exact(const std::string& when) {
     auto rep = read_model();
     EXPECT_TRUE(rep.exact()) << when << ": read models not exact: " << rep.to_string();
-}
-
-std::string FaultTest::ownership_problem(const std::vector<std::string>& units,
-                                         Instances& instances, std::size_t max_per_instance) {
-    auto own = owners();
-    auto live = instances.live_pids();
-    std::string problem;
-    std::map<int, std::vector<std::string>> by_pid;
-    for (const auto& u : units) {
-        auto it = own.find(u);
-        if (it == own.end()) {
-            problem += u + " has no owner; ";
-        } else if (!live.contains(it->second.pid)) {
-            problem += u + " is owned by pid " + std::to_string(it->second.pid) +
-                       ", not a running instance; ";
-        } else {
-            by_pid[it->second.pid].push_back(u);
-        }
-    }
-    for (const auto& [pid, names] : by_pid) {
-        if (names.size() > max_per_instance) {
-            problem += "pid " + std::to_string(pid) + " owns " + std::to_string(names.size()) +
-                       " units (" + join(names) + "), more than " +
-                       std::to_string(max_per_instance) + "; ";
-        }
-    }
-    return problem;
-}
-
-std::string FaultTest::status_problem(Instances& instances) {
-    auto own = owners();
-    std::string problem;
-    for (auto slot : instances.live_slots()) {
-        auto& d = instances.at(slot);
-        std::set<std::string> expected;
-        std::set<std::string> ids;
-        for (const auto& [name, o] : own) {
-            if (o.pid == d.pid()) {
-                expected.insert(name);
-                ids.insert(o.instance_id);
-            }
-        }
-        InstanceStatus st;
-        try {
-            auto r = d.http_get("/status");
-            if (r.status != 200)
-                return "instance " + std::to_string(slot) + ": /status answered " +
-                       std::to_string(r.status);
-            st = parse_instance_status(r.body);
-        } catch (const std::exception& e) {
-            return "instance " + std::to_string(slot) + ": " + e.what();
-        }
-        std::set<std::string> listed;
-        for (const auto& [name, state] : st.subscribers)
-            listed.insert(name);
-        if (listed != expected) {
-            problem += "instance " + std::to_string(slot) + " (pid " + std::to_string(d.pid()) +
-                       ") /status lists {" +
-                       join(std::vector<std::string>(listed.begin(), listed.end())) +
-                       "} but sluice.owners gives it {" +
-                       join(std::vector<std::string>(expected.begin(), expected.end())) + "}; ";
-        }
-        if (!ids.empty() && (ids.size() != 1 || *ids.begin() != st.instance)) {
-            problem += "instance " + std::to_string(slot) + " reports id " + st.instance +
-                       " but its owners rows say " +
-                       join(std::vector<std::string>(ids.begin(), ids.end())) + "; ";
-        }
-    }
-    return problem;
-}
-
-std::int64_t FaultTest::shipped_events() {
-    return scalar("SELECT count(*) FROM events WHERE event_type = 'OrderShipped'");
-}
-
-std::int64_t FaultTest::delivered(const std::string& webhook) {
-    return scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = $1 AND state = 'delivered'",
-                  pg::Params(webhook));
-}
-
-void FaultTest::expect_webhooks_complete(const HttpReceiver& receiver, const std::string& webhook) {
-    auto ev = conn().exec("SELECT id FROM events WHERE event_type = 'OrderShipped'");
-    std::set<std::int64_t> expected;
-    for (int i = 0; i < ev.rows(); ++i)
-        expected.insert(ev.int64(i, 0));
-
-    std::map<std::int64_t, std::pair<std::string, std::string>> first;  // id, body
-    std::size_t invalid = 0;
-    std::size_t unexpected = 0;
-    std::size_t changed = 0;
-    std::size_t repeats = 0;
-    std::string changed_example;
-    auto requests = receiver.requests();
-    for (const auto& r : requests) {
-        std::int64_t event_id = 0;
-        try {
-            auto root = json::parse(r.body).as_object();
-            event_id = root.at("data").as_object().at("id").as_int64();
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << "a request that is not a webhook envelope (" << e.what()
-                          << "): " << r.body.substr(0, 200);
-            continue;
-        }
-        if (!r.signature_valid)
-            ++invalid;
-        if (!expected.contains(event_id))
-            ++unexpected;
-        auto [it, inserted] = first.try_emplace(event_id, r.webhook_id, r.body);
-        if (!inserted) {
-            ++repeats;
-            if (it->second.first != r.webhook_id || it->second.second != r.body) {
-                ++changed;
-                changed_example = "event " + std::to_string(event_id) + ": " + it->second.first +
-                                  " then " + r.webhook_id;
-            }
-        }
-    }
-    std::vector<std::int64_t> missing;
-    for (auto id : expected) {
-        if (!first.contains(id))
-            missing.push_back(id);
-    }
-    std::string missing_example;
-    for (std::size_t i = 0; i < missing.size() && i < 10; ++i)
-        missing_example += std::to_string(missing[i]) + " ";
-    EXPECT_TRUE(missing.empty()) << missing.size() << " of " << expected.size()
-                                 << " OrderShipped events never reached the receiver: "
-                                 << missing_example;
-    EXPECT_EQ(invalid, 0u) << "requests with an invalid signature";
-    EXPECT_EQ(unexpected, 0u) << "requests for events that are not OrderShipped";
-    EXPECT_EQ(changed, 0u) << "a repeated message changed its webhook-id or body: "
-                           << changed_example;
-    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = $1", pg::Params(webhook)),
-              static_cast<std::int64_t>(expected.size()))
-        << "the outbox must hold exactly one row per OrderShipped event";
-    EXPECT_EQ(scalar("SELECT count(DISTINCT event_id) FROM sluice.outbox WHERE webhook = $1",
-                     pg::Params(webhook)),
-              static_cast<std::int64_t>(expected.size()));
-    std::cerr << "[ fault ] webhook " << webhook << ": " << requests.size() << " requests for "
-              << expected.size() << " events (" << repeats << " repeats)\n";
-}
-
-std::string FaultTest::diagnose(Instances& instances) {
-    std::string out;
-    try {
-        out += "head " + head().to_string() + "\ncheckpoints:";
-        for (const auto& [name, p] : checkpoints())
-            out += " " + name + "=" + p.to_string();
-        out += "\nowners:";
-        for (const auto& [name, o] : owners())
-            out += " " + name + "->pid " + std::to_string(o.pid) + " (heartbeat " +
-                   std::to_string(o.heartbeat_age_seconds) + " s ago)";
-        auto r = conn().exec(
-            "SELECT coalesce(string_agg(webhook || ' ' || state || ' ' || n, ', '), 'empty') "
-            "FROM (SELECT webhook, state, count(*)::text AS n FROM sluice.outbox "
-            "GROUP BY webhook, state ORDER BY 1, 2) s");
-        out += "\noutbox: " + std::string(r.text(0, 0)) + "\n";
-    } catch (const std::exception& e) {
-        out += std::string("\n(database query failed: ") + e.what() + ")\n";
-    }
-    return out + instances.describe();
 }
 
 }  // namespace sluice::testing::fault

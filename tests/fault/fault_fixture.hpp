@@ -131,11 +131,16 @@ class FaultTest : public ::testing::Test {
     [[nodiscard]] bool wait_all_at_head(const std::vector<std::string>& units,
                                         std::chrono::milliseconds timeout);
 
+    // Empty when, in one snapshot, the `applied` and `per_order` projections' read models hold
+    // exactly the events up to their checkpoints (read model and checkpoint commit together,
+    // so this holds at every moment, whatever was killed); otherwise what differs.
+    [[nodiscard]] std::string checkpoint_consistency_problem();
     [[nodiscard]] ReadModelReport read_model();
     void expect_read_model_exact(const std::string& when);
 
-    // Empty when every unit is owned (sluice.owners) by a running instance and none owns more
-    // than `max_per_instance`; otherwise what is wrong.
+    // Empty when every unit is owned (a sluice.owners row naming a running instance, and its
+    // advisory lock held) and no instance owns more than `max_per_instance`; otherwise what is
+    // wrong.
     [[nodiscard]] std::string ownership_problem(const std::vector<std::string>& units,
                                                 Instances& instances, std::size_t max_per_instance);
     // Empty when each running instance's /status names exactly the units sluice.owners gives

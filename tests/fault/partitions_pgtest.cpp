@@ -4,6 +4,8 @@
 // spread again when it is back, and the read model is exact — each order's events applied once
 // and in version order, since one order's events all belong to one part.
 #include <iostream>
+#include <random>
+#include <thread>
 
 #include "fault_fixture.hpp"
 #include "order_writer.hpp"
@@ -117,6 +119,63 @@ TEST_F(Partitions, FourPartsSpreadOverThreeInstancesAndTheReadModelIsExact) {
     EXPECT_FALSE(cps.count("orders")) << "a partitioned projection must not have a plain "
                                          "checkpoint";
     EXPECT_EQ(spread_problem(parts, instances, 2), "") << diagnose(instances);
+}
+
+TEST_F(Partitions, KillsDuringAPartitionedCatchUpLoseNothingAndRepeatNothing) {
+    use_fresh_database();
+    create_read_models();
+    load_orders(20000);  // 200,000 events
+    const Position bulk_end = head();
+    std::string config =
+        write_config("projections:\n" + projection_yaml("orders", true, true, partitions));
+    const auto parts = part_names("orders", partitions);
+    Instances instances(config, 3);
+    instances.start_all();
+    OrderWriter writer(url_);
+    auto seed = std::random_device{}();
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> delay_ms(50, 400);
+    std::cerr << "[ fault ] partitioned kill loop seed " << seed << "\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    int during_catch_up = 0;
+    constexpr int kills = 10;
+    for (int round = 1; round <= kills; ++round) {
+        // Load shape: the kill lands at a random moment.
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+        ASSERT_EQ(instances.live_slots().size(), 3u) << diagnose(instances);
+        const std::string& part = parts[rng() % parts.size()];
+        auto own = owners();
+        std::optional<std::size_t> victim;
+        if (auto it = own.find(part); it != own.end())
+            victim = instances.slot_of(it->second.pid);
+        if (!victim)
+            victim = instances.live_slots()[rng() % 3];
+        auto cps = checkpoints();
+        bool mid = false;
+        for (const auto& [name, o] : own) {
+            auto c = cps.find(name);
+            if (o.pid == instances.at(*victim).pid() && (c == cps.end() || c->second < bulk_end))
+                mid = true;
+        }
+        during_catch_up += mid ? 1 : 0;
+        ASSERT_TRUE(instances.kill9(*victim)) << diagnose(instances);
+        std::cerr << "[ fault ] kill " << round << "/" << kills << " at " << seconds_since(t0)
+                  << (mid ? ", mid catch-up" : "") << "\n";
+        instances.start(*victim);
+    }
+    EXPECT_GE(during_catch_up, kills / 2) << "too few kills hit the catch-up";
+    writer.stop();
+    ASSERT_TRUE(wait_all_at_head(parts, 60s)) << behind_head(parts) << "\n" << diagnose(instances);
+    std::cerr << "[ fault ] every part at the head at " << seconds_since(t0) << "\n";
+    expect_read_model_exact("partitioned, after " + std::to_string(kills) + " kills");
+    std::string problem;
+    EXPECT_TRUE(wait_until(
+        [&] {
+            problem = spread_problem(parts, instances, 2);
+            return problem.empty();
+        },
+        20s))
+        << problem;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 
 #include "http_receiver.hpp"
+#include "outbox/cli.hpp"
 #include "outbox/signature.hpp"
 #include "outbox_fixture.hpp"
 
@@ -109,6 +110,42 @@ TEST_F(Publisher, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
 
     conn_.exec("DELETE FROM sluice.webhook_state WHERE webhook = 'orders'");
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 2; }, 10s));
+}
+
+TEST_F(Publisher, ResumesAtOnceWhenEnabledRatherThanAtTheNextStateCheck) {
+    HttpReceiver receiver;
+    receiver.script(Reaction::status_code(410));
+    enqueue("orders", append(agg_a, 1));
+    auto s = settings({webhook("orders", receiver.url())});
+    s.state_check_interval = 1h;
+    start_publisher(std::move(s));
+
+    ASSERT_TRUE(wait_until([&] { return publisher_->stats().snapshot().at(0).disabled; }, 10s));
+    ASSERT_TRUE(wait_until(
+        [&] { return scalar("SELECT count(*) FROM sluice.webhook_state") == "1"; }, 10s));
+    EXPECT_TRUE(outbox::enable(conn_, "orders"));
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 10s))
+        << "enable's NOTIFY should make the worker re-read its state; the next scheduled check "
+           "is an hour away";
+    EXPECT_FALSE(publisher_->stats().snapshot().at(0).disabled);
+}
+
+TEST_F(Publisher, GivesBackClaimedRowsItHasNotSentWhenStopped) {
+    HttpReceiver receiver;
+    receiver.set_default(Reaction{.delay = 500ms});
+    for (int v = 1; v <= 6; ++v)
+        enqueue("orders", append(agg_a, v));
+    auto w = webhook("orders", receiver.url());
+    w.ordering = config::Ordering::none;
+    w.max_in_flight = 2;  // two sent, two more claimed and kept ready
+    start_publisher(settings({w}));
+
+    ASSERT_TRUE(receiver.wait_for_requests(2, 10s));
+    stop_publisher();
+    EXPECT_EQ(count("state = 'delivered'"), 2);
+    EXPECT_EQ(count("state = 'pending' AND next_attempt_at <= now()"), 4)
+        << "rows claimed but never sent must be due again at once, not when their lease ends";
+    EXPECT_EQ(count("attempts = 0"), 4);
 }
 
 TEST_F(Publisher, DeliversOneAggregateInVersionOrderEvenAcrossRetries) {

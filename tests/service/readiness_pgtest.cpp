@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "daemon_process.hpp"
+#include "own_cluster.hpp"
 #include "service_fixture.hpp"
 
 namespace sluice::testing {
@@ -24,66 +25,6 @@ const std::string projection = R"(projections:
       Tick: INSERT INTO ticks VALUES (:id, (:payload->>'n')::int)
     on_error: {retries: 1, backoff: 10ms, then: stop}
 )";
-
-// A cluster of this test's own, from scripts/pg; the server can be stopped and started again on
-// the same port and data directory. Removed (scripts/pg stop) on destruction.
-class OwnCluster {
-  public:
-    OwnCluster() {
-        auto r = run_command({"/bin/bash", script(), "start"}, 120s);
-        if (!r.status.is_exit(0))
-            throw std::runtime_error("scripts/pg start failed:\n" + r.output);
-        dir_ = exported(r.output, "SLUICE_PG_DIR");
-        url_ = exported(r.output, "DATABASE_URL");
-        std::ifstream port(dir_ + "/port");
-        port >> port_;
-        if (port_.empty())
-            throw std::runtime_error("no port file in " + dir_);
-    }
-    OwnCluster(const OwnCluster&) = delete;
-    OwnCluster& operator=(const OwnCluster&) = delete;
-    ~OwnCluster() { (void)run_command({"/bin/bash", script(), "stop", dir_}, 60s); }
-
-    [[nodiscard]] const std::string& url() const { return url_; }
-
-    void stop_server() { pg_ctl({"-D", dir_ + "/data", "-m", "fast", "-w", "-t", "60", "stop"}); }
-    // The options scripts/pg starts the server with that matter here: same port and socket dir.
-    void start_server() {
-        pg_ctl({"-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t", "60", "start", "-o",
-                "-p " + port_ + " -k " + dir_ + " -c listen_addresses=127.0.0.1 -c fsync=off"});
-    }
-
-  private:
-    static std::string script() { return source_dir() + "/scripts/pg"; }
-
-    static std::string exported(const std::string& output, const std::string& name) {
-        std::string prefix = "export " + name + "='";
-        auto at = output.find(prefix);
-        if (at == std::string::npos)
-            throw std::runtime_error("scripts/pg start printed no " + name + ":\n" + output);
-        at += prefix.size();
-        return output.substr(at, output.find('\'', at) - at);
-    }
-
-    // As scripts/pg does: the server runs as `postgres` when the tests run as root.
-    void pg_ctl(std::vector<std::string> args) {
-        const char* bin = std::getenv("PG_BIN");
-        std::vector<std::string> argv;
-        if (geteuid() == 0)
-            argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
-        argv.push_back(std::string(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin") +
-                       "/pg_ctl");
-        argv.insert(argv.end(), args.begin(), args.end());
-        auto r = run_command(argv, 90s);
-        if (!r.status.is_exit(0))
-            throw std::runtime_error("pg_ctl " + args.back() + " failed: " + r.status.describe() +
-                                     "\n" + r.output);
-    }
-
-    std::string dir_;
-    std::string url_;
-    std::string port_;
-};
 
 struct Readyz {
     int status = 0;

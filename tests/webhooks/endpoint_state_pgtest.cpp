@@ -44,6 +44,8 @@ TEST_F(WebhookEndpointState, GoneDisablesTheEndpointUntilEnabledThenTheQueueArri
     receiver.set_default(Reaction::status_code(204));
     auto enabled = outbox_cli({"enable", "gone"});
     EXPECT_NE(enabled.find("enabled gone"), std::string::npos) << enabled;
+    EXPECT_TRUE(receiver.wait_for_requests(2, 3s))
+        << "enable should wake the running daemon at once, not at its next state check (5 s)";
     ASSERT_TRUE(wait_outbox_rows("gone", "delivered", 5, 20s)) << diagnose(daemon);
     auto requests = receiver.requests();
     EXPECT_EQ(requests.size(), 6u) << "one 410, then each message once";
