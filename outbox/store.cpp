@@ -44,6 +44,10 @@ UPDATE sluice.outbox o
   FROM r
  WHERE o.id = r.id AND o.state = 'pending')SQL";
 
+constexpr std::string_view next_due_sql =
+    R"SQL(SELECT ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint
+  FROM sluice.outbox WHERE webhook = $1 AND state = 'pending' AND next_attempt_at > now())SQL";
+
 std::string_view verdict_name(Verdict v) {
     switch (v) {
         case Verdict::delivered:
@@ -88,10 +92,16 @@ SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
     return sql;
 }
 
-pg::Step claim_step(std::string_view events_table, const config::Webhook& webhook, int limit,
-                    std::chrono::milliseconds lease) {
-    return {claim_sql(events_table, webhook.ordering),
-            pg::Params(webhook.name, limit, static_cast<std::int64_t>(lease.count()))};
+std::vector<PreparedStatement> worker_statements(std::string_view events_table,
+                                                 config::Ordering ordering) {
+    return {{std::string(claim_statement), claim_sql(events_table, ordering)},
+            {std::string(record_statement), std::string(record_sql)},
+            {std::string(next_due_statement), std::string(next_due_sql)}};
+}
+
+pg::Step claim_step(const config::Webhook& webhook, int limit, std::chrono::milliseconds lease) {
+    return {std::string(claim_statement),
+            pg::Params(webhook.name, limit, static_cast<std::int64_t>(lease.count())), true};
 }
 
 std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
@@ -126,9 +136,7 @@ std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
 }
 
 pg::Step next_due_step(const std::string& webhook) {
-    return {R"SQL(SELECT ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint
-  FROM sluice.outbox WHERE webhook = $1 AND state = 'pending' AND next_attempt_at > now())SQL",
-            pg::Params(webhook)};
+    return {std::string(next_due_statement), pg::Params(webhook), true};
 }
 
 std::string record_batch_json(const std::vector<AttemptRecord>& records) {
@@ -155,7 +163,7 @@ std::vector<pg::Step> record_steps(const std::string& webhook,
     std::vector<pg::Step> steps;
     if (records.empty())
         return steps;
-    steps.push_back({std::string(record_sql), pg::Params(record_batch_json(records))});
+    steps.push_back({std::string(record_statement), pg::Params(record_batch_json(records)), true});
     bool disable = std::any_of(records.begin(), records.end(),
                                [](const auto& r) { return r.verdict == Verdict::disable; });
     if (disable) {

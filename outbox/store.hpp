@@ -29,17 +29,32 @@ struct ClaimedRow {
     std::optional<EventRow> event;
 };
 
+// The statements a delivery worker runs for every batch are prepared once per connection
+// (parsing and planning them cost about as much as running them): claim, record, next due.
+// The steps below that say "prepared" name them and need them prepared on the connection.
+struct PreparedStatement {
+    std::string name;
+    std::string sql;
+};
+inline constexpr std::string_view claim_statement = "sluice_outbox_claim";
+inline constexpr std::string_view record_statement = "sluice_outbox_record";
+inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
+[[nodiscard]] std::vector<PreparedStatement> worker_statements(std::string_view events_table,
+                                                               config::Ordering ordering);
+
 // Claims up to $2 due rows of webhook $1 and leases them for $3 milliseconds by moving
 // next_attempt_at forward (no transaction stays open during delivery; a crashed instance's
 // leases simply expire). per_aggregate claims only the oldest pending row of each aggregate, so
 // a newer event never overtakes an older one (and a leased row blocks its successors).
 // Returns the rows joined with the events table (LEFT JOIN: a vanished event gives NULLs).
 [[nodiscard]] std::string claim_sql(std::string_view events_table, config::Ordering ordering);
-[[nodiscard]] pg::Step claim_step(std::string_view events_table, const config::Webhook& webhook,
-                                  int limit, std::chrono::milliseconds lease);
+// Prepared (claim_statement).
+[[nodiscard]] pg::Step claim_step(const config::Webhook& webhook, int limit,
+                                  std::chrono::milliseconds lease);
 [[nodiscard]] std::vector<ClaimedRow> decode_claimed(const pg::Result& result);
 
 // Milliseconds until the webhook's earliest pending row that is not yet due (NULL if none).
+// Prepared (next_due_statement).
 [[nodiscard]] pg::Step next_due_step(const std::string& webhook);
 
 // The outcome of one attempt, ready to be written.
@@ -58,9 +73,10 @@ struct AttemptRecord {
 [[nodiscard]] std::string record_batch_json(const std::vector<AttemptRecord>& records);
 
 // The statements that record a batch of attempts (run in one transaction): one statement that
-// inserts every outbox_attempts row and applies every outbox state change, and for a 410 also
-// the webhook_state row that disables the endpoint. Only rows still 'pending' are changed, so
-// an operator's action in the meantime is not overwritten. Empty for an empty batch.
+// inserts every outbox_attempts row and applies every outbox state change (prepared:
+// record_statement), and for a 410 also the webhook_state row that disables the endpoint. Only rows
+// still 'pending' are changed, so an operator's action in the meantime is not overwritten. Empty
+// for an empty batch.
 [[nodiscard]] std::vector<pg::Step> record_steps(const std::string& webhook,
                                                  const std::vector<AttemptRecord>& records);
 

@@ -163,6 +163,14 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     if (!db_) {
         db_.emplace(co_await pg::AsyncConnection::connect(
             strand_, settings_.database.url, settings_.database.connect_timeout, "sluice outbox"));
+        // The claim's estimated cost (a correlated subquery per candidate row) can pass
+        // jit_above_cost; compiling it takes tens of ms, running it about one.
+        co_await db_->query("SET jit = off", {}, settings_.database.statement_timeout);
+        for (auto& statement :
+             worker_statements(settings_.database.events_table, settings_.webhook.ordering)) {
+            co_await db_->prepare(std::move(statement.name), std::move(statement.sql),
+                                  settings_.database.statement_timeout);
+        }
     }
     if (!stopping_ && Clock::now() >= next_state_check_)
         co_await refresh_disabled();
@@ -172,8 +180,8 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     // so they are due at once for whoever delivers next.
     std::vector<std::int64_t> released;
     if (stopping_ || disabled_) {
-        for (const auto& row : ready_)
-            released.push_back(row.outbox_id);
+        for (const auto& r : ready_)
+            released.push_back(r.row.outbox_id);
         ready_.clear();
     }
     const int window = std::max(1, settings_.webhook.max_in_flight);
@@ -203,10 +211,11 @@ asio::awaitable<bool> WebhookWorker::cycle() {
         steps.push_back(release_step(released));
     const auto claim_at = steps.size();
     if (limit > 0) {
-        steps.push_back(
-            claim_step(settings_.database.events_table, settings_.webhook, limit, lease()));
+        steps.push_back(claim_step(settings_.webhook, limit, lease()));
         steps.push_back(next_due_step(name()));
     }
+    // The lease starts when the server runs the claim, after this moment.
+    const auto send_by = Clock::now() + settings_.webhook.timeout;
     auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
     completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch));
     if (limit <= 0)
@@ -217,21 +226,36 @@ asio::awaitable<bool> WebhookWorker::cycle() {
         next_sleep_ = std::clamp(milliseconds(next_due.int64(0, 0)), 1ms, settings_.poll_interval);
     }
     for (auto& row : rows)
-        ready_.push_back(std::move(row));
+        ready_.push_back({std::move(row), send_by});
     dispatch();
     co_return static_cast<int>(rows.size()) == limit;
 }
 
 void WebhookWorker::dispatch() {
+    std::size_t expired = 0;
     while (!ready_.empty() && in_flight_ < settings_.webhook.max_in_flight && !disabled_ &&
            !stopping_) {
+        auto ready = std::move(ready_.front());
+        ready_.pop_front();
+        if (Clock::now() > ready.send_by) {
+            // Not normally reached (see max_leased); the attempt and its recording might
+            // outlast the lease, and another claim might send the row meanwhile. Left alone,
+            // the row is due again when its lease ends.
+            ++expired;
+            continue;
+        }
         ++in_flight_;
-        asio::co_spawn(strand_, deliver(std::move(ready_.front())), [](std::exception_ptr e) {
+        asio::co_spawn(strand_, deliver(std::move(ready.row)), [](std::exception_ptr e) {
             // deliver() catches everything it can; this only reports what escaped it.
             if (e)
                 log::error("webhook delivery task failed unexpectedly");
         });
-        ready_.pop_front();
+    }
+    if (expired > 0) {
+        log::warn(
+            "claimed messages waited too long for a free slot; they are sent again when "
+            "their lease ends",
+            {{"webhook", name()}, {"messages", expired}});
     }
     stats_.set_in_flight(name(), in_flight_);
 }

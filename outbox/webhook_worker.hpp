@@ -82,7 +82,11 @@ class WebhookWorker {
     // Claimed (leased) rows waiting for a free slot: filled only while max_in_flight requests
     // are outstanding, so at most max_in_flight of them; the next batch is claimed while the
     // current one is being sent.
-    std::deque<ClaimedRow> ready_;
+    struct ReadyRow {
+        ClaimedRow row;
+        std::chrono::steady_clock::time_point send_by;  // later, the lease could run out
+    };
+    std::deque<ReadyRow> ready_;
     std::vector<AttemptRecord> completed_;  // finished attempts not yet written
     int in_flight_ = 0;                     // HTTP requests outstanding
     bool disabled_ = false;
