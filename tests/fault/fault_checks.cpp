@@ -219,14 +219,18 @@ void FaultTest::expect_webhooks_complete(const HttpReceiver& receiver, const std
     EXPECT_EQ(unexpected, 0u) << "requests for events that are not OrderShipped";
     EXPECT_EQ(changed, 0u) << "a repeated message changed its webhook-id or body: "
                            << changed_example;
+    expect_one_outbox_row_per_event(webhook);
+    std::cerr << "[ fault ] webhook " << webhook << ": " << requests.size() << " requests for "
+              << expected.size() << " events (" << repeats << " repeats)\n";
+}
+
+void FaultTest::expect_one_outbox_row_per_event(const std::string& webhook) {
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = $1", pg::Params(webhook)),
-              static_cast<std::int64_t>(expected.size()))
+              shipped_events())
         << "the outbox must hold exactly one row per OrderShipped event";
     EXPECT_EQ(scalar("SELECT count(DISTINCT event_id) FROM sluice.outbox WHERE webhook = $1",
                      pg::Params(webhook)),
-              static_cast<std::int64_t>(expected.size()));
-    std::cerr << "[ fault ] webhook " << webhook << ": " << requests.size() << " requests for "
-              << expected.size() << " events (" << repeats << " repeats)\n";
+              shipped_events());
 }
 
 std::string FaultTest::diagnose(Instances& instances) {

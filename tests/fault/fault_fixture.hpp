@@ -153,6 +153,8 @@ class FaultTest : public ::testing::Test {
     // repeat carries the same webhook-id and body; nothing else arrived; the outbox holds one
     // row per event.
     void expect_webhooks_complete(const HttpReceiver& receiver, const std::string& webhook);
+    // The dispatcher enqueued exactly once: one outbox row per OrderShipped event.
+    void expect_one_outbox_row_per_event(const std::string& webhook);
 
     // Owners, checkpoints, head, outbox states and every instance's log tail.
     [[nodiscard]] std::string diagnose(Instances& instances);
