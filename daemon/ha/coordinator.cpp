@@ -18,6 +18,14 @@ constexpr const char* advisory_locks_cte =
     "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) ";
 
+// A connection whose statements reach different server sessions: its session locks mean nothing.
+struct PooledConnection : std::runtime_error {
+    PooledConnection()
+        : std::runtime_error(
+              "the coordination connection moved to another server session (a "
+              "transaction-pooling proxy?): sluice needs a session-level connection") {}
+};
+
 std::string interval(milliseconds d) {
     return std::to_string(d.count()) + " milliseconds";
 }
@@ -54,6 +62,7 @@ asio::awaitable<void> Coordinator::run() {
     bool first = true;
     while (!stopping_) {
         std::string error;
+        bool pooled = false;
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex_, options_.url, options_.connect_timeout, "sluice coordination");
@@ -62,6 +71,9 @@ asio::awaitable<void> Coordinator::run() {
             first = false;
             co_await session(conn);
             backoff.reset();
+        } catch (const PooledConnection& e) {
+            error = e.what();
+            pooled = true;
         } catch (const std::exception& e) {
             error = e.what();
         }
@@ -69,13 +81,19 @@ asio::awaitable<void> Coordinator::run() {
         if (error.empty())
             continue;
         stats_.last_error = error;
+        if (pooled) {
+            log::error(
+                "cannot own work through this connection; point database.url at "
+                "PostgreSQL or a session-mode pool",
+                {{"error", error}});
+        }
         if (!stats_.owned.empty()) {
             log::warn("coordination connection lost; stopping every owned unit until it is back",
                       {{"units", stats_.owned.size()}, {"error", error}});
             stats_.releases += stats_.owned.size();
             stats_.owned.clear();
             co_await work_.own({});
-        } else {
+        } else if (!pooled) {
             log::warn("coordination connection failed; retrying", {{"error", error}});
         }
         if (!stopping_)
@@ -90,21 +108,21 @@ asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {
     co_await conn.exec_script(
         "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
         options_.statement_timeout);
+    // The server session behind this connection (not PQbackendPID: behind a pool that is the
+    // pool's own key). Every tick checks it is still the same one: session locks live there.
+    auto pid = co_await conn.query("SELECT pg_backend_pid()", {}, options_.statement_timeout);
+    backend_pid_ = static_cast<int>(pid.int64(0, 0));
     co_await conn.query("SELECT pg_advisory_lock(sluice.instance_lock_key($1))",
                         pg::Params(options_.instance), options_.statement_timeout);
     co_await conn.query("DELETE FROM sluice.instances WHERE heartbeat < now() - interval '1 day'",
                         {}, options_.statement_timeout);
-    backend_pid_ = conn.backend_pid();
     stats_.connected = true;
     stats_.last_error.clear();
     log::info("coordination connected", {{"instance", options_.instance}});
     while (!stopping_) {
         auto input = co_await observe(conn);
-        if (input.backend_pid != backend_pid_) {
-            throw std::runtime_error(
-                "the coordination connection moved to another server session (a "
-                "transaction-pooling proxy?): sluice needs a session-level connection");
-        }
+        if (input.backend_pid != backend_pid_)
+            throw PooledConnection();
         auto decision = share_.decide(input, Clock::now());
         co_await act(conn, decision);
         if (stopping_)
