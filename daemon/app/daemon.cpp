@@ -97,7 +97,8 @@ class Daemon {
           metrics_(registry_),
           feed_(io.get_executor(), feed_options(config_)),
           coordination_(coordination_options(config_)),
-          subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance),
+          subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance,
+                       coordination_.failover_after / 2),
           coordinator_(io.get_executor(), coordination_, subscribers_),
           signals_(io, SIGINT, SIGTERM, SIGHUP),
           monitor_timer_(io) {}

@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <sstream>
+#include <utility>
 
 #include "log/log.hpp"
 #include "outbox/dispatcher.hpp"
@@ -59,8 +60,9 @@ std::string fingerprint(const config::Webhook& w) {
 }
 
 Subscribers::Subscribers(asio::any_io_executor ex, tailer::Feed& feed,
-                         metrics::SluiceMetrics& metrics, std::string owner)
-    : ex_(std::move(ex)), feed_(feed), metrics_(metrics) {
+                         metrics::SluiceMetrics& metrics, std::string owner,
+                         std::chrono::milliseconds handoff)
+    : ex_(std::move(ex)), feed_(feed), metrics_(metrics), handoff_(handoff) {
     options_.owner = std::move(owner);
 }
 
@@ -99,17 +101,26 @@ asio::awaitable<bool> Subscribers::stop(std::vector<std::string> names,
         entries_.erase(it);
     }
     feed_.wake_waiters();
-    auto deadline = std::chrono::steady_clock::now() + drain;
+    co_return co_await wait_done(std::move(stopping), drain);
+}
+
+asio::awaitable<bool> Subscribers::wait_done(std::vector<std::shared_ptr<Entry>> entries,
+                                             std::chrono::milliseconds bound) {
+    auto deadline = std::chrono::steady_clock::now() + bound;
     asio::steady_timer tick(ex_);
-    for (const auto& e : stopping) {
+    bool all = true;
+    for (const auto& e : entries) {
         while (!e->done && std::chrono::steady_clock::now() < deadline) {
             tick.expires_after(std::chrono::milliseconds(10));
             co_await tick.async_wait(asio::use_awaitable);
         }
-        if (!e->done)
-            co_return false;
+        if (!e->done) {
+            draining_.push_back(e);  // still in its batch: stop_all() waits for it
+            all = false;
+        }
     }
-    co_return true;
+    std::erase_if(draining_, [](const auto& e) { return e->done; });
+    co_return all;
 }
 
 asio::awaitable<void> Subscribers::apply(const config::Config& config,
@@ -191,9 +202,11 @@ asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
             to_stop.push_back(name);
     }
     if (!to_stop.empty()) {
-        bool drained = co_await stop(to_stop, drain_);
-        if (!drained)
-            log::warn("some subscribers did not stop within the drain bound");
+        bool drained = co_await stop(to_stop, std::min(drain_, handoff_));
+        if (!drained) {
+            log::warn("a subscriber handed over is still finishing its batch; it ends after it",
+                      {{"bound_ms", std::min(drain_, handoff_).count()}});
+        }
         for (const auto& name : to_stop) {
             auto it = units_.find(name);
             if (it != units_.end())
@@ -222,7 +235,15 @@ asio::awaitable<bool> Subscribers::stop_all(std::chrono::milliseconds drain) {
     std::vector<std::string> names;
     for (const auto& [name, e] : entries_)
         names.push_back(name);
-    co_return co_await stop(names, drain);
+    auto deadline = std::chrono::steady_clock::now() + drain;
+    bool stopped = co_await stop(names, drain);
+    // Runners handed over earlier that were still finishing a batch.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto draining = std::exchange(draining_, {});
+    bool drained =
+        co_await wait_done(std::move(draining), std::max(left, std::chrono::milliseconds(0)));
+    co_return stopped&& drained;
 }
 
 std::vector<std::shared_ptr<tailer::SubscriberStatus>> Subscribers::statuses() const {

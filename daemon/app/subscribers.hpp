@@ -33,8 +33,11 @@ namespace asio = boost::asio;
 class Subscribers final : public ha::Work {
   public:
     // `owner`: this instance's id, checked by every batch (see ha::Coordinator).
+    // `handoff`: how long own() waits for a runner it stops; the coordinator does not heartbeat
+    // meanwhile, so it stays well below failover_after. A runner still in a batch then finishes
+    // it on its own: the batch holds the owners row, so no new owner starts before it commits.
     Subscribers(asio::any_io_executor ex, tailer::Feed& feed, metrics::SluiceMetrics& metrics,
-                std::string owner);
+                std::string owner, std::chrono::milliseconds handoff);
 
     // Takes `config` as the set of units. Stopping waits for in-flight batches to commit,
     // bounded by `drain` (also used by own()).
@@ -66,15 +69,20 @@ class Subscribers final : public ha::Work {
 
     void start(const std::string& name, const Unit& unit);
     asio::awaitable<bool> stop(std::vector<std::string> names, std::chrono::milliseconds drain);
+    // Waits (bounded) for stopped runners to end; those that do not are kept in draining_.
+    asio::awaitable<bool> wait_done(std::vector<std::shared_ptr<Entry>> entries,
+                                    std::chrono::milliseconds bound);
 
     asio::any_io_executor ex_;
     tailer::Feed& feed_;
     metrics::SluiceMetrics& metrics_;
     tailer::RunnerOptions options_;
     std::chrono::milliseconds drain_{30000};
+    std::chrono::milliseconds handoff_;
     std::map<std::string, Unit> units_;
     std::set<std::string> owned_;
     std::map<std::string, std::shared_ptr<Entry>> entries_;
+    std::vector<std::shared_ptr<Entry>> draining_;  // stopped, still finishing a batch
 };
 
 }  // namespace sluice::app
