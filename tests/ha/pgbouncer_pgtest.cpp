@@ -8,12 +8,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 
-#include "daemon_process.hpp"
-#include "test_database.hpp"
+#include "counting_fixture.hpp"
 
 namespace sluice::testing {
 namespace {
@@ -94,40 +92,7 @@ class PgBouncer {
     std::optional<DaemonProcess> process_;
 };
 
-class BehindPgBouncer : public ::testing::Test {
-  protected:
-    void SetUp() override { db_.migrate(); }
-
-    std::string write_config(const std::string& url) {
-        std::string path = ::testing::TempDir() + "/pgbouncer-" + db_.name() + ".yaml";
-        std::ofstream(path) << "database: {url: '" << url << "'}\n"
-                            << "coordination: {failover_after: 2s}\n"
-                            << "tailer: {poll_interval: 200ms}\n"
-                            << "http: {listen: 127.0.0.1:0}\n"
-                            << "projections:\n"
-                            << "  - name: p\n"
-                            << "    setup: CREATE TABLE IF NOT EXISTS applied (event_id bigint "
-                               "PRIMARY KEY, times int NOT NULL)\n"
-                            << "    handlers:\n"
-                            << "      Tick: INSERT INTO applied VALUES (:id, 1) ON CONFLICT "
-                               "(event_id) DO UPDATE SET times = applied.times + 1\n";
-        return path;
-    }
-    void append(int n) {
-        conn_.exec(
-            "INSERT INTO events (aggregate_id, aggregate_type, version, event_type, payload) "
-            "SELECT gen_random_uuid(), 'T', 1, 'Tick', '{}' FROM generate_series(1, $1::int)",
-            pg::Params(n));
-    }
-    std::int64_t applied(const char* what) {
-        if (!conn_.exec("SELECT to_regclass('applied') IS NOT NULL").boolean(0, 0))
-            return 0;
-        return conn_.exec(std::string("SELECT coalesce(") + what + ", 0) FROM applied").int64(0, 0);
-    }
-
-    TestDatabase db_ = TestDatabase::create();
-    pg::Connection conn_ = db_.connect();
-};
+using BehindPgBouncer = CountingProjectionTest;
 
 TEST_F(BehindPgBouncer, TransactionPoolingIsDetectedAndNothingIsAppliedTwice) {
     PgBouncer bouncer(db_.url(), "transaction");
@@ -139,8 +104,7 @@ TEST_F(BehindPgBouncer, TransactionPoolingIsDetectedAndNothingIsAppliedTwice) {
               std::string::npos)
         << daemon.output_tail();
     EXPECT_LE(applied("max(times)"), 1) << "an event was applied twice";
-    daemon.kill(SIGTERM);
-    ASSERT_TRUE(daemon.wait_exit(30s)) << daemon.output_tail();
+    expect_clean_stop(daemon);
 }
 
 TEST_F(BehindPgBouncer, SessionPoolingWorksLikeADirectConnection) {
@@ -156,10 +120,7 @@ TEST_F(BehindPgBouncer, SessionPoolingWorksLikeADirectConnection) {
         << daemon.output_tail();
     EXPECT_EQ(applied("max(times)"), 1) << "an event was applied twice";
     EXPECT_EQ(daemon.count_in_log("session-level connection"), 0U) << daemon.output_tail();
-    daemon.kill(SIGTERM);
-    auto exit = daemon.wait_exit(30s);
-    ASSERT_TRUE(exit) << daemon.output_tail();
-    EXPECT_TRUE(exit->is_exit(0)) << exit->describe();
+    expect_clean_stop(daemon);
 }
 
 }  // namespace
