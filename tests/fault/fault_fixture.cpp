@@ -210,6 +210,18 @@ std::map<std::string, Position> FaultTest::checkpoints() {
     return out;
 }
 
+Position FaultTest::slowest(const std::vector<std::string>& units) {
+    auto cps = checkpoints();
+    std::optional<Position> low;
+    for (const auto& u : units) {
+        auto it = cps.find(u);
+        Position p = it == cps.end() ? Position{} : it->second;
+        if (!low || p < *low)
+            low = p;
+    }
+    return low.value_or(Position{});
+}
+
 std::map<std::string, Owner> FaultTest::owners() {
     auto r = conn().exec(
         "SELECT name, instance_id, pid, extract(epoch FROM clock_timestamp() - heartbeat)::float8 "

@@ -124,6 +124,8 @@ class FaultTest : public ::testing::Test {
     [[nodiscard]] std::int64_t scalar(const std::string& sql, const pg::Params& params = {});
     [[nodiscard]] Position head();
     [[nodiscard]] std::map<std::string, Position> checkpoints();
+    // The slowest of `units` (zero for a unit without a checkpoint yet): how far a catch-up is.
+    [[nodiscard]] Position slowest(const std::vector<std::string>& units);
     [[nodiscard]] std::map<std::string, Owner> owners();
     // Units whose checkpoint is not at the head, as "name at (tx,id)"; empty when all are.
     [[nodiscard]] std::string behind_head(const std::vector<std::string>& units);

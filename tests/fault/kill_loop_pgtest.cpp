@@ -42,22 +42,13 @@ TEST_F(KillNine, TwentyRandomKillsDuringCatchUpLoseNothingAndRepeatNothing) {
     auto seed = std::random_device{}();
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> jitter_ms(0, max_jitter_ms);
-    auto slowest = [&] {
-        auto cps = checkpoints();
-        std::int64_t least = bulk_end.event_id;
-        for (const auto& u : units) {
-            auto c = cps.find(u);
-            least = std::min(least, c == cps.end() ? 0 : c->second.event_id);
-        }
-        return least;
-    };
     std::cerr << "[ fault ] kill loop seed " << seed << "\n";
 
     const auto t0 = std::chrono::steady_clock::now();
     int during_catch_up = 0;
     for (int round = 1; round <= kills; ++round) {
         const std::int64_t target = bulk_end.event_id * round / (kills + 1);
-        ASSERT_TRUE(wait_until([&] { return slowest() >= target; }, 60s))
+        ASSERT_TRUE(wait_until([&] { return slowest(units).event_id >= target; }, 60s))
             << "the catch-up did not pass event " << target << " before kill " << round << "\n"
             << diagnose(instances);
         // Load shape: the kill lands at a random moment, whatever the instances are doing.

@@ -134,14 +134,19 @@ TEST_F(Partitions, KillsDuringAPartitionedCatchUpLoseNothingAndRepeatNothing) {
     OrderWriter writer(url_);
     auto seed = std::random_device{}();
     std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> delay_ms(50, 400);
+    std::uniform_int_distribution<int> jitter_ms(0, 40);
     std::cerr << "[ fault ] partitioned kill loop seed " << seed << "\n";
     const auto t0 = std::chrono::steady_clock::now();
     int during_catch_up = 0;
     constexpr int kills = 10;
     for (int round = 1; round <= kills; ++round) {
-        // Load shape: the kill lands at a random moment.
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+        // Kill k once the slowest part passed k / (kills + 1) of the bulk load (spread over the
+        // catch-up whatever the machine's speed), at a random moment of a batch.
+        const std::int64_t target = bulk_end.event_id * round / (kills + 1);
+        ASSERT_TRUE(wait_until([&] { return slowest(parts).event_id >= target; }, 60s))
+            << "the catch-up did not pass event " << target << " before kill " << round << "\n"
+            << diagnose(instances);
+        std::this_thread::sleep_for(std::chrono::milliseconds(jitter_ms(rng)));
         ASSERT_EQ(instances.live_slots().size(), 3u) << diagnose(instances);
         const std::string& part = parts[rng() % parts.size()];
         auto own = owners();
@@ -163,7 +168,7 @@ TEST_F(Partitions, KillsDuringAPartitionedCatchUpLoseNothingAndRepeatNothing) {
                   << (mid ? ", mid catch-up" : "") << "\n";
         instances.start(*victim);
     }
-    EXPECT_GE(during_catch_up, kills / 2) << "too few kills hit the catch-up";
+    EXPECT_GE(during_catch_up, kills * 3 / 4) << "too few kills hit the catch-up";
     writer.stop();
     ASSERT_TRUE(wait_all_at_head(parts, 60s)) << behind_head(parts) << "\n" << diagnose(instances);
     std::cerr << "[ fault ] every part at the head at " << seconds_since(t0) << "\n";

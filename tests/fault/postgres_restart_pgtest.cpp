@@ -26,21 +26,7 @@ std::uint64_t notify_wakeups(DaemonProcess& daemon) {
     return json::value_to<std::uint64_t>(root.at("tailer").as_object().at("notify_wakeups"));
 }
 
-class PostgresRestart : public FaultTest {
-  protected:
-    // The slowest unit's position (zero for a unit without a checkpoint yet).
-    Position slowest() {
-        auto cps = checkpoints();
-        std::optional<Position> low;
-        for (const auto& u : units) {
-            auto it = cps.find(u);
-            Position p = it == cps.end() ? Position{} : it->second;
-            if (!low || p < *low)
-                low = p;
-        }
-        return *low;
-    }
-};
+class PostgresRestart : public FaultTest {};
 
 TEST_F(PostgresRestart, SluiceRecoversOnItsOwnFromThreeRestartsDuringCatchUpAndDelivery) {
     OwnCluster cluster;
@@ -61,7 +47,7 @@ TEST_F(PostgresRestart, SluiceRecoversOnItsOwnFromThreeRestartsDuringCatchUpAndD
     const int pid = daemon.pid();
     OrderWriter writer(url_);
     const auto t0 = std::chrono::steady_clock::now();
-    ASSERT_TRUE(wait_until([&] { return slowest().event_id > 0; }, 30s))
+    ASSERT_TRUE(wait_until([&] { return slowest(units).event_id > 0; }, 30s))
         << "the catch-up never started\n"
         << diagnose(instances);
 
@@ -73,14 +59,14 @@ TEST_F(PostgresRestart, SluiceRecoversOnItsOwnFromThreeRestartsDuringCatchUpAndD
         std::int64_t mark = bulk_end.event_id * round / (restarts + 1);
         ASSERT_TRUE(wait_until(
             [&] {
-                auto s = slowest();
+                auto s = slowest(units);
                 return s >= bulk_end || s.event_id >= mark;
             },
             60s))
             << "no progress to event " << mark << " before restart " << round << "\n"
             << diagnose(instances);
         auto before = checkpoints();
-        bool catching_up = slowest() < bulk_end;
+        bool catching_up = slowest(units) < bulk_end;
         bool delivering = delivered("shipped") < shipped_events();
         during_catch_up += catching_up ? 1 : 0;
         during_delivery += delivering ? 1 : 0;
