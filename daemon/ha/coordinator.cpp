@@ -111,6 +111,8 @@ asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {
     // The server session behind this connection (not PQbackendPID: behind a pool that is the
     // pool's own key). Every tick checks it is still the same one: session locks live there.
     auto pid = co_await conn.query("SELECT pg_backend_pid()", {}, options_.statement_timeout);
+    if (backend_pid_ != 0)
+        former_backends_.insert(backend_pid_);
     backend_pid_ = static_cast<int>(pid.int64(0, 0));
     co_await conn.query("SELECT pg_advisory_lock(sluice.instance_lock_key($1))",
                         pg::Params(options_.instance), options_.statement_timeout);
@@ -162,6 +164,7 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
     in.live_instances = static_cast<int>(std::max<std::int64_t>(1, results[2].int64(0, 0)));
     in.backend_pid = static_cast<int>(results[2].int64(0, 1));
     const pg::Result& r = results[3];
+    std::vector<int> stale;
     for (int i = 0; i < r.rows(); ++i) {
         UnitView u;
         u.name = std::string(r.text(i, 0));
@@ -171,9 +174,25 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
             u.owner_instance = std::string(r.text(i, 2));
         if (!r.is_null(i, 3))
             u.owner_silent_seconds = std::strtod(std::string(r.text(i, 3)).c_str(), nullptr);
+        // Our row, but the lock in another session: either a former session of this instance
+        // that the server has not noticed is gone (a network fault), which we end, or — as
+        // acquire_owner takes lock and row in one statement — our statements reach different
+        // server sessions.
+        if (u.owner_instance == options_.instance && u.holder_pid &&
+            *u.holder_pid != backend_pid_) {
+            if (!former_backends_.contains(*u.holder_pid))
+                throw PooledConnection();
+            stale.push_back(*u.holder_pid);
+        }
         in.units.push_back(std::move(u));
     }
     stats_.live_instances = in.live_instances;
+    for (int pid : stale) {
+        log::warn("ending a former session of this instance that still holds a unit",
+                  {{"backend_pid", pid}});
+        co_await conn.query("SELECT pg_terminate_backend($1)", pg::Params(pid),
+                            options_.statement_timeout);
+    }
     co_return in;
 }
 

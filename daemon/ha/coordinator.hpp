@@ -84,6 +84,7 @@ class Coordinator {
     FairShare share_;
     CoordinatorStats stats_;
     int backend_pid_ = 0;
+    std::set<int> former_backends_;  // server sessions of earlier connections of this instance
     bool stopping_ = false;
     bool done_ = false;
     std::unique_ptr<asio::steady_timer> timer_;

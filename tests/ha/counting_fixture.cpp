@@ -8,7 +8,7 @@ namespace sluice::testing {
 std::string CountingProjectionTest::write_config(const std::string& url) {
     std::string path = ::testing::TempDir() + "/counting-" + db_.name() + ".yaml";
     std::ofstream(path) << "database: {url: '" << url << "'}\n"
-                        << "coordination: {failover_after: 2s}\n"
+                        << "coordination: {failover_after: 10s}\n"
                         << "tailer: {batch_size: 50, poll_interval: 200ms}\n"
                         << "http: {listen: 127.0.0.1:0}\n"
                         << "projections:\n"

@@ -15,8 +15,8 @@ class CountingProjectionTest : public ::testing::Test {
   protected:
     void SetUp() override { db_.migrate(); }
 
-    // Writes the config (database `url`, failover_after 2s, polls every 200 ms, HTTP on a free
-    // port) and returns its path.
+    // Writes the config (database `url`, failover_after 10s so the coordinator ticks once a
+    // second, polls every 200 ms, HTTP on a free port) and returns its path.
     std::string write_config(const std::string& url);
     // Appends `n` Tick events, one aggregate each, in one transaction.
     void append(int n);

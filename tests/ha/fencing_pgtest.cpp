@@ -1,7 +1,8 @@
 // The owners row fences a running daemon: when the row says another instance owns a projection,
-// the daemon's next batch fails its ownership check, commits nothing and hands the projection
-// over; as the row's instance holds no lock, the daemon then takes the projection back and goes
-// on from the stored checkpoint. Every event is applied exactly once throughout.
+// the daemon stops running it — its next batch fails the ownership check and commits nothing,
+// or, when its coordinator's tick sees the row first, the coordinator stops the runner — and,
+// as the row's instance holds no lock, takes it back and goes on from the stored checkpoint.
+// Every event is applied exactly once throughout.
 #include "counting_fixture.hpp"
 
 namespace sluice::testing {
@@ -20,12 +21,23 @@ TEST_F(Fencing, ADaemonThatLostTheOwnersRowCommitsNothingAndTakesTheProjectionBa
         << daemon.output_tail();
 
     // Another instance "takes over": the row names it now (as when a unit moved while this
-    // daemon's session was away). The daemon's next batch must fail its ownership check.
-    conn_.exec(
-        "UPDATE sluice.owners SET instance_id = 'intruder', heartbeat = now() "
-        "WHERE name = 'p'");
-    append(100);
-    ASSERT_TRUE(daemon.wait_for_log("another instance owns this subscriber now", 15s))
+    // daemon's session was away), committed with new events, so the runner's next batch
+    // (woken by their NOTIFY) usually meets the ownership check before the coordinator's tick.
+    {
+        pg::Transaction tx(conn_);
+        conn_.exec(
+            "UPDATE sluice.owners SET instance_id = 'intruder', heartbeat = now() "
+            "WHERE name = 'p'");
+        append(100);
+        tx.commit();
+    }
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return daemon.count_in_log("another instance owns this subscriber now") +
+                       daemon.count_in_log("lost ownership") >
+                   0;
+        },
+        15s))
         << daemon.output_tail();
     // The intruder holds no lock (it has no session), so the daemon takes p back on a later
     // tick and goes on from the stored checkpoint.
