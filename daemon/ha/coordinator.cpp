@@ -11,13 +11,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Session advisory locks of this database as (key, pid): a bigint key shows as classid (high
-// half) and objid (low half).
-constexpr const char* advisory_locks_cte =
-    "WITH l AS (SELECT (classid::bigint << 32) | objid::bigint AS key, pid FROM pg_locks "
-    "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) ";
-
 // A connection whose statements reach different server sessions: its session locks mean nothing.
 struct PooledConnection : std::runtime_error {
     PooledConnection()
@@ -144,18 +137,17 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
          pg::Params(options_.instance, options_.host, options_.pid)});
     steps.push_back({"UPDATE sluice.owners SET heartbeat = now() WHERE instance_id = $1",
                      pg::Params(options_.instance)});
-    steps.push_back({std::string(advisory_locks_cte) +
-                         "SELECT (SELECT count(*) FROM sluice.instances i "
-                         "WHERE i.heartbeat > now() - $1::interval "
-                         "AND EXISTS (SELECT 1 FROM l WHERE l.key = i.lock_key)), pg_backend_pid()",
-                     pg::Params(interval(options_.failover_after))});
+    // Live: a fresh heartbeat and its session still holds the instance lock.
     steps.push_back(
-        {std::string(advisory_locks_cte) +
-             "SELECT u.name, (SELECT min(l.pid) FROM l WHERE l.key = "
-             "sluice.owner_lock_key(u.name)),"
-             " o.instance_id, extract(epoch FROM now() - o.heartbeat)::float8 "
-             "FROM unnest($1::text[]) AS u(name) LEFT JOIN sluice.owners o ON o.name = u.name "
-             "ORDER BY u.name",
+        {"SELECT (SELECT count(*) FROM sluice.instances i "
+         "WHERE i.heartbeat > now() - $1::interval "
+         "AND sluice.advisory_holder(i.lock_key) IS NOT NULL), pg_backend_pid()",
+         pg::Params(interval(options_.failover_after))});
+    steps.push_back(
+        {"SELECT u.name, sluice.advisory_holder(sluice.owner_lock_key(u.name)),"
+         " o.instance_id, extract(epoch FROM now() - o.heartbeat)::float8 "
+         "FROM unnest($1::text[]) AS u(name) LEFT JOIN sluice.owners o ON o.name = u.name "
+         "ORDER BY u.name",
          pg::Params(pg::text_array(units))});
     auto results = co_await conn.pipeline(std::move(steps), options_.statement_timeout);
     ShareInput in;

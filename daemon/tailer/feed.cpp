@@ -116,11 +116,11 @@ asio::awaitable<void> Feed::fetch_loop() {
                 "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
                 options_.statement_timeout);
             if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
-                log::info("database connection restored",
-                          {{"outage_seconds", std::chrono::duration<double>(
-                                                  std::chrono::steady_clock::now() -
-                                                  stats_.down_since)
-                                                  .count()}});
+                log::info(
+                    "database connection restored",
+                    {{"outage_seconds", std::chrono::duration<double>(
+                                            std::chrono::steady_clock::now() - stats_.down_since)
+                                            .count()}});
             }
             stats_.connected = true;
             stats_.down_since = {};
