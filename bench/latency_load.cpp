@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "pg/connection.hpp"
+#include "infra/pg/connection.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include "config/sections.hpp"
 #include "config/validate.hpp"
-#include "sql/sql_template.hpp"
+#include "infra/sql/sql_template.hpp"
 
 namespace sluice::config {
 namespace {

@@ -16,15 +16,15 @@ DispatchSink::DispatchSink(const config::Webhook& webhook, const std::string& qu
     on_error_.backoff = std::chrono::seconds(1);
 }
 
-bool DispatchSink::wants(const tailer::EventRow& event) const {
+bool DispatchSink::wants(const engine::EventRow& event) const {
     if (!event_types_.empty() && !event_types_.contains(event.event_type))
         return false;
     return aggregate_types_.empty() || aggregate_types_.contains(event.aggregate_type);
 }
 
 std::vector<pg::Step> DispatchSink::apply_steps(
-    const std::vector<const tailer::EventRow*>& events) const {
-    return {{insert_sql_, pg::Params(name_, tailer::id_array(events))}};
+    const std::vector<const engine::EventRow*>& events) const {
+    return {{insert_sql_, pg::Params(name_, engine::id_array(events))}};
 }
 
 }  // namespace sluice::outbox

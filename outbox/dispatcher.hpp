@@ -1,17 +1,17 @@
 // A webhook's dispatcher: a subscriber like a projection, whose "handler" enqueues one
 // sluice.outbox row per matching event, in the same transaction as its checkpoint update, so a
 // crash can neither lose nor duplicate an enqueue (the row is unique per webhook and event).
-// Error policy: as tailer::Sink.
+// Error policy: as engine::Sink.
 #pragma once
 
 #include <set>
 
 #include "config/config.hpp"
-#include "tailer/sink.hpp"
+#include "engine/sink.hpp"
 
 namespace sluice::outbox {
 
-class DispatchSink final : public tailer::Sink {
+class DispatchSink final : public engine::Sink {
   public:
     DispatchSink(const config::Webhook& webhook, const std::string& quoted_events_table);
 
@@ -19,9 +19,9 @@ class DispatchSink final : public tailer::Sink {
     [[nodiscard]] std::string_view kind() const override { return "webhook"; }
     [[nodiscard]] const config::OnError& on_error() const override { return on_error_; }
     boost::asio::awaitable<void> prepare(pg::AsyncConnection&) override { co_return; }
-    [[nodiscard]] bool wants(const tailer::EventRow& event) const override;
+    [[nodiscard]] bool wants(const engine::EventRow& event) const override;
     [[nodiscard]] std::vector<pg::Step> apply_steps(
-        const std::vector<const tailer::EventRow*>& events) const override;
+        const std::vector<const engine::EventRow*>& events) const override;
 
   private:
     std::string name_;

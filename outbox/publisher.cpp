@@ -9,7 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "log/log.hpp"
+#include "infra/log/log.hpp"
 
 namespace sluice::outbox {
 

@@ -1,6 +1,6 @@
 #include "outbox/stats.hpp"
 
-#include "metrics/sluice_metrics.hpp"
+#include "infra/metrics/sluice_metrics.hpp"
 
 #include <algorithm>
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/pg/async_connection.hpp"
 #include "outbox/envelope.hpp"
 #include "outbox/retry_policy.hpp"
-#include "pg/async_connection.hpp"
 
 namespace sluice::outbox {
 

@@ -5,7 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "log/log.hpp"
+#include "infra/log/log.hpp"
 #include "outbox/signature.hpp"
 #include "outbox/text.hpp"
 

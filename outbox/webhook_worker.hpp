@@ -24,10 +24,10 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/pg/async_connection.hpp"
 #include "outbox/http_client.hpp"
 #include "outbox/stats.hpp"
 #include "outbox/store.hpp"
-#include "pg/async_connection.hpp"
 
 namespace sluice::outbox {
 

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <stdexcept>
 
-#include "sql/sql_template.hpp"
+#include "infra/sql/sql_template.hpp"
 
 namespace sluice::projections {
 namespace {

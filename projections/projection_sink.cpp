@@ -41,7 +41,7 @@ std::string ProjectionSink::all_part_names() const {
     return pg::text_array(names);
 }
 
-bool ProjectionSink::wants(const tailer::EventRow& event) const {
+bool ProjectionSink::wants(const engine::EventRow& event) const {
     if (!event_types_.contains(event.event_type))
         return false;
     if (part_.count > 1 && part_of(event.aggregate_id, part_.count) != part_.index)
@@ -50,11 +50,11 @@ bool ProjectionSink::wants(const tailer::EventRow& event) const {
 }
 
 std::vector<pg::Step> ProjectionSink::apply_steps(
-    const std::vector<const tailer::EventRow*>& events) const {
-    return {{function_.call_sql, pg::Params(tailer::id_array(events))}};
+    const std::vector<const engine::EventRow*>& events) const {
+    return {{function_.call_sql, pg::Params(engine::id_array(events))}};
 }
 
-std::optional<pg::Step> ProjectionSink::catch_up_step(const tailer::Position& from,
+std::optional<pg::Step> ProjectionSink::catch_up_step(const engine::Position& from,
                                                       int limit) const {
     return pg::Step{function_.catch_up_sql, pg::Params(name_, std::to_string(from.transaction_id),
                                                        std::to_string(from.id), limit)};

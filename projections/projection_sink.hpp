@@ -9,12 +9,12 @@
 #include <set>
 
 #include "config/config.hpp"
+#include "engine/sink.hpp"
 #include "projections/apply_function.hpp"
-#include "tailer/sink.hpp"
 
 namespace sluice::projections {
 
-class ProjectionSink final : public tailer::Sink {
+class ProjectionSink final : public engine::Sink {
   public:
     ProjectionSink(config::Projection projection, std::string quoted_events_table,
                    std::chrono::milliseconds statement_timeout, Part part = {});
@@ -23,10 +23,10 @@ class ProjectionSink final : public tailer::Sink {
     [[nodiscard]] std::string_view kind() const override { return "projection"; }
     [[nodiscard]] const config::OnError& on_error() const override { return projection_.on_error; }
     boost::asio::awaitable<void> prepare(pg::AsyncConnection& conn) override;
-    [[nodiscard]] bool wants(const tailer::EventRow& event) const override;
+    [[nodiscard]] bool wants(const engine::EventRow& event) const override;
     [[nodiscard]] std::vector<pg::Step> apply_steps(
-        const std::vector<const tailer::EventRow*>& events) const override;
-    [[nodiscard]] std::optional<pg::Step> catch_up_step(const tailer::Position& from,
+        const std::vector<const engine::EventRow*>& events) const override;
+    [[nodiscard]] std::optional<pg::Step> catch_up_step(const engine::Position& from,
                                                         int limit) const override;
 
   private:

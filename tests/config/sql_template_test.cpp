@@ -1,4 +1,4 @@
-#include "sql/sql_template.hpp"
+#include "infra/sql/sql_template.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // reference list of metric names that check_dashboards.py holds the dashboard and alerts to.
 #include <iostream>
 
-#include "metrics/sluice_metrics.hpp"
+#include "infra/metrics/sluice_metrics.hpp"
 
 int main() {
     using namespace sluice::metrics;

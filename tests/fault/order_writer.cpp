@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "pg/connection.hpp"
+#include "infra/pg/connection.hpp"
 
 namespace sluice::testing::fault {
 namespace {

@@ -1,7 +1,7 @@
 // Coordinators of several "instances" in one process, against a real database: the work spreads,
 // a stopped or disconnected instance's units move to the others, and the owners row fences a
 // former owner's commits. The Work here only records what it was told to run.
-#include "ha/coordinator.hpp"
+#include "engine/coordinator.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,10 +9,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "pg/error.hpp"
+#include "infra/pg/error.hpp"
 #include "test_database.hpp"
 
-namespace sluice::ha {
+namespace sluice::engine {
 namespace {
 
 using namespace std::chrono_literals;
@@ -192,4 +192,4 @@ TEST_F(Coordination, TheOwnersRowFencesAFormerOwnersBatch) {
 }
 
 }  // namespace
-}  // namespace sluice::ha
+}  // namespace sluice::engine

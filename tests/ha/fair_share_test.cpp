@@ -1,8 +1,8 @@
-#include "ha/fair_share.hpp"
+#include "engine/fair_share.hpp"
 
 #include <gtest/gtest.h>
 
-namespace sluice::ha {
+namespace sluice::engine {
 namespace {
 
 using std::chrono::milliseconds;
@@ -118,4 +118,4 @@ TEST(FairShare, EndsTheSessionOfAnOwnerSilentLongerThanFailoverAfter) {
 }
 
 }  // namespace
-}  // namespace sluice::ha
+}  // namespace sluice::engine

@@ -1,10 +1,10 @@
-#include "http/router.hpp"
+#include "infra/http/router.hpp"
 
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
-#include "http/listen_address.hpp"
+#include "infra/http/listen_address.hpp"
 
 namespace sluice::http {
 namespace {

@@ -1,6 +1,6 @@
 // The server over real sockets on 127.0.0.1 (port 0). Every test runs on a fresh io_context
 // and ends by checking that the io_context ran out of work, i.e. stop() left nothing behind.
-#include "http/server.hpp"
+#include "infra/http/server.hpp"
 
 #include <gtest/gtest.h>
 

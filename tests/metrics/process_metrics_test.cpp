@@ -1,4 +1,4 @@
-#include "metrics/process_metrics.hpp"
+#include "infra/metrics/process_metrics.hpp"
 
 #include <gtest/gtest.h>
 

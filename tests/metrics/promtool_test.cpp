@@ -8,7 +8,7 @@
 #include <limits>
 #include <memory>
 
-#include "metrics/sluice_metrics.hpp"
+#include "infra/metrics/sluice_metrics.hpp"
 
 namespace sluice::metrics {
 namespace {

@@ -1,4 +1,4 @@
-#include "metrics/registry.hpp"
+#include "infra/metrics/registry.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "metrics/sluice_metrics.hpp"
+#include "infra/metrics/sluice_metrics.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "metrics/text_format.hpp"
+#include "infra/metrics/text_format.hpp"
 
 #include <gtest/gtest.h>
 

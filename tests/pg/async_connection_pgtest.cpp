@@ -6,7 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include "pg/async_connection.hpp"
+#include "infra/pg/async_connection.hpp"
 #include "test_database.hpp"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "pg/connection.hpp"
+#include "infra/pg/connection.hpp"
 
 namespace sluice::testing {
 

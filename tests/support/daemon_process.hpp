@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "pg/connection.hpp"
+#include "infra/pg/connection.hpp"
 
 namespace sluice::testing {
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "pg/connection.hpp"
+#include "infra/pg/connection.hpp"
 
 namespace sluice::testing {
 

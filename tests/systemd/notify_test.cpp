@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "notify/notify.hpp"
+#include "infra/notify/notify.hpp"
 
 namespace {
 

@@ -1,0 +1,79 @@
+#include "daemon/commands/check_connect.hpp"
+
+#include "infra/pg/connection.hpp"
+#include "infra/sql/sql_template.hpp"
+#include "store/migrations.hpp"
+
+namespace sluice::daemon {
+namespace {
+
+// The statement with each :param as a typed positional parameter, e.g. :payload -> $2::jsonb.
+std::string as_prepared(std::string_view statement, std::vector<std::string>& types) {
+    types.clear();
+    return sql::substitute_params(statement, [&](const sql::ParamRef& ref) {
+        auto it = std::find(types.begin(), types.end(), ref.name);
+        if (it == types.end()) {
+            types.push_back(ref.name);
+            it = types.end() - 1;
+        }
+        return "$" + std::to_string(it - types.begin() + 1) +
+               "::" + std::string(sql::event_param_type(ref.name));
+    });
+}
+
+}  // namespace
+
+std::vector<config::Diagnostic> check_against_database(const config::Config& c) {
+    std::vector<config::Diagnostic> out;
+    config::Location top{c.source_file, 0, 0};
+    auto conn = pg::Connection::open(c.database.url, 10, "sluice check-config");
+    pg::Transaction tx(conn);  // rolled back: nothing is left behind
+    auto table = conn.exec("SELECT to_regclass($1) IS NOT NULL",
+                           pg::Params(store::quote_qualified(c.database.events_table)));
+    if (!table.boolean(0, 0)) {
+        out.push_back({top, "events table " + c.database.events_table +
+                                " does not exist (sluice run or sluice migrate creates it)"});
+        return out;
+    }
+    auto column = conn.exec(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) "
+        "AND attname = 'transaction_id' AND NOT attisdropped",
+        pg::Params(store::quote_qualified(c.database.events_table)));
+    if (column.int64(0, 0) == 0) {
+        out.push_back({top, "events table " + c.database.events_table +
+                                " has no transaction_id column yet (sluice migrate adds it)"});
+    }
+    int n = 0;
+    for (const auto& p : c.projections) {
+        conn.exec("SAVEPOINT projection");
+        try {
+            if (!p.setup.empty())
+                conn.exec_script(p.setup);
+        } catch (const pg::Error& e) {
+            out.push_back({p.location, "projection " + p.name + ": setup failed: " + e.what() +
+                                           " (SQLSTATE " + e.sqlstate() + ")"});
+            conn.exec("ROLLBACK TO SAVEPOINT projection");
+            continue;
+        }
+        for (const auto& h : p.handlers) {
+            for (const auto& st : sql::split_statements(h.sql)) {
+                std::vector<std::string> names;
+                std::string text = as_prepared(st.text, names);
+                conn.exec("SAVEPOINT handler");
+                try {
+                    conn.exec("PREPARE sluice_check_" + std::to_string(++n) + " AS " + text);
+                    conn.exec("RELEASE SAVEPOINT handler");
+                } catch (const pg::Error& e) {
+                    conn.exec("ROLLBACK TO SAVEPOINT handler");
+                    out.push_back({h.location, "projection " + p.name + ", handler " +
+                                                   h.event_type + ": " + e.what() + " (SQLSTATE " +
+                                                   e.sqlstate() + ")"});
+                }
+            }
+        }
+        conn.exec("RELEASE SAVEPOINT projection");
+    }
+    return out;
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,100 @@
+#include "daemon/commands/command.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "infra/pg/error.hpp"
+
+namespace sluice::daemon {
+namespace {
+
+void print_commands(std::ostream& out, const std::vector<Command>& commands) {
+    out << "sluice " SLUICE_VERSION
+           " - PostgreSQL event log to read models and webhooks\n\n"
+           "Usage: sluice <command> [options]   (sluice <command> --help for details)\n\n"
+           "Commands:\n";
+    for (const Command& c : commands) {
+        out << "  " << c.name << std::string(c.name.size() < 14 ? 14 - c.name.size() : 1, ' ')
+            << c.summary << "\n";
+    }
+    out << "\n" << exit_codes_help;
+}
+
+}  // namespace
+
+int dispatch(const std::vector<Command>& commands, int argc, char** argv) {
+    if (argc < 2) {
+        print_commands(std::cerr, commands);
+        return exit_usage;
+    }
+    std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        print_commands(std::cout, commands);
+        return exit_ok;
+    }
+    if (name == "--version") {
+        std::cout << "sluice " SLUICE_VERSION "\n";
+        return exit_ok;
+    }
+    for (const Command& c : commands) {
+        if (c.name != name)
+            continue;
+        std::vector<std::string> args(argv + 2, argv + argc);
+        try {
+            return c.run(args);
+        } catch (const UsageError& e) {
+            std::cerr << "sluice " << name << ": " << e.what() << "\n";
+            return exit_usage;
+        } catch (const pg::Error& e) {
+            std::cerr << "sluice " << name << ": " << e.what()
+                      << (e.sqlstate().empty() ? "" : " (SQLSTATE " + e.sqlstate() + ")") << "\n";
+            return exit_failure;
+        } catch (const std::exception& e) {
+            std::cerr << "sluice " << name << ": " << e.what() << "\n";
+            return exit_failure;
+        }
+    }
+    std::cerr << "sluice: unknown command '" << name << "' (see sluice --help)\n";
+    return exit_usage;
+}
+
+bool parse_options(const std::string& command, const std::string& synopsis,
+                   const po::options_description& options, const std::vector<std::string>& args,
+                   po::variables_map& vm, const po::positional_options_description* positional) {
+    po::options_description all;
+    all.add(options);
+    all.add_options()("help,h", "show this help");
+    try {
+        auto parser = po::command_line_parser(args).options(all);
+        if (positional != nullptr)
+            parser.positional(*positional);
+        po::store(parser.run(), vm);
+        if (vm.count("help") != 0U) {
+            std::cout << "Usage: sluice " << command << " " << synopsis << "\n\n"
+                      << all << "\n"
+                      << exit_codes_help;
+            return false;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(std::string(e.what()) + " (see sluice " + command + " --help)");
+    }
+    return true;
+}
+
+void add_database_options(po::options_description& options) {
+    options.add_options()("database-url", po::value<std::string>(),
+                          "libpq URL or key=value string (default: $DATABASE_URL)")(
+        "events-table", po::value<std::string>()->default_value("events"),
+        "the events table, optionally schema-qualified");
+}
+
+std::string database_url(const po::variables_map& vm) {
+    if (vm.count("database-url") != 0U)
+        return vm["database-url"].as<std::string>();
+    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0')
+        return env;
+    throw UsageError("no database: pass --database-url or set DATABASE_URL");
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,35 @@
+#include <iostream>
+
+#include "daemon/commands/commands.hpp"
+#include "store/migrate.hpp"
+
+namespace sluice::daemon {
+
+int migrate_command(const std::vector<std::string>& args) {
+    po::options_description options("Options");
+    add_database_options(options);
+    options.add_options()("notify-channel",
+                          po::value<std::string>()->default_value("sluice_events"),
+                          "the channel the events trigger notifies");
+    po::variables_map vm;
+    if (!parse_options("migrate", "[--database-url URL] [--events-table events]", options, args,
+                       vm)) {
+        return exit_ok;
+    }
+    store::SchemaOptions schema{vm["events-table"].as<std::string>(),
+                                vm["notify-channel"].as<std::string>()};
+    try {
+        (void)store::quote_qualified(schema.events_table);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    auto conn = pg::Connection::open(database_url(vm), 10, "sluice migrate");
+    auto report = store::migrate(conn, schema);
+    for (const auto& step : report.applied)
+        std::cout << "applied " << step << "\n";
+    std::cout << "schema up to date (" << report.applied.size() << " applied, "
+              << report.already_applied << " already present)\n";
+    return exit_ok;
+}
+
+}  // namespace sluice::daemon

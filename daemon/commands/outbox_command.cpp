@@ -1,0 +1,195 @@
+// `sluice outbox status|list|retry|enable`: operate the webhook outbox from the command line.
+#include <boost/json.hpp>
+#include <iostream>
+
+#include "daemon/commands/command.hpp"
+#include "daemon/commands/commands.hpp"
+#include "daemon/commands/table.hpp"
+#include "outbox/cli.hpp"
+
+namespace sluice::daemon {
+
+using namespace sluice::daemon;
+namespace json = boost::json;
+
+namespace {
+
+template <class T>
+json::value or_null(const std::optional<T>& v) {
+    return v ? json::value(*v) : json::value(nullptr);
+}
+
+int status(pg::Connection& conn, const std::vector<std::string>& names, bool as_json) {
+    auto rows = outbox::outbox_status(conn, names);
+    if (as_json) {
+        json::array out;
+        for (const auto& s : rows) {
+            out.push_back(
+                json::object{{"webhook", s.webhook},
+                             {"pending", s.pending},
+                             {"due", s.due},
+                             {"scheduled", s.scheduled},
+                             {"dead", s.dead},
+                             {"oldest_pending_age_seconds", or_null(s.oldest_pending_age_s)},
+                             {"last_error", or_null(s.last_error)},
+                             {"enabled", !s.disabled},
+                             {"disabled_reason", or_null(s.disabled_reason)}});
+        }
+        std::cout << json::serialize(out) << "\n";
+        return exit_ok;
+    }
+    TableRows table = {{"WEBHOOK", "ENABLED", "PENDING", "DUE", "IN FLIGHT/SCHEDULED", "DEAD",
+                        "OLDEST", "LAST ERROR"}};
+    for (const auto& s : rows) {
+        std::string age =
+            s.oldest_pending_age_s
+                ? std::to_string(static_cast<long long>(*s.oldest_pending_age_s)) + "s"
+                : "-";
+        std::string error = clip(s.last_error.value_or(""), 60);
+        table.push_back({s.webhook,
+                         s.disabled ? "no (" + s.disabled_reason.value_or("disabled") + ")" : "yes",
+                         std::to_string(s.pending), std::to_string(s.due),
+                         std::to_string(s.scheduled), std::to_string(s.dead), age, error});
+    }
+    print_table(std::cout, table);
+    return exit_ok;
+}
+
+int list(pg::Connection& conn, const po::variables_map& vm) {
+    outbox::ListFilter filter;
+    if (vm.count("webhook") != 0U)
+        filter.webhook = vm["webhook"].as<std::string>();
+    if (vm.count("state") != 0U) {
+        filter.state = vm["state"].as<std::string>();
+        if (*filter.state != "pending" && *filter.state != "dead" && *filter.state != "delivered") {
+            throw UsageError("--state must be pending, dead or delivered");
+        }
+    }
+    filter.limit = vm["limit"].as<int>();
+    auto rows = outbox::outbox_list(conn, filter);
+    if (vm["json"].as<bool>()) {
+        for (const auto& e : rows) {
+            std::cout << json::serialize(json::object{{"id", e.id},
+                                                      {"webhook", e.webhook},
+                                                      {"event_id", e.event_id},
+                                                      {"aggregate_id", e.aggregate_id},
+                                                      {"state", e.state},
+                                                      {"attempts", e.attempts},
+                                                      {"next_attempt_at", e.next_attempt_at},
+                                                      {"enqueued_at", e.enqueued_at},
+                                                      {"delivered_at", or_null(e.delivered_at)},
+                                                      {"last_error", or_null(e.last_error)}})
+                      << "\n";
+        }
+        return exit_ok;
+    }
+    TableRows table = {
+        {"ID", "WEBHOOK", "EVENT", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}};
+    for (const auto& e : rows) {
+        std::string error = clip(e.last_error.value_or(""), 50);
+        table.push_back({std::to_string(e.id), e.webhook, std::to_string(e.event_id), e.state,
+                         std::to_string(e.attempts), e.next_attempt_at, error});
+    }
+    print_table(std::cout, table);
+    return exit_ok;
+}
+
+}  // namespace
+
+int outbox_command(const std::vector<std::string>& args) {
+    po::options_description options("Options");
+    options.add_options()("action", po::value<std::string>(), "status | list | retry | enable")(
+        "args", po::value<std::vector<std::string>>()->multitoken(),
+        "retry: outbox ids; enable: the webhook name")(
+        "config,c", po::value<std::string>(), "config file (for the database URL and webhooks)")(
+        "database-url", po::value<std::string>(), "default: from --config or $DATABASE_URL")(
+        "webhook", po::value<std::string>(), "list/retry: only this webhook")(
+        "state", po::value<std::string>(),
+        "list: pending | dead | delivered; retry: dead (default)")(
+        "limit", po::value<int>()->default_value(100), "list: at most this many rows")(
+        "json", po::bool_switch(), "status/list: print JSON");
+    po::positional_options_description positional;
+    positional.add("action", 1).add("args", -1);
+    po::variables_map vm;
+    if (!parse_options(
+            "outbox",
+            "status [--json]\n"
+            "       sluice outbox list [--webhook W] [--state pending|dead|delivered] [--json]\n"
+            "       sluice outbox retry ID... | --webhook W [--state dead]\n"
+            "       sluice outbox enable NAME\n"
+            "  (each with --config FILE or --database-url URL)",
+            options, args, vm, &positional)) {
+        return exit_ok;
+    }
+    if (vm.count("action") == 0U)
+        throw UsageError("say what to do: status, list, retry or enable");
+    std::string action = vm["action"].as<std::string>();
+    std::vector<std::string> rest;
+    if (vm.count("args") != 0U)
+        rest = vm["args"].as<std::vector<std::string>>();
+
+    std::optional<config::Config> config;
+    if (vm.count("config") != 0U) {
+        config = load_config_or_report(vm["config"].as<std::string>());
+        if (!config)
+            return exit_usage;
+    }
+    std::string url;
+    if (vm.count("database-url") != 0U) {
+        url = vm["database-url"].as<std::string>();
+    } else if (config) {
+        url = config->database.url;
+    } else {
+        url = database_url(vm);
+    }
+    if (action != "status" && action != "list" && action != "retry" && action != "enable") {
+        throw UsageError("unknown action '" + action + "' (status, list, retry or enable)");
+    }
+    std::vector<std::int64_t> ids;
+    if (action == "retry") {
+        for (const auto& a : rest) {
+            try {
+                std::size_t used = 0;
+                ids.push_back(std::stoll(a, &used));
+                if (used != a.size())
+                    throw std::invalid_argument(a);
+            } catch (const std::exception&) {
+                throw UsageError("retry: '" + a + "' is not an outbox id");
+            }
+        }
+        if (ids.empty() && vm.count("webhook") == 0U) {
+            throw UsageError("retry: give outbox ids, or --webhook W [--state dead]");
+        }
+    }
+    if (action == "enable" && rest.size() != 1)
+        throw UsageError("enable: give one webhook name");
+
+    auto conn = pg::Connection::open(url, 10, "sluice outbox");
+    if (action == "status") {
+        std::vector<std::string> names;
+        if (config) {
+            for (const auto& w : config->webhooks)
+                names.push_back(w.name);
+        }
+        return status(conn, names, vm["json"].as<bool>());
+    }
+    if (action == "list")
+        return list(conn, vm);
+    if (action == "retry") {
+        std::int64_t changed = 0;
+        if (!ids.empty()) {
+            changed = outbox::retry_ids(conn, ids);
+        } else {
+            std::string state = vm.count("state") != 0U ? vm["state"].as<std::string>() : "dead";
+            changed = outbox::retry_webhook(conn, vm["webhook"].as<std::string>(), state);
+        }
+        std::cout << "re-queued " << changed << " message" << (changed == 1 ? "" : "s")
+                  << " (same webhook-id, attempts reset)\n";
+        return exit_ok;
+    }
+    bool was_disabled = outbox::enable(conn, rest.front());
+    std::cout << (was_disabled ? "enabled " : "was not disabled: ") << rest.front() << "\n";
+    return exit_ok;
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,205 @@
+// `sluice rebuild NAME`: reset a projection and replay it from the first event, beside a running
+// daemon. The rebuild holds the projection's session advisory lock for the whole replay; the
+// daemon's batches for it take the transaction-level lock, fail fast (SL002) and wait, while its
+// other projections carry on. When the replay reaches the head the lock is released and the
+// daemon goes on from the rebuilt checkpoint. A partitioned projection is replayed whole (all
+// its parts locked), then every part's checkpoint is set to the end: this is also how a
+// projection moves to a new number of partitions.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "daemon/commands/command.hpp"
+#include "daemon/commands/commands.hpp"
+#include "infra/log/log.hpp"
+#include "projections/partition.hpp"
+#include "projections/projection_sink.hpp"
+#include "store/migrate.hpp"
+
+namespace sluice::daemon {
+
+using namespace sluice::daemon;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string format_duration(double seconds) {
+    if (seconds < 0 || seconds > 1e7)
+        return "?";
+    long s = static_cast<long>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) {
+        std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+    } else if (s >= 60) {
+        std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+    } else {
+        std::snprintf(buf, sizeof buf, "%lds", s);
+    }
+    return buf;
+}
+
+class Progress {
+  public:
+    Progress(std::int64_t total, bool terminal) : total_(total), terminal_(terminal) {}
+
+    void update(std::int64_t done, bool final = false) {
+        auto now = Clock::now();
+        if (!final && now - last_ < (terminal_ ? std::chrono::milliseconds(200)
+                                               : std::chrono::milliseconds(2000))) {
+            return;
+        }
+        last_ = now;
+        double elapsed = std::chrono::duration<double>(now - start_).count();
+        double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+        std::int64_t total = std::max(total_, done);
+        double eta = rate > 0 ? static_cast<double>(total - done) / rate : -1;
+        int percent = total > 0 ? static_cast<int>(100 * done / total) : 100;
+        char line[200];
+        if (terminal_) {
+            int filled = percent * 30 / 100;
+            std::snprintf(line, sizeof line, "\r[%-30s] %3d%% %lld/%lld events, %.0f/s, ETA %s ",
+                          std::string(static_cast<std::size_t>(filled), '#').c_str(), percent,
+                          static_cast<long long>(done), static_cast<long long>(total), rate,
+                          format_duration(eta).c_str());
+        } else {
+            std::snprintf(line, sizeof line, "rebuild: %lld/%lld events (%d%%), %.0f/s, ETA %s\n",
+                          static_cast<long long>(done), static_cast<long long>(total), percent,
+                          rate, format_duration(eta).c_str());
+        }
+        std::cerr << line << std::flush;
+        if (final && terminal_)
+            std::cerr << "\n";
+    }
+
+  private:
+    std::int64_t total_;
+    bool terminal_;
+    Clock::time_point start_ = Clock::now();
+    Clock::time_point last_{};
+};
+
+bool confirm(const std::string& name, std::int64_t total) {
+    std::cerr << "Rebuild projection '" << name << "': run its reset SQL and replay " << total
+              << " events? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+}  // namespace
+
+int rebuild_command(const std::vector<std::string>& args) {
+    po::options_description options("Options");
+    options.add_options()("config,c", po::value<std::string>()->required(), "YAML config file")(
+        "name", po::value<std::string>()->required(), "the projection to rebuild")(
+        "yes,y", po::bool_switch(), "do not ask for confirmation")(
+        "lock-timeout", po::value<int>()->default_value(60),
+        "seconds to wait for the running daemon's batch to finish");
+    po::positional_options_description positional;
+    positional.add("name", 1);
+    po::variables_map vm;
+    if (!parse_options("rebuild", "NAME --config FILE [--yes]", options, args, vm, &positional)) {
+        return exit_ok;
+    }
+    auto config = load_config_or_report(vm["config"].as<std::string>());
+    if (!config)
+        return exit_usage;
+    std::string name = vm["name"].as<std::string>();
+    auto it = std::find_if(config->projections.begin(), config->projections.end(),
+                           [&](const config::Projection& p) { return p.name == name; });
+    if (it == config->projections.end()) {
+        throw UsageError("no projection named '" + name + "' in " + vm["config"].as<std::string>());
+    }
+    const config::Projection& projection = *it;
+    std::string table = store::quote_qualified(config->database.events_table);
+
+    bool yes = vm["yes"].as<bool>();
+    if (!yes && !isatty(STDIN_FILENO)) {
+        throw UsageError("not on a terminal: pass --yes to rebuild '" + name + "'");
+    }
+    auto conn = pg::Connection::open(config->database.url, 10, "sluice rebuild");
+    bool have_table =
+        conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(table)).boolean(0, 0);
+    std::int64_t total = have_table ? conn.exec("SELECT count(*) FROM " + table).int64(0, 0) : 0;
+    if (!yes && !confirm(name, total)) {
+        std::cerr << "rebuild cancelled\n";
+        return exit_ok;
+    }
+    // Only after the answer: nothing is written when the operator says no.
+    store::migrate(conn, {config->database.events_table, config->database.notify_channel});
+
+    conn.exec("SELECT set_config('lock_timeout', $1, false)",
+              pg::Params(std::to_string(vm["lock-timeout"].as<int>()) + "s"));
+    std::vector<std::string> locked{name};
+    for (int i = 0; projection.partitions > 1 && i < projection.partitions; ++i)
+        locked.push_back(projections::part_name(name, {i, projection.partitions}));
+    for (const auto& n : locked)
+        conn.exec("SELECT pg_advisory_lock(sluice.subscriber_lock_key($1))", pg::Params(n));
+    conn.exec("SET lock_timeout = 0");
+    log::info("rebuild started; the daemon pauses this projection meanwhile",
+              {{"projection", name}, {"events", total}});
+
+    projections::ProjectionSink sink(projection, table, config->database.statement_timeout);
+    auto function = projections::apply_function(projection, table);
+    if (!projection.setup.empty())
+        conn.exec_script(projection.setup);
+    conn.exec_script(function.create_sql);
+    {
+        pg::Transaction tx(conn);
+        if (!projection.reset.empty())
+            conn.exec_script(projection.reset);
+        conn.exec(
+            "INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
+            "SET transaction_id = '0', event_id = 0, updated_at = now()",
+            pg::Params(name));
+        // Parts of this projection under any partitioning: replaced by this rebuild.
+        conn.exec("DELETE FROM sluice.checkpoints WHERE left(name, length($1) + 1) = $1 || '['",
+                  pg::Params(name));
+        conn.exec(
+            "DELETE FROM sluice.parked_events WHERE subscriber = $1 "
+            "OR left(subscriber, length($1) + 1) = $1 || '['",
+            pg::Params(name));
+        tx.commit();
+    }
+
+    Progress progress(total, isatty(STDERR_FILENO) != 0);
+    engine::Position at;
+    std::int64_t done = 0;
+    int batch_size = config->tailer.batch_size;
+    // The same server-side catch-up the daemon uses: one statement per batch, its own
+    // transaction, the checkpoint moved with it.
+    while (true) {
+        auto step = sink.catch_up_step(at, batch_size);
+        auto r = conn.exec(step->sql_or_name, step->params);
+        auto rows_read = r.int64(0, 0);
+        if (rows_read > 0)
+            at = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+        done += rows_read;
+        progress.update(done);
+        if (rows_read < batch_size)
+            break;
+    }
+    progress.update(done, true);
+    if (projection.partitions > 1) {
+        pg::Transaction tx(conn);
+        for (std::size_t i = 1; i < locked.size(); ++i) {
+            conn.exec(
+                "INSERT INTO sluice.checkpoints (name, transaction_id, event_id) "
+                "VALUES ($1, $2::xid8, $3) ON CONFLICT (name) DO UPDATE "
+                "SET transaction_id = EXCLUDED.transaction_id, event_id = EXCLUDED.event_id, "
+                "updated_at = now()",
+                pg::Params(locked[i], std::to_string(at.transaction_id), std::to_string(at.id)));
+        }
+        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(name));
+        tx.commit();
+    }
+    for (const auto& n : locked)
+        conn.exec("SELECT pg_advisory_unlock(sluice.subscriber_lock_key($1))", pg::Params(n));
+    std::cout << "rebuilt " << name << ": replayed " << done << " events up to event id " << at.id
+              << "\n";
+    return exit_ok;
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,161 @@
+// `sluice status`: every projection and webhook with position, lag, state, last error and
+// owner — from the running daemon's /status when it answers (the units that instance owns),
+// else from the database (every unit, with the instance that owns it).
+#include <boost/json.hpp>
+#include <iomanip>
+#include <iostream>
+
+#include "daemon/commands/command.hpp"
+#include "daemon/commands/commands.hpp"
+#include "daemon/commands/http_get.hpp"
+#include "daemon/commands/table.hpp"
+#include "infra/pg/connection.hpp"
+#include "projections/partition.hpp"
+#include "store/migrations.hpp"
+
+namespace sluice::daemon {
+
+using namespace sluice::daemon;
+namespace json = boost::json;
+
+namespace {
+
+// The same shape as the daemon's /status, read from what the database knows.
+json::object status_from_database(const std::string& url, const std::string& events_table,
+                                  const std::vector<std::string>& names) {
+    auto conn = pg::Connection::open(url, 10, "sluice status");
+    std::string table = store::quote_qualified(events_table);
+    std::string names_array = pg::text_array(names);
+    auto r = conn.exec(
+        "SELECT c.name, c.transaction_id::text, c.event_id,"
+        " (SELECT count(*) FROM (SELECT 1 FROM " +
+            table +
+            " e WHERE (e.transaction_id, e.id) > (c.transaction_id, c.event_id) LIMIT 1000000) s),"
+            " coalesce((SELECT extract(epoch FROM now() - e.timestamp)::float8 FROM " +
+            table +
+            " e WHERE (e.transaction_id, e.id) > (c.transaction_id, c.event_id)"
+            " ORDER BY e.transaction_id, e.id LIMIT 1), 0),"
+            " (SELECT count(*) FROM sluice.parked_events p WHERE p.subscriber = c.name),"
+            " coalesce((SELECT o.instance_id FROM sluice.owners o WHERE o.name = c.name), '')"
+            " FROM sluice.checkpoints c"
+            " WHERE cardinality($1::text[]) = 0 OR c.name = ANY($1::text[]) ORDER BY c.name",
+        pg::Params(names_array));
+    json::array subs;
+    for (int i = 0; i < r.rows(); ++i) {
+        json::object o;
+        o["name"] = std::string(r.text(i, 0));
+        o["kind"] = "";
+        o["state"] = "unknown";
+        o["position"] = json::object{{"transaction_id", std::string(r.text(i, 1))},
+                                     {"event_id", r.int64(i, 2)}};
+        o["lag_events"] = r.int64(i, 3);
+        o["lag_seconds"] =
+            r.int64(i, 3) == 0 ? 0.0 : std::strtod(std::string(r.text(i, 4)).c_str(), nullptr);
+        o["parked"] = r.int64(i, 5);
+        o["last_error"] = "";
+        o["owner"] = std::string(r.text(i, 6));
+        subs.push_back(std::move(o));
+    }
+    json::object root;
+    root["source"] = "database (no daemon answered)";
+    root["subscribers"] = std::move(subs);
+    return root;
+}
+
+std::string cell(const json::value& v) {
+    if (v.is_string())
+        return std::string(v.as_string());
+    if (v.is_null())
+        return "-";
+    if (v.is_double()) {
+        std::ostringstream out;
+        out << std::fixed << std::setprecision(1) << v.as_double();
+        return out.str();
+    }
+    return json::serialize(v);
+}
+
+void print_status(const json::object& root) {
+    TableRows rows = {
+        {"NAME", "KIND", "STATE", "POSITION", "LAG", "LAG_S", "PARKED", "OWNER", "LAST ERROR"}};
+    for (const auto& s : root.at("subscribers").as_array()) {
+        const auto& o = s.as_object();
+        const auto& pos = o.at("position").as_object();
+        auto get = [&](const char* k) { return o.contains(k) ? cell(o.at(k)) : std::string("-"); };
+        std::string error = o.contains("last_error") && o.at("last_error").is_string()
+                                ? std::string(o.at("last_error").as_string())
+                                : std::string();
+        rows.push_back({get("name"), get("kind"), get("state"),
+                        cell(pos.at("transaction_id")) + "/" + cell(pos.at("event_id")),
+                        get("lag_events"), get("lag_seconds"), get("parked"), get("owner"),
+                        clip(error, 60)});
+    }
+    daemon::print_table(std::cout, rows);
+    if (root.contains("source"))
+        std::cout << "(" << cell(root.at("source")) << ")\n";
+}
+
+}  // namespace
+
+int status_command(const std::vector<std::string>& args) {
+    po::options_description options("Options");
+    options.add_options()("config,c", po::value<std::string>(),
+                          "config file (for the HTTP address and the database URL)")(
+        "http", po::value<std::string>(), "the daemon's HTTP address (default 127.0.0.1:9464)")(
+        "database-url", po::value<std::string>(),
+        "read from the database when no daemon answers (default: from --config or $DATABASE_URL)")(
+        "json", po::bool_switch(), "print JSON");
+    po::variables_map vm;
+    if (!parse_options("status", "[--config FILE] [--http HOST:PORT] [--json]", options, args,
+                       vm)) {
+        return exit_ok;
+    }
+    std::optional<config::Config> config;
+    if (vm.count("config") != 0U) {
+        config = load_config_or_report(vm["config"].as<std::string>());
+        if (!config)
+            return exit_usage;
+    }
+    std::string address = vm.count("http") != 0U ? vm["http"].as<std::string>()
+                          : config               ? config->http.listen
+                                                 : std::string("127.0.0.1:9464");
+    json::object root;
+    if (auto body = http_get(address, "/status", std::chrono::seconds(2))) {
+        boost::system::error_code ec;
+        auto parsed = json::parse(*body, ec);
+        if (ec || !parsed.is_object())
+            throw std::runtime_error("daemon sent invalid /status JSON");
+        root = parsed.as_object();
+        root["source"] = "daemon at " + address;
+    } else {
+        std::string url;
+        if (vm.count("database-url") != 0U) {
+            url = vm["database-url"].as<std::string>();
+        } else if (config) {
+            url = config->database.url;
+        } else if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) {
+            url = env;
+        } else {
+            throw UsageError("no daemon answered at " + address +
+                             " and no database given (--config, --database-url or DATABASE_URL)");
+        }
+        std::vector<std::string> names;
+        if (config) {
+            for (const auto& p : config->projections) {
+                for (int i = 0; i < p.partitions; ++i)
+                    names.push_back(projections::part_name(p.name, {i, p.partitions}));
+            }
+            for (const auto& w : config->webhooks)
+                names.push_back(w.name);
+        }
+        root = status_from_database(url, config ? config->database.events_table : "events", names);
+    }
+    if (vm["json"].as<bool>()) {
+        std::cout << json::serialize(root) << "\n";
+    } else {
+        print_status(root);
+    }
+    return exit_ok;
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,492 @@
+#include "daemon/daemon.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <random>
+
+#include "daemon/lag_monitor.hpp"
+#include "daemon/status_report.hpp"
+#include "daemon/subscribers.hpp"
+#include "engine/feed.hpp"
+#include "infra/http/listen_address.hpp"
+#include "infra/http/server.hpp"
+#include "infra/log/log.hpp"
+#include "infra/metrics/registry.hpp"
+#include "infra/metrics/sluice_metrics.hpp"
+#include "infra/notify/notify.hpp"
+#include "outbox/publisher.hpp"
+#include "store/migrations.hpp"
+
+namespace sluice::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+constexpr milliseconds monitor_every{1000};
+constexpr milliseconds lag_every{5000};
+
+// Who this process is among the instances sharing the database: host:pid:random (a pid may be
+// reused by a later process on the same host; the suffix keeps ids unique).
+engine::CoordinatorOptions coordination_options(const config::Config& c) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::random_device random;
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffffU);
+    engine::CoordinatorOptions o;
+    o.url = c.database.url;
+    o.host = host;
+    o.pid = static_cast<int>(getpid());
+    o.instance = o.host + ":" + std::to_string(o.pid) + ":" + suffix;
+    o.failover_after = c.coordination.failover_after;
+    o.connect_timeout = c.database.connect_timeout;
+    o.statement_timeout = c.database.statement_timeout;
+    return o;
+}
+
+// Everything that changes how webhooks are delivered: equal text, the publisher keeps running.
+std::string delivery_fingerprint(const config::Config& c) {
+    std::string out = std::to_string(c.outbox.retention.count()) + "|" +
+                      std::to_string(c.outbox.claim_batch) + "|" +
+                      std::to_string(c.outbox.max_response_bytes) + "|";
+    for (const auto& w : c.webhooks) {
+        out += w.name + '\x1f' + w.url + '\x1f';
+        for (const auto& s : w.secrets)
+            out += s + '\x1e';
+        for (const auto& t : w.event_types)
+            out += t + '\x1e';
+        for (const auto& t : w.aggregate_types)
+            out += t + '\x1e';
+        for (const auto& [k, v] : w.headers)
+            out += k + '=' + v + '\x1e';
+        out += std::to_string(w.timeout.count()) + ',' + std::to_string(w.max_in_flight) + ',' +
+               std::to_string(static_cast<int>(w.ordering)) + ',' + std::to_string(w.retry.jitter);
+        for (auto d : w.retry.schedule)
+            out += ',' + std::to_string(d.count());
+        out += '\x1f' + std::to_string(w.tls.verify) + w.tls.ca_file + '\x1f' + w.tls.client_cert +
+               '\x1f' + w.tls.client_key + '\x1d';
+    }
+    return out;
+}
+
+engine::FeedOptions feed_options(const config::Config& c) {
+    return {c.database.url,
+            store::quote_qualified(c.database.events_table),
+            c.database.notify_channel,
+            c.tailer.batch_size,
+            c.tailer.poll_interval,
+            c.tailer.horizon_warning,
+            c.database.connect_timeout,
+            c.database.statement_timeout};
+}
+
+class Daemon {
+  public:
+    Daemon(asio::io_context& io, config::Config config, DaemonOptions options)
+        : io_(io),
+          config_(std::move(config)),
+          options_(std::move(options)),
+          metrics_(registry_),
+          feed_(io.get_executor(), feed_options(config_)),
+          coordination_(coordination_options(config_)),
+          subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance,
+                       coordination_.failover_after / 2),
+          coordinator_(io.get_executor(), coordination_, subscribers_),
+          signals_(io, SIGINT, SIGTERM, SIGHUP),
+          monitor_timer_(io) {}
+
+    asio::awaitable<void> main() {
+        if (!start_http()) {
+            exit_code_ = 1;
+            io_.stop();
+            co_return;
+        }
+        asio::co_spawn(io_, feed_.run(), asio::detached);
+        co_await subscribers_.apply(config_, options_.drain);
+        asio::co_spawn(io_, coordinator_.run(), asio::detached);
+        if (!start_publisher()) {
+            exit_code_ = 1;
+            co_await shutdown(SIGTERM);
+            co_return;
+        }
+        asio::co_spawn(io_, monitor_loop(), asio::detached);
+        if (auto wd = notifier_.watchdog_interval()) {
+            asio::co_spawn(io_, notify::watchdog_loop(notifier_, *wd / 2), asio::detached);
+        }
+        log::info("sluice running", {{"projections", config_.projections.size()},
+                                     {"webhooks", config_.webhooks.size()},
+                                     {"instance", coordination_.instance}});
+        (void)notifier_.ready(summary());
+        while (!stopping_) {
+            auto [ec, sig] = co_await signals_.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (ec)
+                break;
+            if (sig == SIGHUP) {
+                co_await reload();
+            } else {
+                co_await shutdown(sig);
+            }
+        }
+    }
+
+    [[nodiscard]] int exit_code() const { return exit_code_; }
+
+  private:
+    bool start_http() {
+        if (!config_.http.enabled)
+            return true;
+        auto endpoint = http::parse_listen_address(config_.http.listen);
+        if (!endpoint) {
+            log::error("invalid http.listen address", {{"listen", config_.http.listen}});
+            return false;
+        }
+        http::ServerOptions opts;
+        opts.listen = *endpoint;
+        opts.max_request_bytes = config_.http.max_request_bytes;
+        server_ = std::make_unique<http::Server>(io_.get_executor(), make_router(), opts);
+        try {
+            server_->start();
+        } catch (const std::exception& e) {
+            log::error("cannot listen for HTTP",
+                       {{"listen", config_.http.listen}, {"error", e.what()}});
+            return false;
+        }
+        log::info("HTTP endpoint listening",
+                  {{"listen", config_.http.listen}, {"port", server_->port()}});
+        return true;
+    }
+
+    // Webhook delivery: one Publisher for all webhooks; replaced as a whole on reload.
+    bool start_publisher() {
+        if (config_.webhooks.empty())
+            return true;
+        try {
+            publisher_ = std::make_unique<outbox::Publisher>(
+                io_.get_executor(), outbox::Publisher::settings_from(config_));
+        } catch (const std::exception& e) {
+            log::error("cannot start webhook delivery", {{"error", e.what()}});
+            return false;
+        }
+        for (const auto& w : config_.webhooks)
+            webhook_series_[w.name] = metrics_.add_webhook(w.name);
+        publisher_done_ = std::make_shared<bool>(false);
+        asio::co_spawn(io_, publisher_->run(), [done = publisher_done_](std::exception_ptr e) {
+            *done = true;
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log::error("webhook delivery ended with an error", {{"error", ex.what()}});
+            }
+        });
+        return true;
+    }
+
+    asio::awaitable<void> stop_publisher() {
+        if (!publisher_)
+            co_return;
+        publisher_->stop();
+        // In-flight requests finish (each bounded by its webhook timeout) and are recorded.
+        auto longest = milliseconds(0);
+        for (const auto& w : config_.webhooks)
+            longest = std::max(longest, w.timeout);
+        auto deadline = std::chrono::steady_clock::now() + longest + seconds(5);
+        asio::steady_timer tick(io_);
+        while (!*publisher_done_ && std::chrono::steady_clock::now() < deadline) {
+            tick.expires_after(milliseconds(10));
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        if (!*publisher_done_) {
+            log::error("webhook delivery did not stop in time");
+            exit_code_ = 1;
+            co_return;  // keep the publisher alive: its tasks still refer to it
+        }
+        publisher_.reset();
+    }
+
+    void export_outbox_metrics() {
+        if (!publisher_)
+            return;
+        for (const auto& s : publisher_->stats().snapshot()) {
+            auto it = webhook_series_.find(s.webhook);
+            if (it == webhook_series_.end())
+                continue;
+            const auto& series = it->second;
+            series.pending->set(static_cast<double>(std::max<std::int64_t>(0, s.pending)));
+            series.dead->set(static_cast<double>(std::max<std::int64_t>(0, s.dead)));
+            series.in_flight->set(static_cast<double>(s.in_flight));
+            series.disabled->set(s.disabled ? 1 : 0);
+            for (auto outcome : metrics::all_attempt_outcomes) {
+                auto found = s.attempts.find(std::string(metrics::to_string(outcome)));
+                if (found != s.attempts.end()) {
+                    series.attempts_total(outcome).set_total(static_cast<double>(found->second));
+                }
+            }
+            series.attempt_duration_seconds->assign(s.attempt_duration.counts,
+                                                    s.attempt_duration.sum);
+            series.delivery_latency_seconds->assign(s.delivery_latency.counts,
+                                                    s.delivery_latency.sum);
+        }
+    }
+
+    DaemonState state() const {
+        DaemonState s;
+        for (auto& st : subscribers_.statuses())
+            s.subscribers.push_back(st);
+        s.feed = feed_.stats();
+        s.config_errors = config_errors_;
+        s.instance = coordination_.instance;
+        s.coordination = coordinator_.stats();
+        s.now = std::chrono::steady_clock::now();
+        s.stall_after =
+            std::max<milliseconds>(milliseconds(60000), 3 * config_.database.statement_timeout);
+        return s;
+    }
+
+    http::Router make_router() {
+        http::Router router;
+        router.add("/metrics", [this](const http::Request&) {
+            return http::Response{200, "text/plain; version=0.0.4; charset=utf-8",
+                                  registry_.expose()};
+        });
+        router.add("/healthz", [](const http::Request&) {
+            return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
+        });
+        router.add("/readyz", [this](const http::Request&) {
+            auto r = readiness(state());
+            boost::json::object o{{"ready", r.ready}, {"reason", r.reason}};
+            return http::Response{r.ready ? 200U : 503U, "application/json",
+                                  boost::json::serialize(o) + "\n"};
+        });
+        router.add("/status", [this](const http::Request&) {
+            return http::Response{200, "application/json", status_json(state()) + "\n"};
+        });
+        return router;
+    }
+
+    std::string summary() const {
+        auto s = state();
+        std::size_t running = 0;
+        for (const auto& sub : s.subscribers)
+            running += sub->state == engine::State::running;
+        std::int64_t max_lag = 0;
+        for (const auto& sub : s.subscribers)
+            max_lag = std::max(max_lag, sub->lag_events);
+        return std::to_string(running) + "/" + std::to_string(s.subscribers.size()) +
+               " subscribers running, max lag " + std::to_string(max_lag) + " events" +
+               (s.feed.connected ? "" : ", database disconnected");
+    }
+
+    void export_metrics() {
+        subscribers_.export_metrics();
+        export_outbox_metrics();
+        const auto& f = feed_.stats();
+        metrics_.tailer_fetches_total.set_total(static_cast<double>(f.fetches));
+        metrics_.tailer_wakeups(metrics::WakeupSource::notify)
+            .set_total(static_cast<double>(f.notify_wakeups));
+        metrics_.tailer_wakeups(metrics::WakeupSource::poll)
+            .set_total(static_cast<double>(f.poll_wakeups));
+        metrics_.tailer_horizon_held_seconds.set(f.horizon_held_seconds);
+        metrics_.database_connected.set(f.connected ? 1 : 0);
+        metrics_.database_reconnects_total.set_total(static_cast<double>(f.reconnects));
+        const auto& c = coordinator_.stats();
+        metrics_.coordination_connected.set(c.connected ? 1 : 0);
+        metrics_.instances_live.set(c.live_instances);
+        metrics_.owned_units.set(static_cast<double>(c.owned.size()));
+        metrics_.ownership_takeovers_total.set_total(static_cast<double>(c.takeovers));
+        metrics_.ready.set(readiness(state()).ready ? 1 : 0);
+    }
+
+    asio::awaitable<void> monitor_loop() {
+        std::optional<pg::AsyncConnection> lag_conn;
+        auto next_lag = std::chrono::steady_clock::now();
+        auto next_status = std::chrono::steady_clock::now() + seconds(10);
+        std::string quoted = store::quote_qualified(config_.database.events_table);
+        while (!stopping_) {
+            export_metrics();
+            auto now = std::chrono::steady_clock::now();
+            if (now >= next_lag) {
+                next_lag = now + lag_every;
+                bool failed = false;
+                try {
+                    if (!lag_conn || !lag_conn->is_usable()) {
+                        lag_conn.reset();
+                        lag_conn = co_await pg::AsyncConnection::connect(
+                            io_.get_executor(), config_.database.url,
+                            config_.database.connect_timeout, "sluice monitor");
+                        co_await lag_conn->exec_script(
+                            "SET statement_timeout = " +
+                                std::to_string(config_.database.statement_timeout.count()),
+                            config_.database.statement_timeout);
+                    }
+                    co_await measure_lag(*lag_conn, quoted, subscribers_.statuses());
+                } catch (const std::exception& e) {
+                    failed = true;
+                    log::debug("lag measurement failed", {{"error", e.what()}});
+                }
+                if (failed)
+                    lag_conn.reset();
+            }
+            if (now >= next_status) {
+                next_status = now + seconds(10);
+                (void)notifier_.status(summary());
+            }
+            monitor_timer_.expires_after(monitor_every);
+            co_await monitor_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
+    asio::awaitable<void> reload() {
+        (void)notifier_.reloading();
+        log::info("reloading configuration", {{"file", options_.config_path}});
+        auto loaded = config::load_file(options_.config_path, config::process_environment());
+        if (!loaded.config) {
+            config_errors_.clear();
+            for (const auto& d : loaded.errors) {
+                config_errors_.push_back(config::format(d));
+                log::error("reload rejected: invalid configuration; keeping the running one",
+                           {{"error", config::format(d)}});
+            }
+            metrics_.config_last_reload_success.set(0);
+            metrics_.config_reload_failures_total.inc();
+            (void)notifier_.ready("reload failed (" + std::to_string(loaded.errors.size()) +
+                                  " errors); running the previous config");
+            co_return;
+        }
+        config::Config next = std::move(*loaded.config);
+        if (next.database.url != config_.database.url ||
+            next.database.events_table != config_.database.events_table ||
+            next.http.listen != config_.http.listen ||
+            next.tailer.batch_size != config_.tailer.batch_size ||
+            next.coordination.failover_after != config_.coordination.failover_after) {
+            log::warn(
+                "database, tailer, coordination and http settings change only on restart; kept "
+                "the old ones");
+        }
+        next.database = config_.database;
+        next.coordination = config_.coordination;
+        next.tailer = config_.tailer;
+        next.http = config_.http;
+        std::string reject;
+        try {
+            co_await subscribers_.apply(next, options_.drain);
+        } catch (const std::exception& e) {
+            reject = e.what();
+        }
+        if (!reject.empty()) {
+            config_errors_ = {reject};
+            log::error("reload rejected; keeping the running config", {{"error", reject}});
+            metrics_.config_last_reload_success.set(0);
+            metrics_.config_reload_failures_total.inc();
+            (void)notifier_.ready("reload failed; running the previous config");
+            co_return;
+        }
+        coordinator_.wake();  // new units are taken (and removed ones released) at once
+        if (auto level = log::parse_level(next.log.level))
+            log::set_level(*level);
+        bool delivery_changed = delivery_fingerprint(next) != delivery_fingerprint(config_);
+        if (delivery_changed)
+            co_await stop_publisher();
+        for (const auto& w : config_.webhooks) {
+            bool kept = std::any_of(next.webhooks.begin(), next.webhooks.end(),
+                                    [&](const config::Webhook& n) { return n.name == w.name; });
+            if (!kept) {
+                metrics_.remove_webhook(w.name);
+                webhook_series_.erase(w.name);
+            }
+        }
+        config_ = std::move(next);
+        if (delivery_changed && !start_publisher()) {
+            config_errors_ = {"webhook delivery could not start with the new config; see the log"};
+            metrics_.config_last_reload_success.set(0);
+            metrics_.config_reload_failures_total.inc();
+            (void)notifier_.ready("reload applied, but webhook delivery is not running");
+            co_return;
+        }
+        config_errors_.clear();
+        metrics_.config_last_reload_success.set(1);
+        log::info("configuration reloaded", {{"projections", config_.projections.size()},
+                                             {"webhooks", config_.webhooks.size()}});
+        (void)notifier_.ready(summary());
+    }
+
+    asio::awaitable<void> shutdown(int sig) {
+        stopping_ = true;
+        (void)notifier_.stopping();
+        log::info("stopping: letting in-flight batches commit",
+                  {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                   {"drain_seconds", options_.drain.count() / 1000}});
+        // The coordinator stops the owned units (draining them) and releases them, so that
+        // other instances take them over at once.
+        coordinator_.stop();
+        auto deadline = std::chrono::steady_clock::now() + options_.drain + seconds(5);
+        asio::steady_timer tick(io_);
+        while (!coordinator_.done() && std::chrono::steady_clock::now() < deadline) {
+            tick.expires_after(milliseconds(10));
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        bool drained = co_await subscribers_.stop_all(options_.drain);
+        co_await stop_publisher();
+        feed_.stop();
+        monitor_timer_.cancel();
+        if (server_)
+            co_await server_->stop(milliseconds(2000));
+        if (!drained) {
+            log::error("some subscribers did not finish within the drain bound");
+            exit_code_ = 1;
+        }
+        log::info("stopped");
+        io_.stop();
+    }
+
+    asio::io_context& io_;
+    config::Config config_;
+    DaemonOptions options_;
+    metrics::Registry registry_;
+    metrics::SluiceMetrics metrics_;
+    notify::Notifier notifier_;
+    engine::Feed feed_;
+    engine::CoordinatorOptions coordination_;
+    Subscribers subscribers_;
+    engine::Coordinator coordinator_;
+    std::vector<std::string> config_errors_;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+    std::map<std::string, metrics::WebhookSeries> webhook_series_;
+    std::unique_ptr<outbox::Publisher> publisher_;
+    std::shared_ptr<bool> publisher_done_ = std::make_shared<bool>(true);
+    // Last: these hold handlers that refer to the members above.
+    std::unique_ptr<http::Server> server_;
+    asio::signal_set signals_;
+    asio::steady_timer monitor_timer_;
+};
+
+}  // namespace
+
+int run_daemon(config::Config config, DaemonOptions options) {
+    asio::io_context io(1);
+    auto daemon = std::make_unique<Daemon>(io, std::move(config), std::move(options));
+    asio::co_spawn(io, daemon->main(), [&io](std::exception_ptr e) {
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error("daemon failed", {{"error", ex.what()}});
+        }
+        io.stop();
+    });
+    io.run();
+    return daemon->exit_code();
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,89 @@
+#include "daemon/status_report.hpp"
+
+#include <boost/json.hpp>
+
+namespace sluice::daemon {
+
+Readiness readiness(const DaemonState& state) {
+    if (!state.feed.connected)
+        return {false, "database connection lost"};
+    if (!state.coordination.connected)
+        return {false, "coordination connection lost"};
+    if (state.now - state.feed.last_progress > state.stall_after)
+        return {false, "tailer stalled"};
+    for (const auto& s : state.subscribers) {
+        // Paused for an operator's `sluice rebuild`: intended, and it resumes on its own.
+        if (s->state == engine::State::paused)
+            continue;
+        if (s->state == engine::State::stopped) {
+            return {false, s->kind + " " + s->name + " stopped"};
+        }
+        if (s->state != engine::State::running) {
+            return {false, s->kind + " " + s->name + " " + engine::to_string(s->state)};
+        }
+        if (state.now - s->last_progress > state.stall_after) {
+            return {false, s->kind + " " + s->name + " stalled"};
+        }
+    }
+    return {true, "ok"};
+}
+
+std::string status_json(const DaemonState& state) {
+    namespace json = boost::json;
+    auto r = readiness(state);
+    json::object root;
+    root["ready"] = r.ready;
+    root["reason"] = r.reason;
+    root["instance"] = state.instance;
+    double outage = 0;
+    if (!state.feed.connected && state.feed.down_since != std::chrono::steady_clock::time_point{})
+        outage = std::chrono::duration<double>(state.now - state.feed.down_since).count();
+    root["database"] = {{"connected", state.feed.connected},
+                        {"reconnects", state.feed.reconnects},
+                        {"outage_seconds", outage},
+                        {"last_error", state.feed.last_error}};
+    root["tailer"] = {{"fetches", state.feed.fetches},
+                      {"notify_wakeups", state.feed.notify_wakeups},
+                      {"poll_wakeups", state.feed.poll_wakeups},
+                      {"horizon_held_seconds", state.feed.horizon_held_seconds}};
+    json::array owned;
+    for (const auto& name : state.coordination.owned)
+        owned.push_back(json::string(name));
+    root["coordination"] = {{"connected", state.coordination.connected},
+                            {"live_instances", state.coordination.live_instances},
+                            {"owned", std::move(owned)},
+                            {"reconnects", state.coordination.reconnects},
+                            {"last_error", state.coordination.last_error}};
+    json::array subs;
+    for (const auto& s : state.subscribers) {
+        json::object o;
+        o["name"] = s->name;
+        o["kind"] = s->kind;
+        o["state"] = engine::to_string(s->state);
+        o["position"] = {{"transaction_id", std::to_string(s->position.transaction_id)},
+                         {"event_id", s->position.id}};
+        o["lag_events"] = s->lag_events;
+        o["lag_seconds"] = s->lag_seconds;
+        o["events"] = s->events;
+        o["batches"] = s->batches;
+        o["errors"] = s->errors;
+        o["parked"] = s->parked;
+        o["last_error"] = s->last_error;
+        o["sqlstate"] = s->last_sqlstate;
+        if (s->failed_event_id) {
+            o["failed_event_id"] = *s->failed_event_id;
+        } else {
+            o["failed_event_id"] = nullptr;
+        }
+        o["owner"] = state.instance;
+        subs.push_back(std::move(o));
+    }
+    root["subscribers"] = std::move(subs);
+    json::array errors;
+    for (const auto& e : state.config_errors)
+        errors.push_back(json::string(e));
+    root["config_errors"] = std::move(errors);
+    return json::serialize(root);
+}
+
+}  // namespace sluice::daemon

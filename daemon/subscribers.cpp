@@ -1,0 +1,272 @@
+#include "daemon/subscribers.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <sstream>
+#include <utility>
+
+#include "infra/log/log.hpp"
+#include "outbox/dispatcher.hpp"
+#include "projections/partition.hpp"
+#include "projections/projection_sink.hpp"
+#include "store/migrations.hpp"
+
+namespace sluice::daemon {
+namespace {
+
+metrics::SubscriberState to_metric(engine::State s) {
+    switch (s) {
+        case engine::State::starting:
+            return metrics::SubscriberState::starting;
+        case engine::State::running:
+            return metrics::SubscriberState::running;
+        case engine::State::paused:
+        case engine::State::retrying:
+            return metrics::SubscriberState::retrying;
+        case engine::State::stopped:
+            return metrics::SubscriberState::stopped;
+    }
+    return metrics::SubscriberState::starting;
+}
+
+template <class Range>
+void join(std::ostringstream& out, const Range& items) {
+    for (const auto& i : items)
+        out << i << '\x1f';
+    out << '\x1e';
+}
+
+}  // namespace
+
+std::string fingerprint(const config::Projection& p) {
+    std::ostringstream out;
+    out << p.name << '\x1e' << p.setup << '\x1e' << p.reset << '\x1e';
+    join(out, p.aggregate_types);
+    for (const auto& h : p.handlers)
+        out << h.event_type << '\x1f' << h.sql << '\x1f';
+    out << '\x1e' << p.on_error.retries << ',' << p.on_error.backoff.count() << ','
+        << static_cast<int>(p.on_error.then) << ',' << p.partitions;
+    return out.str();
+}
+
+std::string fingerprint(const config::Webhook& w) {
+    // Only what changes which events are enqueued; delivery settings belong to the publisher.
+    std::ostringstream out;
+    out << w.name << '\x1e';
+    join(out, w.event_types);
+    join(out, w.aggregate_types);
+    return out.str();
+}
+
+Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
+                         metrics::SluiceMetrics& metrics, std::string owner,
+                         std::chrono::milliseconds handoff)
+    : ex_(std::move(ex)), feed_(feed), metrics_(metrics), handoff_(handoff) {
+    options_.owner = std::move(owner);
+}
+
+void Subscribers::start(const std::string& name, const Unit& unit) {
+    auto entry = std::make_shared<Entry>();
+    entry->fingerprint = unit.fingerprint;
+    entry->kind = unit.kind;
+    entry->series = metrics_.add_subscriber(unit.kind, name);
+    auto series = entry->series;
+    entry->runner = std::make_unique<engine::Runner>(
+        unit.make_sink(), feed_, options_, std::make_shared<engine::SubscriberStatus>(),
+        [series](double seconds) { series.batch_duration_seconds->observe(seconds); });
+    asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
+        entry->done = true;
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error("subscriber task ended with an error",
+                       {{"name", name}, {"error", ex.what()}});
+        }
+    });
+    entries_[name] = std::move(entry);
+}
+
+asio::awaitable<bool> Subscribers::stop(std::vector<std::string> names,
+                                        std::chrono::milliseconds drain) {
+    std::vector<std::shared_ptr<Entry>> stopping;
+    for (const auto& n : names) {
+        auto it = entries_.find(n);
+        if (it == entries_.end())
+            continue;
+        it->second->runner->stop();
+        stopping.push_back(it->second);
+        entries_.erase(it);
+    }
+    feed_.wake_waiters();
+    co_return co_await wait_done(std::move(stopping), drain);
+}
+
+asio::awaitable<bool> Subscribers::wait_done(std::vector<std::shared_ptr<Entry>> entries,
+                                             std::chrono::milliseconds bound) {
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    asio::steady_timer tick(ex_);
+    bool all = true;
+    for (const auto& e : entries) {
+        while (!e->done && std::chrono::steady_clock::now() < deadline) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(asio::use_awaitable);
+        }
+        if (!e->done) {
+            draining_.push_back(e);  // still in its batch: stop_all() waits for it
+            all = false;
+        }
+    }
+    std::erase_if(draining_, [](const auto& e) { return e->done; });
+    co_return all;
+}
+
+asio::awaitable<void> Subscribers::apply(const config::Config& config,
+                                         std::chrono::milliseconds drain) {
+    engine::RunnerOptions options{config.database.url,
+                                  store::quote_qualified(config.database.events_table),
+                                  config.tailer.batch_size,
+                                  config.tailer.poll_interval,
+                                  config.database.connect_timeout,
+                                  config.database.statement_timeout,
+                                  options_.owner};
+    // Build every sink once first: a handler that cannot be embedded changes nothing.
+    std::map<std::string, Unit> units;
+    for (const auto& p : config.projections) {
+        auto timeout = config.database.statement_timeout;
+        (void)projections::ProjectionSink(p, options.quoted_table, timeout);
+        for (int i = 0; i < p.partitions; ++i) {
+            projections::Part part{i, p.partitions};
+            units[projections::part_name(p.name, part)] = {
+                fingerprint(p), metrics::SubscriberKind::projection,
+                [p, table = options.quoted_table, timeout, part] {
+                    return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
+                }};
+        }
+    }
+    for (const auto& w : config.webhooks) {
+        (void)outbox::DispatchSink(w, options.quoted_table);
+        units[w.name] = {fingerprint(w), metrics::SubscriberKind::webhook,
+                         [w, table = options.quoted_table] {
+                             return std::make_unique<outbox::DispatchSink>(w, table);
+                         }};
+    }
+    std::vector<std::string> to_stop;
+    std::vector<std::pair<std::string, metrics::SubscriberKind>> removed;
+    for (const auto& [name, entry] : entries_) {
+        auto it = units.find(name);
+        bool stopped = entry->runner->status()->state == engine::State::stopped;
+        if (it == units.end() || it->second.fingerprint != entry->fingerprint ||
+            it->second.kind != entry->kind || stopped) {
+            to_stop.push_back(name);
+            if (it == units.end() || it->second.kind != entry->kind) {
+                removed.emplace_back(name, entry->kind);
+            }
+        }
+    }
+    options_ = std::move(options);
+    drain_ = drain;
+    units_ = std::move(units);
+    bool drained = co_await stop(to_stop, drain);
+    if (!drained) {
+        log::warn("some subscribers did not stop within the drain bound");
+    }
+    for (const auto& [name, kind] : removed) {
+        metrics_.remove_subscriber(kind, name);
+        log::info("subscriber removed", {{"name", name}});
+    }
+    // Changed ones this instance owns start again; new ones wait for the coordinator.
+    for (const auto& name : to_stop) {
+        auto it = units_.find(name);
+        if (it == units_.end() || !owned_.contains(name) || entries_.contains(name))
+            continue;
+        log::info("subscriber restarted", {{metrics::to_string(it->second.kind), name}});
+        start(name, it->second);
+    }
+}
+
+std::vector<std::string> Subscribers::units() const {
+    std::vector<std::string> out;
+    for (const auto& [name, unit] : units_)
+        out.push_back(name);
+    return out;
+}
+
+asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
+    owned_ = std::move(owned);
+    std::vector<std::string> to_stop;
+    for (const auto& [name, entry] : entries_) {
+        if (!owned_.contains(name))
+            to_stop.push_back(name);
+    }
+    if (!to_stop.empty()) {
+        bool drained = co_await stop(to_stop, std::min(drain_, handoff_));
+        if (!drained) {
+            log::warn("a subscriber handed over is still finishing its batch; it ends after it",
+                      {{"bound_ms", std::min(drain_, handoff_).count()}});
+        }
+        for (const auto& name : to_stop) {
+            auto it = units_.find(name);
+            if (it != units_.end())
+                metrics_.remove_subscriber(it->second.kind, name);
+        }
+    }
+    for (const auto& name : owned_) {
+        auto it = units_.find(name);
+        if (it == units_.end() || entries_.contains(name))
+            continue;
+        log::info("subscriber started", {{metrics::to_string(it->second.kind), name}});
+        start(name, it->second);
+    }
+}
+
+std::vector<std::string> Subscribers::handed_over() {
+    std::vector<std::string> out;
+    for (const auto& [name, entry] : entries_) {
+        if (entry->done && entry->runner->lost_ownership())
+            out.push_back(name);
+    }
+    return out;
+}
+
+asio::awaitable<bool> Subscribers::stop_all(std::chrono::milliseconds drain) {
+    std::vector<std::string> names;
+    for (const auto& [name, e] : entries_)
+        names.push_back(name);
+    auto deadline = std::chrono::steady_clock::now() + drain;
+    bool stopped = co_await stop(names, drain);
+    // Runners handed over earlier that were still finishing a batch.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto draining = std::exchange(draining_, {});
+    bool drained =
+        co_await wait_done(std::move(draining), std::max(left, std::chrono::milliseconds(0)));
+    co_return stopped&& drained;
+}
+
+std::vector<std::shared_ptr<engine::SubscriberStatus>> Subscribers::statuses() const {
+    std::vector<std::shared_ptr<engine::SubscriberStatus>> out;
+    for (const auto& [name, e] : entries_) {
+        if (!e->runner->lost_ownership())
+            out.push_back(e->runner->status());
+    }
+    return out;
+}
+
+void Subscribers::export_metrics() {
+    for (const auto& [name, e] : entries_) {
+        const auto& s = *e->runner->status();
+        e->series.events_total->set_total(static_cast<double>(s.events));
+        e->series.batches_total->set_total(static_cast<double>(s.batches));
+        e->series.errors_total->set_total(static_cast<double>(s.errors));
+        e->series.parked_events_total->set_total(static_cast<double>(s.parked));
+        e->series.checkpoint_event_id->set(static_cast<double>(s.position.id));
+        e->series.lag_events->set(static_cast<double>(s.lag_events));
+        e->series.lag_seconds->set(s.lag_seconds);
+        e->series.set_state(to_metric(s.state));
+    }
+}
+
+}  // namespace sluice::daemon

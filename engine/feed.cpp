@@ -1,0 +1,238 @@
+#include "engine/feed.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "engine/fetch.hpp"
+#include "infra/backoff/backoff.hpp"
+#include "infra/log/log.hpp"
+#include "infra/pg/async_connection.hpp"
+
+namespace sluice::engine {
+namespace {
+
+using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
+constexpr std::size_t cache_batches = 4;
+
+asio::awaitable<void> sleep_for(milliseconds d) {
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(asio::as_tuple(use_awaitable));
+}
+
+// The oldest open transaction that has a transaction id holds back pg_snapshot_xmin.
+const char* horizon_sql =
+    "SELECT pid, coalesce(application_name, ''), "
+    "extract(epoch FROM clock_timestamp() - xact_start)::float8 "
+    "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+    "ORDER BY xact_start LIMIT 1";
+
+}  // namespace
+
+Feed::Feed(asio::any_io_executor ex, FeedOptions options)
+    : options_(std::move(options)), changed_(ex), wake_(ex) {
+    changed_.expires_at(asio::steady_timer::time_point::max());
+    wake_.expires_at(asio::steady_timer::time_point::max());
+}
+
+void Feed::stop() {
+    stopping_ = true;
+    wake_.cancel();
+    changed_.cancel();
+}
+
+void Feed::wake_fetcher() {
+    wake_.cancel();
+}
+
+asio::awaitable<void> Feed::run() {
+    auto ex = co_await asio::this_coro::executor;
+    co_await (fetch_loop() && listen_loop());
+}
+
+asio::awaitable<void> Feed::listen_loop() {
+    auto ex = co_await asio::this_coro::executor;
+    Backoff backoff(milliseconds(100), milliseconds(10000));
+    bool first = true;
+    while (!stopping_) {
+        try {
+            auto conn = co_await pg::AsyncConnection::connect(
+                ex, options_.url, options_.connect_timeout, "sluice listen");
+            co_await conn.exec_script("LISTEN \"" + options_.channel + "\"",
+                                      options_.statement_timeout);
+            if (!first) {
+                log::info("listening again", {{"channel", options_.channel}});
+            }
+            first = false;
+            backoff.reset();
+            dirty_ = true;  // anything may have been committed while we were not listening
+            wake_fetcher();
+            while (!stopping_) {
+                // The timeout only bounds each wait so stop() is noticed.
+                auto notes = co_await conn.wait_notifications(milliseconds(500));
+                if (!notes.empty()) {
+                    ++stats_.notify_wakeups;
+                    dirty_ = true;
+                    wake_fetcher();
+                }
+            }
+        } catch (const std::exception& e) {
+            if (stopping_)
+                break;
+            ++stats_.reconnects;
+            log::warn("listen connection lost; reconnecting",
+                      {{"channel", options_.channel}, {"error", e.what()}});
+        }
+        if (!stopping_)
+            co_await sleep_for(backoff.next());
+    }
+}
+
+void Feed::append(std::vector<EventRow> rows) {
+    for (auto& r : rows)
+        cache_.push_back(std::move(r));
+    head_ = cache_.back().position;
+    std::size_t limit = cache_batches * static_cast<std::size_t>(options_.batch_size);
+    while (cache_.size() > limit) {
+        cache_start_ = cache_.front().position;
+        cache_.pop_front();
+    }
+}
+
+asio::awaitable<void> Feed::fetch_loop() {
+    auto ex = co_await asio::this_coro::executor;
+    Backoff backoff(milliseconds(100), milliseconds(10000));
+    std::string sql = fetch_sql(options_.quoted_table);
+    auto last_horizon_check = std::chrono::steady_clock::time_point{};
+    auto next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
+    bool horizon_warned = false;
+    while (!stopping_) {
+        try {
+            auto conn = co_await pg::AsyncConnection::connect(
+                ex, options_.url, options_.connect_timeout, "sluice tailer");
+            co_await conn.exec_script(
+                "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
+                options_.statement_timeout);
+            if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
+                log::info(
+                    "database connection restored",
+                    {{"outage_seconds", std::chrono::duration<double>(
+                                            std::chrono::steady_clock::now() - stats_.down_since)
+                                            .count()}});
+            }
+            stats_.connected = true;
+            stats_.down_since = {};
+            backoff.reset();
+            dirty_ = true;
+            while (!stopping_) {
+                stats_.last_progress = std::chrono::steady_clock::now();
+                bool behind_waiter = waiters_ > 0 && head_known_ && wanted_ > head_;
+                if (waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
+                    dirty_ = false;
+                    auto rows = co_await fetch(conn, sql, head_, options_.batch_size,
+                                               options_.statement_timeout);
+                    ++stats_.fetches;
+                    if (static_cast<int>(rows.size()) == options_.batch_size)
+                        dirty_ = true;
+                    if (!rows.empty()) {
+                        append(std::move(rows));
+                        changed_.cancel();  // wake the subscribers waiting at the head
+                    }
+                    continue;
+                }
+                auto now = std::chrono::steady_clock::now();
+                if (now - last_horizon_check >= options_.poll_interval) {
+                    last_horizon_check = now;
+                    auto r = co_await conn.query(horizon_sql, {}, options_.statement_timeout);
+                    stats_.horizon_held_seconds =
+                        r.rows() > 0 ? std::strtod(std::string(r.text(0, 2)).c_str(), nullptr) : 0;
+                    double limit = options_.horizon_warning.count() / 1000.0;
+                    if (r.rows() > 0 && stats_.horizon_held_seconds > limit && !horizon_warned) {
+                        horizon_warned = true;
+                        log::warn(
+                            "an open transaction holds back the visibility horizon; "
+                            "newer events wait until it ends",
+                            {{"pid", std::string(r.text(0, 0))},
+                             {"application_name", std::string(r.text(0, 1))},
+                             {"age_seconds", stats_.horizon_held_seconds}});
+                    } else if (stats_.horizon_held_seconds <= limit) {
+                        horizon_warned = false;
+                    }
+                }
+                // Idle: sleep until a NOTIFY, a new waiter, stop(), or the next poll. The poll
+                // deadline is absolute, so early wake-ups never push it back.
+                if (now >= next_poll)
+                    next_poll = now + options_.poll_interval;
+                wake_.expires_at(next_poll);
+                auto [ec] = co_await wake_.async_wait(asio::as_tuple(use_awaitable));
+                if (!ec) {
+                    next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
+                    if (waiters_ > 0) {
+                        ++stats_.poll_wakeups;
+                        dirty_ = true;
+                    }
+                }
+            }
+        } catch (const std::exception& e) {
+            stats_.connected = false;
+            if (stats_.down_since == std::chrono::steady_clock::time_point{})
+                stats_.down_since = std::chrono::steady_clock::now();
+            stats_.last_error = e.what();
+            if (stopping_)
+                break;
+            ++stats_.reconnects;
+            log::warn("tailer connection lost; reconnecting", {{"error", e.what()}});
+        }
+        stats_.connected = false;
+        if (!stopping_)
+            co_await sleep_for(backoff.next());
+    }
+    changed_.cancel();
+}
+
+asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after, std::size_t max,
+                                                                 milliseconds wait) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    bool waited = false;
+    while (true) {
+        if (!head_known_ || (after > head_ && waiters_ == 0)) {
+            // Nobody else is waiting: start (or jump) the shared read at this subscriber.
+            cache_.clear();
+            cache_start_ = head_ = after;
+            head_known_ = true;
+            dirty_ = true;
+        }
+        if (after < cache_start_)
+            co_return std::nullopt;
+        if (after < head_) {
+            auto it = std::upper_bound(
+                cache_.begin(), cache_.end(), after,
+                [](const Position& p, const EventRow& r) { return p < r.position; });
+            std::vector<EventRow> out;
+            for (; it != cache_.end() && out.size() < max; ++it)
+                out.push_back(*it);
+            co_return out;
+        }
+        if (waited || stopping_ || std::chrono::steady_clock::now() >= deadline) {
+            co_return std::vector<EventRow>{};
+        }
+        waited = true;
+        ++waiters_;
+        if (after > wanted_)
+            wanted_ = after;
+        // Only when there is something to read now; otherwise the NOTIFY or the poll comes.
+        if (dirty_ || after > head_)
+            wake_fetcher();
+        asio::steady_timer timeout(changed_.get_executor(), deadline);
+        co_await (changed_.async_wait(asio::as_tuple(use_awaitable)) ||
+                  timeout.async_wait(asio::as_tuple(use_awaitable)));
+        --waiters_;
+        if (changed_.expiry() != asio::steady_timer::time_point::max()) {
+            changed_.expires_at(asio::steady_timer::time_point::max());
+        }
+    }
+}
+
+}  // namespace sluice::engine

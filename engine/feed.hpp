@@ -1,0 +1,92 @@
+// The shared fetch: one reader of the events table for every subscriber that is at the head.
+// It LISTENs for the events trigger's NOTIFY (a wake-up only), polls every poll_interval to
+// cover lost notifications, keeps the most recent rows in a bounded cache and serves each
+// subscriber the rows after its position. A subscriber behind the cache reads on its own.
+// Also watches the visibility horizon: the age of the oldest open transaction that can hold
+// back events, warning when it exceeds horizon_warning.
+// Threading: all members are used from the one event-loop thread. Error policy: database
+// failures are logged and retried with bounded backoff inside run(); next() never throws
+// for database reasons.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/event_row.hpp"
+
+namespace sluice::engine {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+struct FeedOptions {
+    std::string url;
+    std::string quoted_table;
+    std::string channel = "sluice_events";
+    int batch_size = 1000;
+    milliseconds poll_interval{1000};
+    milliseconds horizon_warning{30000};
+    milliseconds connect_timeout{10000};
+    milliseconds statement_timeout{30000};
+};
+
+struct FeedStats {
+    std::uint64_t fetches = 0;
+    std::uint64_t notify_wakeups = 0;
+    std::uint64_t poll_wakeups = 0;
+    std::uint64_t reconnects = 0;
+    double horizon_held_seconds = 0;
+    bool connected = false;
+    std::chrono::steady_clock::time_point last_progress{};  // last fetch or idle check
+    std::chrono::steady_clock::time_point down_since{};     // when the connection was lost
+    std::string last_error;  // why it was lost (a libpq message; never holds the password)
+};
+
+class Feed {
+  public:
+    Feed(asio::any_io_executor ex, FeedOptions options);
+
+    // Runs the fetch loop and the LISTEN loop until stop().
+    asio::awaitable<void> run();
+    void stop();
+    // Wakes every subscriber waiting in next() (it returns what it has, possibly nothing).
+    void wake_waiters() { changed_.cancel(); }
+
+    // Rows after `after` in commit order (at most `max`), waiting up to `wait` for new rows
+    // when `after` is at the head. Empty on timeout or wake_waiters(). nullopt: `after` is
+    // older than anything cached: read on your own connection.
+    asio::awaitable<std::optional<std::vector<EventRow>>> next(Position after, std::size_t max,
+                                                               milliseconds wait);
+
+    [[nodiscard]] const FeedStats& stats() const { return stats_; }
+    [[nodiscard]] Position head() const { return head_; }
+
+  private:
+    asio::awaitable<void> fetch_loop();
+    asio::awaitable<void> listen_loop();
+    void append(std::vector<EventRow> rows);
+    void wake_fetcher();
+
+    FeedOptions options_;
+    FeedStats stats_;
+    std::deque<EventRow> cache_;  // commit order; every row is after cache_start_
+    Position cache_start_;
+    Position head_;  // position of the newest row read (or where reading starts)
+    bool head_known_ = false;
+    bool dirty_ = true;  // something may be new: a NOTIFY came, or the last fetch was full
+    Position wanted_;    // the furthest position a waiter asked from
+    int waiters_ = 0;
+    bool stopping_ = false;
+
+    // Timers last: they hold handlers that refer to this object, so they go first.
+    asio::steady_timer changed_;  // cancelled to wake subscribers waiting in next()
+    asio::steady_timer wake_;     // cancelled to wake the fetch loop; expires at the next poll
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,28 @@
+// Reading the events table in commit order. Only rows whose transaction is older than every
+// running transaction (transaction_id < pg_snapshot_xmin) are read: a transaction that took a
+// lower id but commits later is never skipped, it is simply not visible to the read yet.
+// Error policy: throws pg::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/event_row.hpp"
+#include "infra/pg/async_connection.hpp"
+
+namespace sluice::engine {
+
+namespace asio = boost::asio;
+
+// The SELECT for a quoted events table; parameters: $1 xid8, $2 id, $3 limit.
+[[nodiscard]] std::string fetch_sql(const std::string& quoted_table);
+
+// Reads up to `limit` events after `after`, in commit order (transaction_id, id).
+asio::awaitable<std::vector<EventRow>> fetch(pg::AsyncConnection& conn, std::string sql,
+                                             Position after, int limit,
+                                             std::chrono::milliseconds timeout);
+
+// Parses the rows of fetch_sql's result (pure, for tests).
+[[nodiscard]] std::vector<EventRow> parse_rows(const pg::Result& r);
+
+}  // namespace sluice::engine

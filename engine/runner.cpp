@@ -1,0 +1,393 @@
+#include "engine/runner.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <span>
+
+#include "engine/fetch.hpp"
+#include "infra/backoff/backoff.hpp"
+#include "infra/log/log.hpp"
+
+namespace sluice::engine {
+namespace {
+
+constexpr milliseconds client_margin{5000};  // client deadline beyond the server's timeout
+constexpr milliseconds max_retry_backoff{5 * 60 * 1000};
+constexpr milliseconds busy_retry{1000};
+
+// Another writer moved the checkpoint (SL001) or holds the subscriber (SL002): not the
+// handler's fault, and not worth a retry of the same batch.
+// Another instance took the subscriber over (SL003): also not the handler's fault.
+bool is_coordination(const pg::Error& e) {
+    return e.sqlstate() == pg::checkpoint_moved_sqlstate ||
+           e.sqlstate() == pg::subscriber_busy_sqlstate || e.sqlstate() == pg::owner_lost_sqlstate;
+}
+
+bool is_handler_error(const pg::Error& e, const pg::AsyncConnection& conn) {
+    return conn.is_usable() && !e.is_connection_error() && !is_coordination(e);
+}
+
+}  // namespace
+
+std::string id_array(const std::vector<const EventRow*>& events) {
+    std::string out = "{";
+    for (const EventRow* e : events) {
+        if (out.size() > 1)
+            out += ',';
+        out += std::to_string(e->position.id);
+    }
+    out += '}';
+    return out;
+}
+
+Runner::Runner(std::unique_ptr<Sink> sink, Feed& feed, RunnerOptions options,
+               std::shared_ptr<SubscriberStatus> status, BatchObserver on_batch)
+    : sink_(std::move(sink)),
+      feed_(feed),
+      options_(std::move(options)),
+      status_(std::move(status)),
+      on_batch_(std::move(on_batch)),
+      fetch_sql_(fetch_sql(options_.quoted_table)) {
+    status_->name = sink_->name();
+    status_->kind = std::string(sink_->kind());
+}
+
+pg::Step Runner::lock_step() const {
+    const Position& at = status_->position;
+    return {"SELECT sluice.begin_batch($1, $2::xid8, $3)",
+            pg::Params(sink_->name(), std::to_string(at.transaction_id), std::to_string(at.id))};
+}
+
+void Runner::add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const {
+    if (!options_.owner.empty()) {
+        steps.push_back(
+            {"SELECT sluice.check_owner($1, $2)", pg::Params(sink_->name(), options_.owner)});
+    }
+    if (with_lock)
+        steps.push_back(lock_step());
+}
+
+void Runner::stop() {
+    stopping_ = true;
+    if (pause_timer_)
+        pause_timer_->cancel();
+}
+
+asio::awaitable<void> Runner::pause(milliseconds d) {
+    if (!pause_timer_) {
+        pause_timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+    }
+    pause_timer_->expires_after(d);
+    co_await pause_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void Runner::record_error(const std::exception& e, std::optional<std::int64_t> event_id) {
+    ++status_->errors;
+    status_->last_error = e.what();
+    const auto* pe = dynamic_cast<const pg::Error*>(&e);
+    status_->last_sqlstate = pe != nullptr ? pe->sqlstate() : "";
+    status_->failed_event_id = event_id;
+}
+
+asio::awaitable<void> Runner::run() {
+    auto ex = co_await asio::this_coro::executor;
+    Backoff backoff(milliseconds(100), milliseconds(30000));
+    while (!stopping_) {
+        bool failed = false;
+        try {
+            auto conn = co_await pg::AsyncConnection::connect(
+                ex, options_.url, options_.connect_timeout,
+                "sluice " + status_->kind + " " + sink_->name());
+            co_await session(conn);
+            backoff.reset();
+        } catch (const std::exception& e) {
+            if (stopping_)
+                break;
+            record_error(e, std::nullopt);
+            status_->state = State::retrying;
+            log::warn("database connection failed; reconnecting",
+                      {{sink_->kind(), sink_->name()}, {"error", e.what()}});
+            failed = true;
+        }
+        if (failed)
+            co_await pause(backoff.next());
+    }
+}
+
+asio::awaitable<void> Runner::load_checkpoint(pg::AsyncConnection& conn) {
+    co_await conn.query("INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                        pg::Params(sink_->name()), options_.statement_timeout);
+    auto r = co_await conn.query(
+        "SELECT transaction_id::text, event_id FROM sluice.checkpoints WHERE name = $1",
+        pg::Params(sink_->name()), options_.statement_timeout);
+    status_->position.transaction_id = std::stoull(std::string(r.text(0, 0)));
+    status_->position.id = r.int64(0, 1);
+    behind_ = true;
+}
+
+asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
+    co_await conn.exec_script(
+        "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
+        options_.statement_timeout);
+    co_await sink_->prepare(conn);
+    co_await load_checkpoint(conn);
+    status_->state = State::running;
+    status_->last_progress = std::chrono::steady_clock::now();
+    while (!stopping_) {
+        if (behind_ && sink_->catch_up_step(status_->position, options_.batch_size)) {
+            std::optional<pg::Error> failed;
+            try {
+                co_await catch_up(conn);
+            } catch (const pg::Error& e) {
+                if (!is_handler_error(e, conn) && !is_coordination(e))
+                    throw;
+                failed = e;
+            }
+            if (!failed)
+                continue;
+            if (is_coordination(*failed)) {
+                co_await coordinate(conn, *failed);
+                continue;
+            }
+            // A handler failed somewhere in this stretch: read it and take the batch path,
+            // which isolates the failing event.
+        }
+        auto rows = co_await next_rows(conn);
+        status_->last_progress = std::chrono::steady_clock::now();
+        if (rows.empty() || stopping_)
+            continue;
+        // co_await may not appear in a handler, so errors are carried out of the catch blocks.
+        std::optional<pg::Error> failed;
+        try {
+            co_await apply(conn, rows);
+        } catch (const pg::Error& e) {
+            if (!is_handler_error(e, conn) && !is_coordination(e))
+                throw;
+            failed = e;
+        }
+        if (failed && !is_coordination(*failed)) {
+            record_error(*failed, std::nullopt);
+            auto first = *failed;
+            failed.reset();
+            try {
+                co_await apply_isolating(conn, rows, first);
+            } catch (const pg::Error& e) {
+                if (!is_coordination(e))
+                    throw;
+                failed = e;
+            }
+        }
+        if (failed)
+            co_await coordinate(conn, *failed);
+    }
+}
+
+asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, const pg::Error& e) {
+    if (e.sqlstate() == pg::owner_lost_sqlstate) {
+        log::warn("another instance owns this subscriber now; handing it over",
+                  {{sink_->kind(), sink_->name()}});
+        lost_ownership_ = true;
+        stopping_ = true;
+        co_return;
+    }
+    if (e.sqlstate() == pg::subscriber_busy_sqlstate) {
+        // A rebuild holds this subscriber: wait for it, then go on from where it ended.
+        if (status_->state != State::paused) {
+            log::info("paused: another session is writing this subscriber",
+                      {{sink_->kind(), sink_->name()}});
+        }
+        status_->state = State::paused;
+        // Stay paused until the other session lets go, even when there is nothing to apply.
+        while (!stopping_) {
+            co_await pause(busy_retry);
+            auto r = co_await conn.query(
+                "SELECT pg_try_advisory_xact_lock(sluice.subscriber_lock_key($1))",
+                pg::Params(sink_->name()), options_.statement_timeout);
+            if (r.boolean(0, 0))
+                break;
+        }
+        status_->state = State::running;
+        log::info("resumed", {{sink_->kind(), sink_->name()}});
+    } else {
+        log::warn("checkpoint moved by another writer; reloading it",
+                  {{sink_->kind(), sink_->name()}});
+    }
+    co_await load_checkpoint(conn);
+}
+
+asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
+    auto started = std::chrono::steady_clock::now();
+    auto step = sink_->catch_up_step(status_->position, options_.batch_size);
+    std::vector<pg::Step> steps;
+    add_guard_steps(steps, false);  // the catch-up statement takes the lock itself
+    steps.push_back(std::move(*step));
+    auto results =
+        co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+    const pg::Result& r = results.back();
+    auto rows_read = r.int64(0, 0);
+    if (rows_read < options_.batch_size)
+        behind_ = false;  // reached the head: join the feed
+    status_->last_progress = std::chrono::steady_clock::now();
+    if (rows_read == 0)
+        co_return;
+    status_->position = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+    status_->events += static_cast<std::uint64_t>(r.int64(0, 1));
+    ++status_->batches;
+    status_->last_event_timestamp = std::max(
+        status_->last_event_timestamp, std::strtod(std::string(r.text(0, 4)).c_str(), nullptr));
+    if (status_->state == State::retrying)
+        status_->state = State::running;
+    if (on_batch_) {
+        on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
+    }
+}
+
+asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& conn) {
+    if (!behind_) {
+        auto shared =
+            co_await feed_.next(status_->position, static_cast<std::size_t>(options_.batch_size),
+                                options_.poll_interval);
+        if (shared)
+            co_return std::move(*shared);
+        behind_ = true;  // the feed has moved on: catch up on our own
+    }
+    auto rows = co_await fetch(conn, fetch_sql_, status_->position, options_.batch_size,
+                               options_.statement_timeout + client_margin);
+    if (static_cast<int>(rows.size()) < options_.batch_size)
+        behind_ = false;
+    co_return rows;
+}
+
+asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const EventRow> rows) {
+    auto started = std::chrono::steady_clock::now();
+    Position end = rows.back().position;
+    std::vector<EventRow> ordered(rows.begin(), rows.end());
+    order_versions_within_aggregates(ordered);
+    std::vector<const EventRow*> wanted;
+    for (const EventRow& r : ordered) {
+        if (sink_->wants(r))
+            wanted.push_back(&r);
+    }
+    std::vector<pg::Step> steps;
+    add_guard_steps(steps, true);
+    if (!wanted.empty()) {
+        for (auto& step : sink_->apply_steps(wanted))
+            steps.push_back(std::move(step));
+    }
+    const Position& from = status_->position;
+    steps.push_back(
+        {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
+         pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
+                    std::to_string(end.transaction_id), std::to_string(end.id))});
+    co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+
+    status_->position = end;
+    status_->events += wanted.size();
+    ++status_->batches;
+    status_->last_event_timestamp = std::max(status_->last_event_timestamp, rows.back().timestamp);
+    status_->last_progress = std::chrono::steady_clock::now();
+    if (status_->state == State::retrying) {
+        status_->state = State::running;
+    }
+    if (on_batch_) {
+        on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
+    }
+}
+
+asio::awaitable<void> Runner::apply_isolating(pg::AsyncConnection& conn,
+                                              std::span<const EventRow> rows, pg::Error first) {
+    // known_failing: a prefix of this many rows is known to fail when applied together.
+    std::optional<std::size_t> known_failing = rows.size();
+    pg::Error last = std::move(first);
+    while (!rows.empty() && !stopping_) {
+        if (known_failing == 1U) {
+            bool go_on = co_await handle_poison(conn, rows.front(), last);
+            if (!go_on)
+                co_return;
+            rows = rows.subspan(1);
+            known_failing.reset();  // the rest may well be fine: try it whole
+            continue;
+        }
+        std::size_t attempt = known_failing ? *known_failing / 2 : rows.size();
+        try {
+            co_await apply(conn, rows.first(attempt));
+            rows = rows.subspan(attempt);
+            if (known_failing)
+                *known_failing -= attempt;
+        } catch (const pg::Error& e) {
+            if (!is_handler_error(e, conn))
+                throw;
+            last = e;
+            known_failing = attempt;
+        }
+    }
+}
+
+asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const EventRow& row,
+                                            const pg::Error& first) {
+    const config::OnError& policy = sink_->on_error();
+    pg::Error last = first;
+    record_error(last, row.position.id);
+    milliseconds delay = policy.backoff;
+    for (int attempt = 1; attempt <= policy.retries && !stopping_; ++attempt) {
+        status_->state = State::retrying;
+        log::warn("handler failed; retrying", {{sink_->kind(), sink_->name()},
+                                               {"event_id", row.position.id},
+                                               {"attempt", attempt},
+                                               {"sqlstate", last.sqlstate()},
+                                               {"error", last.what()}});
+        co_await pause(delay);
+        delay = std::min(delay * 2, max_retry_backoff);
+        if (stopping_)
+            co_return false;
+        try {
+            co_await apply(conn, std::span<const EventRow>(&row, 1));
+            status_->state = State::running;
+            co_return true;
+        } catch (const pg::Error& e) {
+            if (!is_handler_error(e, conn))
+                throw;
+            last = e;
+            record_error(last, row.position.id);
+        }
+    }
+    if (stopping_)
+        co_return false;
+    if (policy.then == config::OnError::Then::park) {
+        const Position& from = status_->position;
+        std::vector<pg::Step> steps;
+        add_guard_steps(steps, true);
+        steps.push_back(
+            {"INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, "
+             "error, sqlstate) VALUES ($1, $2, $3::xid8, $4, $5) "
+             "ON CONFLICT (subscriber, event_id) DO UPDATE SET error = EXCLUDED.error",
+             pg::Params(sink_->name(), std::to_string(row.position.id),
+                        std::to_string(row.position.transaction_id), std::string(last.what()),
+                        last.sqlstate())});
+        steps.push_back(
+            {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
+             pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
+                        std::to_string(row.position.transaction_id),
+                        std::to_string(row.position.id))});
+        co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+        status_->position = row.position;
+        ++status_->parked;
+        status_->state = State::running;
+        log::warn("event parked after its retries failed", {{sink_->kind(), sink_->name()},
+                                                            {"event_id", row.position.id},
+                                                            {"sqlstate", last.sqlstate()},
+                                                            {"error", last.what()}});
+        co_return true;
+    }
+    status_->state = State::stopped;
+    stopping_ = true;
+    log::error("handler failed; stopped at this event (fix it, then restart or reload)",
+               {{sink_->kind(), sink_->name()},
+                {"event_id", row.position.id},
+                {"sqlstate", last.sqlstate()},
+                {"error", last.what()}});
+    co_return false;
+}
+
+}  // namespace sluice::engine

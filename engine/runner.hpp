@@ -1,0 +1,88 @@
+// Runs one subscriber: reads events (from the shared Feed at the head, on its own when behind),
+// applies each batch and advances its checkpoint in one transaction (libpq pipeline: one round
+// trip), and contains failures: a connection error reconnects and resumes from the stored
+// checkpoint; a handler error isolates the failing event (committing the good ones before it),
+// retries it per on_error, then stops the subscriber there or parks the event and moves on.
+// With an owner set, every batch transaction first checks that this instance still owns the
+// subscriber (sluice.check_owner); when another instance has taken it over the runner ends.
+// Threading: event-loop thread only. Error policy: run() never throws; outcomes are in status.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "engine/feed.hpp"
+#include "engine/sink.hpp"
+#include "engine/status.hpp"
+
+namespace sluice::engine {
+
+struct RunnerOptions {
+    std::string url;
+    std::string quoted_table;
+    int batch_size = 1000;
+    milliseconds poll_interval{1000};
+    milliseconds connect_timeout{10000};
+    milliseconds statement_timeout{30000};
+    std::string owner;  // this instance's id; empty: no ownership check (a single writer)
+};
+
+class Runner {
+  public:
+    // Called after every committed batch with its duration in seconds (for metrics).
+    using BatchObserver = std::function<void(double seconds)>;
+
+    Runner(std::unique_ptr<Sink> sink, Feed& feed, RunnerOptions options,
+           std::shared_ptr<SubscriberStatus> status, BatchObserver on_batch = {});
+
+    asio::awaitable<void> run();
+    // Stops after the batch in flight commits (or fails); wakes any wait.
+    void stop();
+
+    [[nodiscard]] const Sink& sink() const { return *sink_; }
+    [[nodiscard]] const std::shared_ptr<SubscriberStatus>& status() const { return status_; }
+    // True once a batch found the subscriber owned by another instance (the runner then ends).
+    [[nodiscard]] bool lost_ownership() const { return lost_ownership_; }
+
+  private:
+    asio::awaitable<void> session(pg::AsyncConnection& conn);
+    asio::awaitable<std::vector<EventRow>> next_rows(pg::AsyncConnection& conn);
+    // The sink's server-side catch-up: one statement per batch while far behind.
+    asio::awaitable<void> catch_up(pg::AsyncConnection& conn);
+    // Applies rows (commit order) and moves the checkpoint to the last one, in one transaction.
+    asio::awaitable<void> apply(pg::AsyncConnection& conn, std::span<const EventRow> rows);
+    // After a batch failed: commits the good events before the failing one (halving the
+    // batch), then handles the failing event, and goes on with the rest.
+    asio::awaitable<void> apply_isolating(pg::AsyncConnection& conn, std::span<const EventRow> rows,
+                                          pg::Error first);
+    // Returns false when the subscriber must stop at this event.
+    asio::awaitable<bool> handle_poison(pg::AsyncConnection& conn, const EventRow& row,
+                                        const pg::Error& first);
+    asio::awaitable<void> load_checkpoint(pg::AsyncConnection& conn);
+    // Another writer moved the checkpoint or holds the subscriber: wait if need be, reload.
+    asio::awaitable<void> coordinate(pg::AsyncConnection& conn, const pg::Error& e);
+    [[nodiscard]] pg::Step lock_step() const;
+    // The batch's first steps: the ownership check (when owned) and the subscriber lock.
+    void add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const;
+    asio::awaitable<void> pause(milliseconds d);
+    void record_error(const std::exception& e, std::optional<std::int64_t> event_id);
+
+    std::unique_ptr<Sink> sink_;
+    Feed& feed_;
+    RunnerOptions options_;
+    std::shared_ptr<SubscriberStatus> status_;
+    BatchObserver on_batch_;
+    std::string fetch_sql_;
+    bool behind_ = true;  // read on our own until a short read says we reached the head
+    bool stopping_ = false;
+    bool lost_ownership_ = false;
+
+    // Last: its pending wait refers to this object.
+    std::unique_ptr<asio::steady_timer> pause_timer_;
+};
+
+}  // namespace sluice::engine

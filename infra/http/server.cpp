@@ -1,0 +1,152 @@
+#include "infra/http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+
+#include "infra/http/server_state.hpp"
+#include "infra/log/log.hpp"
+
+namespace sluice::http {
+
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Completion of a detached server coroutine: an escaped exception is a bug, logged, contained.
+auto log_failure(const char* task) {
+    return [task](std::exception_ptr failure) {
+        if (!failure) {
+            return;
+        }
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            log::error("http server task failed", {{"task", task}, {"error", e.what()}});
+        }
+    };
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
+    struct Exit {
+        Server::State& state;
+        ~Exit() {
+            state.accepting = false;
+            state.notify_changed();
+        }
+    } exit{*state};
+
+    while (!state->stopping) {
+        auto [ec, socket] = co_await state->acceptor.async_accept(use_tuple);
+        if (state->stopping) {
+            break;
+        }
+        if (ec) {
+            // E.g. out of file descriptors: back off instead of spinning on the error.
+            log::warn("http accept failed", {{"error", ec.message()}});
+            asio::steady_timer backoff(state->strand, std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        ++state->accepted;
+        if (state->sessions >= state->options.max_connections) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        ++state->sessions;
+        asio::co_spawn(state->strand, run_session(state, std::move(socket)),
+                       log_failure("http session"));
+    }
+}
+
+// True once the accept loop and every session have ended; false if `deadline` came first.
+asio::awaitable<bool> drained_by(std::shared_ptr<Server::State> state, Clock::time_point deadline) {
+    while (state->accepting || state->sessions > 0) {
+        if (Clock::now() >= deadline) {
+            co_return false;
+        }
+        state->changed.expires_at(deadline);
+        co_await state->changed.async_wait(use_tuple);
+    }
+    co_return true;
+}
+
+asio::awaitable<void> stop_on_strand(std::shared_ptr<Server::State> state,
+                                     std::chrono::milliseconds grace) {
+    state->stopping = true;
+    boost::system::error_code ignored;
+    state->acceptor.close(ignored);
+    state->close_connections(false);
+    // (co_await never sits in a condition: GCC 12 miscompiles that.)
+    bool drained = co_await drained_by(state, Clock::now() + grace);
+    if (drained)
+        co_return;
+    log::warn("http responses still in flight at the stop deadline; closing them",
+              {{"connections", state->connections.size()}});
+    state->close_connections(true);
+    // Closing cancels every pending operation, so the sessions end at their next resumption.
+    bool ended = co_await drained_by(state, Clock::now() + std::chrono::seconds(1));
+    if (!ended) {
+        log::error("http sessions did not end after their sockets were closed",
+                   {{"sessions", state->sessions}});
+    }
+}
+
+}  // namespace
+
+void Server::State::close_connections(bool including_writing) {
+    for (const auto& [id, connection] : connections) {
+        if (including_writing || !connection->writing) {
+            connection->stream->close();
+        }
+    }
+}
+
+Server::Server(asio::any_io_executor executor, Router router, ServerOptions options)
+    : state_(std::make_shared<State>(std::move(executor), std::move(router), std::move(options))) {}
+
+Server::~Server() {
+    asio::dispatch(state_->strand, [state = state_] {
+        state->stopping = true;
+        boost::system::error_code ignored;
+        state->acceptor.close(ignored);
+        state->close_connections(true);
+    });
+}
+
+void Server::start() {
+    State& s = *state_;
+    const tcp::endpoint endpoint = s.options.listen;
+    s.acceptor.open(endpoint.protocol());
+    s.acceptor.set_option(tcp::acceptor::reuse_address(true));
+    s.acceptor.bind(endpoint);
+    s.acceptor.listen(asio::socket_base::max_listen_connections);
+    s.port = s.acceptor.local_endpoint().port();
+    s.accepting = true;
+    asio::co_spawn(s.strand, accept_loop(state_), log_failure("http accept loop"));
+}
+
+std::uint16_t Server::port() const {
+    return state_->port;
+}
+
+tcp::endpoint Server::local_endpoint() const {
+    return {state_->options.listen.address(), port()};
+}
+
+std::uint64_t Server::connections_accepted() const {
+    return state_->accepted;
+}
+
+asio::awaitable<void> Server::stop(std::chrono::milliseconds grace) {
+    // Not a coroutine itself: the returned awaitable owns the state, not `this`.
+    return asio::co_spawn(state_->strand, stop_on_strand(state_, grace), asio::use_awaitable);
+}
+
+}  // namespace sluice::http

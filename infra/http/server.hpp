@@ -1,0 +1,65 @@
+// The daemon's HTTP/1.1 endpoint (Boost.Beast, C++20 coroutines) on the daemon's io_context.
+// Serves a Router: GET only, bounded request size, a read deadline on every request (which
+// also ends idle keep-alive connections), a write deadline on every response, and a bounded
+// number of concurrent connections (connections beyond it are closed at once).
+// Thread-safety: all socket work runs on one strand of the given executor, so the io_context
+// may run on several threads. start(), port() and stop() may be called from any thread; the
+// router is fixed at construction and its handlers run on that strand.
+// Lifetime: the coroutines own the shared server state, so destroying the Server without
+// awaiting stop() is safe (it closes everything), but only stop() waits for them to finish.
+// Error policy: start() throws boost::system::system_error when the address cannot be bound.
+// Per-connection failures (resets, timeouts, malformed requests) end that connection only;
+// a malformed request gets 400 and an oversized one 413 before the connection closes.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "infra/http/router.hpp"
+
+namespace sluice::http {
+
+using namespace std::chrono_literals;
+
+struct ServerOptions {
+    boost::asio::ip::tcp::endpoint listen{boost::asio::ip::address_v4::loopback(), 9464};
+    std::size_t max_request_bytes = 64 * 1024;      // header limit and body limit, each
+    std::chrono::milliseconds read_timeout = 10s;   // per request, including keep-alive idle
+    std::chrono::milliseconds write_timeout = 10s;  // per response
+    std::size_t max_connections = 64;
+};
+
+class Server {
+  public:
+    Server(boost::asio::any_io_executor executor, Router router, ServerOptions options);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server();
+
+    // Binds, listens and starts accepting. Call once.
+    void start();
+
+    // The bound port (the ephemeral one when options.listen has port 0); 0 before start().
+    [[nodiscard]] std::uint16_t port() const;
+    [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
+    // Connections accepted so far (including ones closed for exceeding the limit).
+    [[nodiscard]] std::uint64_t connections_accepted() const;
+
+    // Graceful stop: closes the acceptor and idle connections at once, lets responses being
+    // written finish (with "Connection: close") until `grace` has passed, then closes the rest.
+    // Completes when every connection coroutine has ended, so nothing of the server is left
+    // on the io_context. Idempotent.
+    [[nodiscard]] boost::asio::awaitable<void> stop(std::chrono::milliseconds grace = 5s);
+
+    struct State;
+
+  private:
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace sluice::http

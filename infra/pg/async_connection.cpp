@@ -1,0 +1,297 @@
+#include "infra/pg/async_connection.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace sluice::pg {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using asio::use_awaitable;
+using Wait = asio::posix::stream_descriptor::wait_type;
+
+Error timeout_error(const char* what) {
+    return Error(std::string(what) + " timed out", "57014");
+}
+
+// Waits for `type` readiness on `sd` until `deadline`; false on timeout.
+asio::awaitable<bool> wait_until(asio::posix::stream_descriptor& sd, Wait type,
+                                 Clock::time_point deadline) {
+    asio::steady_timer timer(sd.get_executor(), deadline);
+    auto which = co_await (sd.async_wait(type, use_awaitable) || timer.async_wait(use_awaitable));
+    co_return which.index() == 0;
+}
+
+}  // namespace
+
+AsyncConnection::AsyncConnection(ConnHandle conn, asio::posix::stream_descriptor socket)
+    : conn_(std::move(conn)),
+      socket_(std::make_unique<asio::posix::stream_descriptor>(std::move(socket))) {}
+
+AsyncConnection::~AsyncConnection() {
+    release_socket();
+}
+
+void AsyncConnection::release_socket() {
+    // libpq owns the fd: stop Asio from closing it, PQfinish does that.
+    if (socket_ && socket_->is_open())
+        socket_->release();
+}
+
+bool AsyncConnection::is_usable() const {
+    return conn_ && !broken_ && PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
+asio::awaitable<AsyncConnection> AsyncConnection::connect(asio::any_io_executor ex, std::string url,
+                                                          std::chrono::milliseconds timeout,
+                                                          std::string application_name) {
+    auto deadline = Clock::now() + timeout;
+    const char* keys[] = {"application_name", "dbname", nullptr};
+    const char* values[] = {application_name.c_str(), url.c_str(), nullptr};
+    ConnHandle conn(PQconnectStartParams(keys, values, 1));
+    if (!conn)
+        throw Error("out of memory while connecting to PostgreSQL");
+    if (PQstatus(conn.get()) == CONNECTION_BAD) {
+        throw Error("cannot connect to PostgreSQL at " + redact_url(url) + ": " +
+                    error_from(conn.get(), nullptr).what());
+    }
+    // The socket can change between polls (several hosts, SSL fallback): wrap it per wait.
+    PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+    while (poll != PGRES_POLLING_OK) {
+        if (poll == PGRES_POLLING_FAILED) {
+            throw Error("cannot connect to PostgreSQL at " + redact_url(url) + ": " +
+                        error_from(conn.get(), nullptr).what());
+        }
+        asio::posix::stream_descriptor sd(ex, PQsocket(conn.get()));
+        bool ready = false;
+        try {
+            ready = co_await wait_until(
+                sd, poll == PGRES_POLLING_READING ? Wait::wait_read : Wait::wait_write, deadline);
+        } catch (...) {
+            sd.release();
+            throw;
+        }
+        sd.release();
+        if (!ready) {
+            throw Error("connecting to PostgreSQL at " + redact_url(url) + " timed out", "08006");
+        }
+        poll = PQconnectPoll(conn.get());
+    }
+    if (PQsetnonblocking(conn.get(), 1) != 0)
+        throw error_from(conn.get(), nullptr);
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
+    asio::posix::stream_descriptor socket(ex, PQsocket(conn.get()));
+    co_return AsyncConnection(std::move(conn), std::move(socket));
+}
+
+asio::awaitable<void> AsyncConnection::wait_readable(Clock::time_point deadline) {
+    bool ready = co_await wait_until(*socket_, Wait::wait_read, deadline);
+    if (!ready) {
+        broken_ = true;
+        throw timeout_error("waiting for PostgreSQL");
+    }
+}
+
+asio::awaitable<void> AsyncConnection::flush(Clock::time_point deadline) {
+    while (true) {
+        int rc = PQflush(conn_.get());
+        if (rc == 0)
+            co_return;
+        if (rc < 0) {
+            broken_ = true;
+            throw error_from(conn_.get(), nullptr);
+        }
+        // Output is pending: wait until we can write, reading meanwhile so the server never
+        // blocks on a full output buffer while we block on ours.
+        asio::steady_timer timer(socket_->get_executor(), deadline);
+        auto which = co_await (socket_->async_wait(Wait::wait_write, use_awaitable) ||
+                               socket_->async_wait(Wait::wait_read, use_awaitable) ||
+                               timer.async_wait(use_awaitable));
+        if (which.index() == 2) {
+            broken_ = true;
+            throw timeout_error("sending to PostgreSQL");
+        }
+        if (which.index() == 1 && PQconsumeInput(conn_.get()) == 0) {
+            broken_ = true;
+            throw error_from(conn_.get(), nullptr);
+        }
+    }
+}
+
+asio::awaitable<Result> AsyncConnection::next_result(Clock::time_point deadline) {
+    while (PQisBusy(conn_.get())) {
+        co_await wait_readable(deadline);
+        if (PQconsumeInput(conn_.get()) == 0) {
+            broken_ = true;
+            throw error_from(conn_.get(), nullptr);
+        }
+    }
+    co_return Result(PQgetResult(conn_.get()));
+}
+
+// Reads results until the end of the current query; throws the first error.
+asio::awaitable<void> AsyncConnection::drain(Clock::time_point deadline) {
+    std::optional<Error> first;
+    while (true) {
+        Result r = co_await next_result(deadline);
+        if (!r)
+            break;
+        auto st = r.status();
+        if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !first) {
+            first = error_from(conn_.get(), r.get());
+        }
+    }
+    if (first) {
+        if (first->is_connection_error())
+            broken_ = true;
+        throw *first;
+    }
+}
+
+asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
+                                               std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    auto ptrs = params.pointers();
+    if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
+                          ptrs.data(), nullptr, nullptr, 0) == 0) {
+        broken_ = true;
+        throw error_from(conn_.get(), nullptr);
+    }
+    co_await flush(deadline);
+    Result out;
+    std::optional<Error> first;
+    while (true) {
+        Result r = co_await next_result(deadline);
+        if (!r)
+            break;
+        auto st = r.status();
+        if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+            if (!first)
+                first = error_from(conn_.get(), r.get());
+        } else {
+            out = std::move(r);
+        }
+    }
+    if (first) {
+        if (first->is_connection_error())
+            broken_ = true;
+        throw *first;
+    }
+    co_return out;
+}
+
+asio::awaitable<void> AsyncConnection::exec_script(std::string sql,
+                                                   std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    if (PQsendQuery(conn_.get(), sql.c_str()) == 0) {
+        broken_ = true;
+        throw error_from(conn_.get(), nullptr);
+    }
+    co_await flush(deadline);
+    co_await drain(deadline);
+}
+
+asio::awaitable<void> AsyncConnection::prepare(std::string name, std::string sql,
+                                               std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    if (PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr) == 0) {
+        broken_ = true;
+        throw error_from(conn_.get(), nullptr);
+    }
+    co_await flush(deadline);
+    co_await drain(deadline);
+}
+
+asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step> steps,
+                                                               std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    PGconn* c = conn_.get();
+    if (PQenterPipelineMode(c) == 0) {
+        broken_ = true;
+        throw error_from(c, nullptr);
+    }
+    for (const Step& s : steps) {
+        auto ptrs = s.params.pointers();
+        int ok = s.prepared
+                     ? PQsendQueryPrepared(c, s.sql_or_name.c_str(), static_cast<int>(ptrs.size()),
+                                           ptrs.data(), nullptr, nullptr, 0)
+                     : PQsendQueryParams(c, s.sql_or_name.c_str(), static_cast<int>(ptrs.size()),
+                                         nullptr, ptrs.data(), nullptr, nullptr, 0);
+        if (ok == 0) {
+            broken_ = true;
+            throw error_from(c, nullptr);
+        }
+    }
+    if (PQpipelineSync(c) == 0) {
+        broken_ = true;
+        throw error_from(c, nullptr);
+    }
+    co_await flush(deadline);
+
+    std::vector<Result> out;
+    out.reserve(steps.size());
+    std::optional<Error> first;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        Result kept;
+        while (true) {
+            Result r = co_await next_result(deadline);
+            if (!r)
+                break;
+            auto st = r.status();
+            if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !first) {
+                first = error_from(c, r.get());
+            } else if (st != PGRES_PIPELINE_ABORTED) {
+                kept = std::move(r);
+            }
+        }
+        out.push_back(std::move(kept));
+    }
+    Result sync = co_await next_result(deadline);
+    if (!sync || sync.status() != PGRES_PIPELINE_SYNC) {
+        broken_ = true;
+        throw Error("PostgreSQL pipeline out of step: expected the sync result");
+    }
+    if (PQexitPipelineMode(c) == 0) {
+        broken_ = true;
+        throw error_from(c, nullptr);
+    }
+    if (first) {
+        if (first->is_connection_error())
+            broken_ = true;
+        throw *first;
+    }
+    co_return out;
+}
+
+asio::awaitable<std::vector<Notification>> AsyncConnection::wait_notifications(
+    std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    std::vector<Notification> out;
+    auto collect = [&] {
+        while (PGnotify* n = PQnotifies(conn_.get())) {
+            out.push_back({n->relname, n->extra ? n->extra : "", n->be_pid});
+            PQfreemem(n);
+        }
+    };
+    if (PQconsumeInput(conn_.get()) == 0) {
+        broken_ = true;
+        throw error_from(conn_.get(), nullptr);
+    }
+    collect();
+    while (out.empty()) {
+        bool ready = co_await wait_until(*socket_, Wait::wait_read, deadline);
+        if (!ready)
+            co_return out;
+        if (PQconsumeInput(conn_.get()) == 0) {
+            broken_ = true;
+            throw error_from(conn_.get(), nullptr);
+        }
+        collect();
+    }
+    co_return out;
+}
+
+}  // namespace sluice::pg

@@ -1,0 +1,92 @@
+// A non-blocking PostgreSQL connection driven from Boost.Asio: libpq's socket is wrapped in a
+// stream_descriptor and every wait is `co_await async_wait` with a deadline. Nothing here blocks
+// the event loop. One operation at a time per connection (not thread-safe; use from one strand).
+// Error policy: failures throw pg::Error; a timeout throws pg::Error with message "... timed out"
+// and leaves the connection unusable (is_usable() == false).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "infra/pg/connection.hpp"
+#include "infra/pg/error.hpp"
+#include "infra/pg/params.hpp"
+#include "infra/pg/result.hpp"
+
+namespace sluice::pg {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// One statement of a pipeline: either a prepared statement name or SQL text with parameters.
+struct Step {
+    std::string sql_or_name;
+    Params params;
+    bool prepared = false;  // true: sql_or_name names a statement prepared on this connection
+};
+
+struct Notification {
+    std::string channel;
+    std::string payload;
+    int backend_pid = 0;
+};
+
+class AsyncConnection {
+  public:
+    AsyncConnection(AsyncConnection&&) noexcept = default;
+    AsyncConnection& operator=(AsyncConnection&&) noexcept = default;
+    ~AsyncConnection();
+
+    [[nodiscard]] static asio::awaitable<AsyncConnection> connect(
+        asio::any_io_executor ex, std::string url, std::chrono::milliseconds timeout,
+        std::string application_name = "sluice");
+
+    // One statement with bound parameters; returns its (single) result. Throws on error.
+    asio::awaitable<Result> query(std::string sql, Params params = {},
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // Several statements without parameters in one round trip (simple protocol).
+    asio::awaitable<void> exec_script(std::string sql,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    // Prepares a named statement once on this connection.
+    asio::awaitable<void> prepare(std::string name, std::string sql,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+    // Sends every step in pipeline mode followed by one Sync, so all of them run in one implicit
+    // transaction (unless the steps contain BEGIN/COMMIT) and cost one round trip. Returns one
+    // Result per step. On the first failing step the remaining ones are skipped by the server,
+    // the implicit transaction is rolled back, and the failing step's pg::Error is thrown.
+    asio::awaitable<std::vector<Result>> pipeline(
+        std::vector<Step> steps, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+    // Waits until at least one NOTIFY arrives or the timeout passes; returns what arrived
+    // (possibly empty on timeout). Requires a prior LISTEN on this connection.
+    asio::awaitable<std::vector<Notification>> wait_notifications(
+        std::chrono::milliseconds timeout);
+
+    [[nodiscard]] bool is_usable() const;
+    [[nodiscard]] PGconn* get() const { return conn_.get(); }
+    [[nodiscard]] int backend_pid() const { return PQbackendPID(conn_.get()); }
+
+  private:
+    AsyncConnection(ConnHandle conn, asio::posix::stream_descriptor socket);
+
+    asio::awaitable<void> flush(Clock::time_point deadline);
+    asio::awaitable<void> wait_readable(Clock::time_point deadline);
+    asio::awaitable<Result> next_result(Clock::time_point deadline);  // null Result = end
+    asio::awaitable<void> drain(Clock::time_point deadline);
+    void release_socket();
+
+    // Declared before socket_: the descriptor is released (not closed) before PQfinish.
+    ConnHandle conn_;
+    std::unique_ptr<asio::posix::stream_descriptor> socket_;
+    bool broken_ = false;
+};
+
+}  // namespace sluice::pg

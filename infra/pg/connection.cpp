@@ -1,0 +1,125 @@
+#include "infra/pg/connection.hpp"
+
+#include <regex>
+
+namespace sluice::pg {
+
+std::string redact_url(const std::string& url) {
+    // postgresql://user:secret@host/db  ->  postgresql://user:***@host/db
+    static const std::regex url_password(R"(^([a-z]+://[^:/@?]*):[^@/?]*@)");
+    // password=secret in key=value strings and URL query parameters
+    static const std::regex kv_password(R"((password\s*=\s*)('[^']*'|[^\s&]*))");
+    std::string out = std::regex_replace(url, url_password, "$1:***@");
+    return std::regex_replace(out, kv_password, "$1***");
+}
+
+namespace {
+
+// One line: newlines and tabs (libpq's multi-line messages) become single spaces.
+std::string one_line(std::string text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        bool blank = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+        if (blank) {
+            if (!out.empty() && out.back() != ' ')
+                out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    while (!out.empty() && out.back() == ' ')
+        out.pop_back();
+    return out;
+}
+
+}  // namespace
+
+Error error_from(PGconn* conn, const PGresult* result) {
+    std::string message;
+    std::string sqlstate;
+    if (result != nullptr) {
+        // The primary message and its DETAIL, without CONTEXT/HINT lines.
+        if (const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) {
+            message = primary;
+            if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+                message += std::string(" (") + detail + ")";
+            }
+        } else {
+            message = PQresultErrorMessage(result);
+        }
+        if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE))
+            sqlstate = s;
+    }
+    if (message.empty() && conn != nullptr)
+        message = PQerrorMessage(conn);
+    message = one_line(std::move(message));
+    if (message.empty())
+        message = "unknown PostgreSQL error";
+    return Error(message, sqlstate);
+}
+
+Connection Connection::open(const std::string& url, int connect_timeout_s,
+                            const std::string& application_name) {
+    // Keywords before dbname are defaults; the expanded URL overrides them.
+    std::string timeout = std::to_string(connect_timeout_s);
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {timeout.c_str(), application_name.c_str(), url.c_str(), nullptr};
+    ConnHandle conn(PQconnectdbParams(keys, values, 1));
+    if (!conn)
+        throw Error("out of memory while connecting to PostgreSQL");
+    if (PQstatus(conn.get()) != CONNECTION_OK) {
+        Error e = error_from(conn.get(), nullptr);
+        throw Error("cannot connect to PostgreSQL at " + redact_url(url) + ": " + e.what(),
+                    e.sqlstate());
+    }
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
+    return Connection(std::move(conn));
+}
+
+Result Connection::exec(const std::string& sql, const Params& params) {
+    auto ptrs = params.pointers();
+    Result r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
+                          ptrs.data(), nullptr, nullptr, 0));
+    auto st = r ? r.status() : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        throw error_from(conn_.get(), r.get());
+    return r;
+}
+
+void Connection::exec_script(const std::string& sql) {
+    if (PQsendQuery(conn_.get(), sql.c_str()) == 0)
+        throw error_from(conn_.get(), nullptr);
+    std::optional<Error> first;
+    while (PGresult* raw = PQgetResult(conn_.get())) {
+        Result r(raw);
+        auto st = r.status();
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !first) {
+            first = error_from(conn_.get(), r.get());
+        }
+    }
+    if (first)
+        throw *first;
+}
+
+Transaction::Transaction(Connection& c) : conn_(c) {
+    conn_.exec("BEGIN");
+}
+
+Transaction::~Transaction() {
+    if (done_)
+        return;
+    try {
+        conn_.exec("ROLLBACK");
+    } catch (const Error&) {
+        // The connection is gone; the server rolls back on its own.
+    }
+}
+
+void Transaction::commit() {
+    conn_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace sluice::pg
