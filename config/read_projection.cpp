@@ -43,34 +43,15 @@ void read_plain_sql(Reader& r, const YAML::Node& node, std::string_view key,
 
 }  // namespace
 
-std::string item_scope(const YAML::Node& node, std::string_view kind, std::string_view list,
-                       std::size_t index) {
-    const auto name = Reader::value_of(node, "name");
-    if (name.IsScalar() && check_name(name.Scalar()).empty()) {
-        return std::string(kind) + " '" + name.Scalar() + "'";
-    }
-    return std::string(list) + "[" + std::to_string(index) + "]";
-}
-
 void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Projection& out) {
     const std::string scope = item_scope(node, "projection", "projections", index);
-    out.location = r.at(node);
-    if (node.IsNull()) {
-        r.error(r.at(node), scope + ": expected a mapping, got nothing");
+    if (!open_item(
+            r, node, scope,
+            {"name", "aggregate_types", "setup", "reset", "handlers", "on_error", "partitions"},
+            out.location)) {
         return;
     }
-    if (!r.expect_mapping(
-            node, scope,
-            {"name", "aggregate_types", "setup", "reset", "handlers", "on_error", "partitions"})) {
-        return;
-    }
-    if (!Reader::value_of(node, "name").IsDefined()) {
-        r.error(r.at(node), "name in " + scope + ": required");
-    } else if (r.read(node, "name", scope, out.name)) {
-        if (const auto problem = check_name(out.name); !problem.empty()) {
-            r.field_error(Reader::value_of(node, "name"), "name", scope, problem);
-        }
-    }
+    read_item_name(r, node, scope, out.name);
     r.read(node, "aggregate_types", scope, out.aggregate_types);
     read_plain_sql(r, node, "setup", scope, out.setup);
     read_plain_sql(r, node, "reset", scope, out.reset);

@@ -80,24 +80,13 @@ void read_headers(Reader& r, const YAML::Node& node, const std::string& scope, W
 
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out) {
     const std::string scope = item_scope(node, "webhook", "webhooks", index);
-    out.location = r.at(node);
-    if (node.IsNull()) {
-        r.error(r.at(node), scope + ": expected a mapping, got nothing");
+    if (!open_item(r, node, scope,
+                   {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types",
+                    "headers", "timeout", "retry", "ordering", "max_in_flight", "tls"},
+                   out.location)) {
         return;
     }
-    if (!r.expect_mapping(
-            node, scope,
-            {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types", "headers",
-             "timeout", "retry", "ordering", "max_in_flight", "tls"})) {
-        return;
-    }
-    if (!Reader::value_of(node, "name").IsDefined()) {
-        r.error(r.at(node), "name in " + scope + ": required");
-    } else if (r.read(node, "name", scope, out.name)) {
-        if (const auto problem = check_name(out.name); !problem.empty()) {
-            r.field_error(Reader::value_of(node, "name"), "name", scope, problem);
-        }
-    }
+    read_item_name(r, node, scope, out.name);
     if (!Reader::value_of(node, "url").IsDefined()) {
         r.error(r.at(node), "url in " + scope + ": required");
     } else if (r.read(node, "url", scope, out.url)) {

@@ -34,5 +34,11 @@ void read_config(Reader& r, const YAML::Node& root, Config& out);
 // "projection 'orders'" when the item has a usable name, else "projections[2]".
 [[nodiscard]] std::string item_scope(const YAML::Node& node, std::string_view kind,
                                      std::string_view list, std::size_t index);
+// Starts reading one list item: records where it is and checks that it is a mapping with only
+// `keys`. False (after reporting) when there is nothing more to read.
+bool open_item(Reader& r, const YAML::Node& node, const std::string& scope,
+               std::initializer_list<std::string_view> keys, Location& location);
+// Reads and checks the item's required `name`.
+void read_item_name(Reader& r, const YAML::Node& node, const std::string& scope, std::string& name);
 
 }  // namespace sluice::config
