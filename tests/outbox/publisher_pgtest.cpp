@@ -266,7 +266,7 @@ TEST_F(Publisher, RejectsAMalformedSecretAtConstructionNamingTheWebhook) {
     auto w = webhook("orders", "http://127.0.0.1:1/");
     w.secrets = {"whsec_***"};
     try {
-        outbox::Publisher p(ioc_.get_executor(), settings({w}));
+        outbox::Publisher p(ioc_.get_executor(), settings({w}), metrics_);
         FAIL() << "expected std::invalid_argument";
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("webhook orders"), std::string::npos) << e.what();
