@@ -81,6 +81,7 @@ class SubscriberSeries {
     [[nodiscard]] double state_value(SubscriberState state) const;
 
   private:
+    // Declared before the handles below, which are made from them.
     SubscriberFamilies& families_;
     prometheus::Labels labels_;
 
@@ -132,6 +133,7 @@ class SluiceMetrics {
     std::map<std::pair<SubscriberKind, std::string>, Held> subscriber_series_;
 
   public:
+    // The unlabelled series (and the two wakeup sources), registered on registry_ above.
     MirroredCounter tailer_fetches_total;
     MirroredCounter tailer_notify_wakeups;  // sluice_tailer_wakeups_total{source="notify"}
     MirroredCounter tailer_poll_wakeups;    // sluice_tailer_wakeups_total{source="poll"}
