@@ -13,14 +13,15 @@
 #include <random>
 
 #include "daemon/lag_monitor.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/metrics_export.hpp"
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/http/server.hpp"
 #include "infra/log/log.hpp"
-#include "infra/metrics/registry.hpp"
-#include "infra/metrics/sluice_metrics.hpp"
+#include "infra/metrics/exposition.hpp"
 #include "infra/notify/notify.hpp"
 #include "outbox/publisher.hpp"
 #include "store/migrations.hpp"
@@ -94,7 +95,6 @@ class Daemon {
         : io_(io),
           config_(std::move(config)),
           options_(std::move(options)),
-          metrics_(registry_),
           feed_(io.get_executor(), feed_options(config_)),
           coordination_(coordination_options(config_)),
           subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance,
@@ -170,13 +170,11 @@ class Daemon {
             return true;
         try {
             publisher_ = std::make_unique<outbox::Publisher>(
-                io_.get_executor(), outbox::Publisher::settings_from(config_));
+                io_.get_executor(), outbox::Publisher::settings_from(config_), metrics_.outbox());
         } catch (const std::exception& e) {
             log::error("cannot start webhook delivery", {{"error", e.what()}});
             return false;
         }
-        for (const auto& w : config_.webhooks)
-            webhook_series_[w.name] = metrics_.add_webhook(w.name);
         publisher_done_ = std::make_shared<bool>(false);
         asio::co_spawn(io_, publisher_->run(), [done = publisher_done_](std::exception_ptr e) {
             *done = true;
@@ -213,31 +211,6 @@ class Daemon {
         publisher_.reset();
     }
 
-    void export_outbox_metrics() {
-        if (!publisher_)
-            return;
-        for (const auto& s : publisher_->stats().snapshot()) {
-            auto it = webhook_series_.find(s.webhook);
-            if (it == webhook_series_.end())
-                continue;
-            const auto& series = it->second;
-            series.pending->set(static_cast<double>(std::max<std::int64_t>(0, s.pending)));
-            series.dead->set(static_cast<double>(std::max<std::int64_t>(0, s.dead)));
-            series.in_flight->set(static_cast<double>(s.in_flight));
-            series.disabled->set(s.disabled ? 1 : 0);
-            for (auto outcome : metrics::all_attempt_outcomes) {
-                auto found = s.attempts.find(std::string(metrics::to_string(outcome)));
-                if (found != s.attempts.end()) {
-                    series.attempts_total(outcome).set_total(static_cast<double>(found->second));
-                }
-            }
-            series.attempt_duration_seconds->assign(s.attempt_duration.counts,
-                                                    s.attempt_duration.sum);
-            series.delivery_latency_seconds->assign(s.delivery_latency.counts,
-                                                    s.delivery_latency.sum);
-        }
-    }
-
     DaemonState state() const {
         DaemonState s;
         for (auto& st : subscribers_.statuses())
@@ -255,8 +228,8 @@ class Daemon {
     http::Router make_router() {
         http::Router router;
         router.add("/metrics", [this](const http::Request&) {
-            return http::Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                                  registry_.expose()};
+            return http::Response{200, std::string(sluice::metrics::text_content_type),
+                                  metrics_.expose()};
         });
         router.add("/healthz", [](const http::Request&) {
             return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
@@ -288,22 +261,8 @@ class Daemon {
 
     void export_metrics() {
         subscribers_.export_metrics();
-        export_outbox_metrics();
-        const auto& f = feed_.stats();
-        metrics_.tailer_fetches_total.set_total(static_cast<double>(f.fetches));
-        metrics_.tailer_wakeups(metrics::WakeupSource::notify)
-            .set_total(static_cast<double>(f.notify_wakeups));
-        metrics_.tailer_wakeups(metrics::WakeupSource::poll)
-            .set_total(static_cast<double>(f.poll_wakeups));
-        metrics_.tailer_horizon_held_seconds.set(f.horizon_held_seconds);
-        metrics_.database_connected.set(f.connected ? 1 : 0);
-        metrics_.database_reconnects_total.set_total(static_cast<double>(f.reconnects));
-        const auto& c = coordinator_.stats();
-        metrics_.coordination_connected.set(c.connected ? 1 : 0);
-        metrics_.instances_live.set(c.live_instances);
-        metrics_.owned_units.set(static_cast<double>(c.owned.size()));
-        metrics_.ownership_takeovers_total.set_total(static_cast<double>(c.takeovers));
-        metrics_.ready.set(readiness(state()).ready ? 1 : 0);
+        export_engine_metrics(metrics_, feed_.stats(), coordinator_.stats(),
+                              readiness(state()).ready);
     }
 
     asio::awaitable<void> monitor_loop() {
@@ -356,8 +315,8 @@ class Daemon {
                 log::error("reload rejected: invalid configuration; keeping the running one",
                            {{"error", config::format(d)}});
             }
-            metrics_.config_last_reload_success.set(0);
-            metrics_.config_reload_failures_total.inc();
+            metrics_.config_last_reload_success.Set(0);
+            metrics_.config_reload_failures_total.Increment();
             (void)notifier_.ready("reload failed (" + std::to_string(loaded.errors.size()) +
                                   " errors); running the previous config");
             co_return;
@@ -385,8 +344,8 @@ class Daemon {
         if (!reject.empty()) {
             config_errors_ = {reject};
             log::error("reload rejected; keeping the running config", {{"error", reject}});
-            metrics_.config_last_reload_success.set(0);
-            metrics_.config_reload_failures_total.inc();
+            metrics_.config_last_reload_success.Set(0);
+            metrics_.config_reload_failures_total.Increment();
             (void)notifier_.ready("reload failed; running the previous config");
             co_return;
         }
@@ -399,21 +358,20 @@ class Daemon {
         for (const auto& w : config_.webhooks) {
             bool kept = std::any_of(next.webhooks.begin(), next.webhooks.end(),
                                     [&](const config::Webhook& n) { return n.name == w.name; });
-            if (!kept) {
-                metrics_.remove_webhook(w.name);
-                webhook_series_.erase(w.name);
-            }
+            // A publisher that did not stop in time still records into the series.
+            if (!kept && !publisher_)
+                metrics_.outbox().remove(w.name);
         }
         config_ = std::move(next);
         if (delivery_changed && !start_publisher()) {
             config_errors_ = {"webhook delivery could not start with the new config; see the log"};
-            metrics_.config_last_reload_success.set(0);
-            metrics_.config_reload_failures_total.inc();
+            metrics_.config_last_reload_success.Set(0);
+            metrics_.config_reload_failures_total.Increment();
             (void)notifier_.ready("reload applied, but webhook delivery is not running");
             co_return;
         }
         config_errors_.clear();
-        metrics_.config_last_reload_success.set(1);
+        metrics_.config_last_reload_success.Set(1);
         log::info("configuration reloaded", {{"projections", config_.projections.size()},
                                              {"webhooks", config_.webhooks.size()}});
         (void)notifier_.ready(summary());
@@ -451,7 +409,6 @@ class Daemon {
     asio::io_context& io_;
     config::Config config_;
     DaemonOptions options_;
-    metrics::Registry registry_;
     metrics::SluiceMetrics metrics_;
     notify::Notifier notifier_;
     engine::Feed feed_;
@@ -461,7 +418,6 @@ class Daemon {
     std::vector<std::string> config_errors_;
     bool stopping_ = false;
     int exit_code_ = 0;
-    std::map<std::string, metrics::WebhookSeries> webhook_series_;
     std::unique_ptr<outbox::Publisher> publisher_;
     std::shared_ptr<bool> publisher_done_ = std::make_shared<bool>(true);
     // Last: these hold handlers that refer to the members above.

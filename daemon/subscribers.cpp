@@ -71,10 +71,11 @@ void Subscribers::start(const std::string& name, const Unit& unit) {
     entry->fingerprint = unit.fingerprint;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
-    auto series = entry->series;
     entry->runner = std::make_unique<engine::Runner>(
         unit.make_sink(), feed_, options_, std::make_shared<engine::SubscriberStatus>(),
-        [series](double seconds) { series.batch_duration_seconds->observe(seconds); });
+        [series = entry->series](double seconds) {
+            series->batch_duration_seconds.Observe(seconds);
+        });
     asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
         entry->done = true;
         if (!e)
@@ -258,14 +259,15 @@ std::vector<std::shared_ptr<engine::SubscriberStatus>> Subscribers::statuses() c
 void Subscribers::export_metrics() {
     for (const auto& [name, e] : entries_) {
         const auto& s = *e->runner->status();
-        e->series.events_total->set_total(static_cast<double>(s.events));
-        e->series.batches_total->set_total(static_cast<double>(s.batches));
-        e->series.errors_total->set_total(static_cast<double>(s.errors));
-        e->series.parked_events_total->set_total(static_cast<double>(s.parked));
-        e->series.checkpoint_event_id->set(static_cast<double>(s.position.id));
-        e->series.lag_events->set(static_cast<double>(s.lag_events));
-        e->series.lag_seconds->set(s.lag_seconds);
-        e->series.set_state(to_metric(s.state));
+        auto& series = *e->series;
+        series.events_total.advance_to(static_cast<double>(s.events));
+        series.batches_total.advance_to(static_cast<double>(s.batches));
+        series.errors_total.advance_to(static_cast<double>(s.errors));
+        series.parked_events_total.advance_to(static_cast<double>(s.parked));
+        series.checkpoint_event_id.Set(static_cast<double>(s.position.id));
+        series.lag_events.Set(static_cast<double>(s.lag_events));
+        series.lag_seconds.Set(s.lag_seconds);
+        series.set_state(to_metric(s.state));
     }
 }
 

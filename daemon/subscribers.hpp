@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/metrics.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/feed.hpp"
 #include "engine/runner.hpp"
-#include "infra/metrics/sluice_metrics.hpp"
 
 namespace sluice::daemon {
 
@@ -58,7 +58,7 @@ class Subscribers final : public engine::Work {
         std::unique_ptr<engine::Runner> runner;
         std::string fingerprint;
         metrics::SubscriberKind kind;
-        metrics::SubscriberSeries series;
+        std::shared_ptr<metrics::SubscriberSeries> series;
         bool done = false;
     };
     struct Unit {

@@ -24,19 +24,12 @@ constexpr int retention_batch = 1000;
 constexpr int max_retention_batches = 100;  // per pass; the next pass continues
 constexpr milliseconds notification_wait = 1s;
 
-std::vector<std::string> names(const std::vector<config::Webhook>& webhooks) {
-    std::vector<std::string> out;
-    for (const auto& w : webhooks)
-        out.push_back(w.name);
-    return out;
-}
-
 }  // namespace
 
-Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings)
+Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings,
+                     DeliveryMetrics& metrics)
     : strand_(asio::make_strand(executor)),
       settings_(std::move(settings)),
-      stats_(names(settings_.webhooks)),
       listen_timer_(strand_),
       maintain_timer_(strand_) {
     for (const auto& webhook : settings_.webhooks) {
@@ -46,7 +39,8 @@ Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings)
                           .poll_interval = settings_.poll_interval,
                           .state_check_interval = settings_.state_check_interval};
         try {
-            workers_.push_back(std::make_unique<WebhookWorker>(executor, std::move(ws), stats_));
+            workers_.push_back(std::make_unique<WebhookWorker>(executor, std::move(ws),
+                                                               metrics.add(webhook.name)));
         } catch (const std::invalid_argument& e) {
             throw std::invalid_argument("webhook " + webhook.name + ": " + e.what());
         } catch (const std::runtime_error& e) {
@@ -171,16 +165,16 @@ asio::awaitable<void> Publisher::maintain() {
 asio::awaitable<void> Publisher::maintenance_pass(pg::AsyncConnection& db, bool retention) {
     auto timeout = settings_.database.statement_timeout;
     auto counts = co_await db.query(queue_counts_sql(), {}, timeout);
-    for (const auto& webhook : settings_.webhooks) {
+    for (const auto& worker : workers_) {
         std::int64_t pending = 0;
         std::int64_t dead = 0;
         for (int i = 0; i < counts.rows(); ++i) {
-            if (counts.text(i, 0) == webhook.name) {
+            if (counts.text(i, 0) == worker->name()) {
                 pending = counts.int64(i, 1);
                 dead = counts.int64(i, 2);
             }
         }
-        stats_.set_queue(webhook.name, pending, dead);
+        worker->metrics().set_queue(pending, dead);
     }
     if (!retention)
         co_return;

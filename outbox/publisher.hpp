@@ -5,10 +5,12 @@
 // queue counts and deletes delivered rows past outbox.retention in batches of 1000.
 //
 // Usage (daemon):
-//   outbox::Publisher publisher(ioc.get_executor(), outbox::Publisher::settings_from(config));
+//   outbox::Publisher publisher(ioc.get_executor(), outbox::Publisher::settings_from(config),
+//                               delivery_metrics);
 //   asio::co_spawn(ioc, publisher.run(), on_done);   // returns after stop() has drained
 //   ...on SIGTERM: publisher.stop();                  // any thread; idempotent
-//   metrics: publisher.stats().snapshot()             // any thread
+// Every webhook's sluice_outbox_* series is recorded into as things happen: attempts, latency,
+// in-flight and disabled by its worker, queue sizes by the maintenance loop.
 // run() returns once every worker has finished and recorded its in-flight deliveries (each
 // bounded by its webhook timeout) and the helper loops have ended (within ~1 s of stop()).
 // Do not cancel run() through Asio cancellation; use stop(). The Publisher must outlive run().
@@ -28,7 +30,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "outbox/stats.hpp"
+#include "outbox/delivery_metrics.hpp"
 #include "outbox/webhook_worker.hpp"
 
 namespace sluice::outbox {
@@ -51,7 +53,9 @@ struct PublisherSettings {
 
 class Publisher {
   public:
-    Publisher(boost::asio::any_io_executor executor, PublisherSettings settings);
+    // Adds every webhook's series to `metrics`, which must outlive the Publisher.
+    Publisher(boost::asio::any_io_executor executor, PublisherSettings settings,
+              DeliveryMetrics& metrics);
     Publisher(const Publisher&) = delete;
     Publisher& operator=(const Publisher&) = delete;
     ~Publisher();
@@ -60,8 +64,6 @@ class Publisher {
 
     [[nodiscard]] boost::asio::awaitable<void> run();
     void stop();
-
-    [[nodiscard]] const OutboxStats& stats() const { return stats_; }
 
   private:
     using Strand = boost::asio::strand<boost::asio::any_io_executor>;
@@ -75,7 +77,6 @@ class Publisher {
 
     Strand strand_;
     PublisherSettings settings_;
-    OutboxStats stats_;
     std::vector<std::unique_ptr<WebhookWorker>> workers_;
     std::atomic<bool> stopping_{false};
     // Declared last: stop() cancels them, and they must go before what the loops use.

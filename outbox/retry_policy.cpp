@@ -98,26 +98,22 @@ std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view v) {
 }  // namespace
 
 std::string_view outcome_label(const AttemptOutcome& outcome) {
+    // Indices into outcome_labels: 2xx 3xx 4xx 5xx timeout network tls.
+    constexpr std::size_t timeout = 4, network = 5, tls = 6;
     switch (outcome.error) {
         case ErrorKind::timeout:
-            return "timeout";
+            return outcome_labels[timeout];
         case ErrorKind::network:
-            return "network";
+            return outcome_labels[network];
         case ErrorKind::tls:
-            return "tls";
+            return outcome_labels[tls];
         case ErrorKind::none:
             break;
     }
-    int s = outcome.status;
-    if (s >= 200 && s < 300)
-        return "2xx";
-    if (s >= 300 && s < 400)
-        return "3xx";
-    if (s >= 400 && s < 500)
-        return "4xx";
-    if (s >= 500 && s < 600)
-        return "5xx";
-    return "network";
+    const int s = outcome.status;
+    if (s >= 200 && s < 600)
+        return outcome_labels[static_cast<std::size_t>(s / 100 - 2)];
+    return outcome_labels[network];
 }
 
 std::optional<milliseconds> parse_retry_after(std::string_view value,

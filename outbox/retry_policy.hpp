@@ -3,6 +3,7 @@
 // Error policy: nothing throws; unparseable Retry-After values fall back to the schedule.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -38,8 +39,13 @@ struct Decision {
 // A uniform random number in [0, 1). Injected so tests are deterministic.
 using UniformRandom = std::function<double()>;
 
-// One of "2xx" "3xx" "4xx" "5xx" "timeout" "network" "tls". A status outside 200..599 (which
-// HTTP/1.1 does not allow as a final response) counts as "network".
+// The outcome classes of an attempt, the values of the metrics' `outcome` label: the one list
+// of them, in the order they are exported.
+inline constexpr std::array<std::string_view, 7> outcome_labels = {
+    "2xx", "3xx", "4xx", "5xx", "timeout", "network", "tls"};
+
+// One of outcome_labels. A status outside 200..599 (which HTTP/1.1 does not allow as a final
+// response) counts as "network".
 [[nodiscard]] std::string_view outcome_label(const AttemptOutcome& outcome);
 
 // Retry-After as seconds ("120") or an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT"),

@@ -63,10 +63,10 @@ const config::Webhook& validated(const config::Webhook& webhook) {
 }  // namespace
 
 WebhookWorker::WebhookWorker(asio::any_io_executor executor, WorkerSettings settings,
-                             OutboxStats& stats)
+                             WebhookMetrics metrics)
     : strand_(asio::make_strand(executor)),
       settings_((validated(settings.webhook), std::move(settings))),
-      stats_(stats),
+      metrics_(metrics),
       random_(std::random_device{}()),
       client_(strand_, client_options(settings_)),
       wake_timer_(strand_) {}
@@ -155,7 +155,7 @@ asio::awaitable<void> WebhookWorker::run() {
     }
     db_.reset();
     client_.close_idle();
-    stats_.set_in_flight(name(), 0);
+    metrics_.in_flight->Set(0);
     log::info("webhook delivery stopped", {{"webhook", name()}});
 }
 
@@ -257,7 +257,7 @@ void WebhookWorker::dispatch() {
             "their lease ends",
             {{"webhook", name()}, {"messages", expired}});
     }
-    stats_.set_in_flight(name(), in_flight_);
+    metrics_.in_flight->Set(in_flight_);
 }
 
 asio::awaitable<void> WebhookWorker::refresh_disabled() {
@@ -272,7 +272,7 @@ asio::awaitable<void> WebhookWorker::refresh_disabled() {
         log::info("webhook endpoint enabled again", {{"webhook", name()}});
     }
     disabled_ = disabled;
-    stats_.set_disabled(name(), disabled_);
+    metrics_.disabled->Set(disabled_ ? 1 : 0);
     next_state_check_ = Clock::now() + settings_.state_check_interval;
 }
 
@@ -330,11 +330,11 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
         auto decision = decide(response.outcome(), attempt, settings_.webhook.retry, now,
                                [&] { return uniform(random_); });
-        stats_.record_attempt(name(), decision.label, response.duration);
+        metrics_.record_attempt(decision.label, response.duration);
 
         switch (decision.verdict) {
             case Verdict::delivered:
-                stats_.record_delivered(name(), now - row.event_timestamp);
+                metrics_.record_delivered(now - row.event_timestamp);
                 log::debug("webhook delivered", {{"webhook", name()},
                                                  {"event_id", row.event_id},
                                                  {"status", response.status},
@@ -358,7 +358,7 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
                 break;
             case Verdict::disable:
                 disabled_ = true;  // stop claiming now; the record makes it durable
-                stats_.set_disabled(name(), true);
+                metrics_.disabled->Set(1);
                 log::error(
                     "webhook endpoint answered 410 Gone: disabled until `sluice outbox "
                     "enable`",

@@ -25,8 +25,8 @@
 
 #include "config/config.hpp"
 #include "infra/pg/async_connection.hpp"
+#include "outbox/delivery_metrics.hpp"
 #include "outbox/http_client.hpp"
-#include "outbox/stats.hpp"
 #include "outbox/store.hpp"
 
 namespace sluice::outbox {
@@ -48,8 +48,9 @@ class WebhookWorker {
   public:
     using Strand = boost::asio::strand<boost::asio::any_io_executor>;
 
+    // Records attempts, deliveries, in-flight and disabled into `metrics` as they happen.
     WebhookWorker(boost::asio::any_io_executor executor, WorkerSettings settings,
-                  OutboxStats& stats);
+                  WebhookMetrics metrics);
     WebhookWorker(const WebhookWorker&) = delete;
     WebhookWorker& operator=(const WebhookWorker&) = delete;
 
@@ -60,6 +61,7 @@ class WebhookWorker {
 
     [[nodiscard]] const Strand& strand() const { return strand_; }
     [[nodiscard]] const std::string& name() const { return settings_.webhook.name; }
+    [[nodiscard]] const WebhookMetrics& metrics() const { return metrics_; }
 
   private:
     boost::asio::awaitable<bool> cycle();  // true: more rows may be due right away
@@ -75,7 +77,7 @@ class WebhookWorker {
 
     Strand strand_;
     WorkerSettings settings_;
-    OutboxStats& stats_;
+    WebhookMetrics metrics_;
     std::mt19937_64 random_;
     HttpClient client_;
     std::optional<pg::AsyncConnection> db_;

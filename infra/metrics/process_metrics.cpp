@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -113,76 +112,73 @@ std::optional<std::string> read_proc_file(const std::string& path) {
 
 namespace {
 
-struct ProcessGauges {
-    Counter& cpu_seconds;
-    Gauge& resident_bytes;
-    Gauge& virtual_bytes;
-    Gauge& open_fds;
-    Gauge& max_fds;
-    double ticks_per_second;
-    double page_size;
+prometheus::MetricFamily gauge_family(std::string name, std::string help, double value) {
+    prometheus::ClientMetric metric;
+    metric.gauge.value = value;
+    return {std::move(name), std::move(help), prometheus::MetricType::Gauge, {metric}};
+}
 
-    void refresh() const {
-        if (const auto text = read_proc_file("/proc/self/stat")) {
-            if (const auto stat = parse_proc_pid_stat(*text)) {
-                cpu_seconds.set_total(static_cast<double>(stat->utime_ticks + stat->stime_ticks) /
-                                      ticks_per_second);
-                resident_bytes.set(static_cast<double>(stat->rss_pages) * page_size);
-                virtual_bytes.set(static_cast<double>(stat->vsize_bytes));
-            }
-        }
-        std::error_code ec;
-        std::size_t fds = 0;
-        for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
-             it.increment(ec)) {
-            ++fds;
-        }
-        if (!ec) {
-            open_fds.set(static_cast<double>(fds));
-        }
-        if (const auto limits = read_proc_file("/proc/self/limits")) {
-            if (const auto max = parse_max_open_files(*limits)) {
-                max_fds.set(static_cast<double>(*max));
-            }
-        }
+std::optional<std::size_t> count_open_fds() {
+    std::error_code ec;
+    std::size_t fds = 0;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        ++fds;
     }
-};
+    return ec ? std::nullopt : std::optional(fds);
+}
 
 }  // namespace
 
-void register_process_metrics(Registry& registry) {
+ProcessCollector::ProcessCollector() {
     const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
     const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
-    auto& start = registry
-                      .add_gauge("process_start_time_seconds",
-                                 "Start time of the process since unix epoch in seconds.")
-                      .with({});
-    auto gauges = std::make_shared<ProcessGauges>(ProcessGauges{
-        registry
-            .add_counter("process_cpu_seconds_total",
-                         "Total user and system CPU time spent in seconds.")
-            .with({}),
-        registry.add_gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
-            .with({}),
-        registry.add_gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.")
-            .with({}),
-        registry.add_gauge("process_open_fds", "Number of open file descriptors.").with({}),
-        registry.add_gauge("process_max_fds", "Maximum number of open file descriptors.").with({}),
-        ticks > 0 ? ticks : 100, page > 0 ? page : 4096});
-
-    // The start time never changes: computed once here rather than on every scrape.
+    ticks_per_second_ = ticks > 0 ? ticks : 100;
+    page_size_ = page > 0 ? page : 4096;
     const auto stat_text = read_proc_file("/proc/self/stat");
     const auto boot_text = read_proc_file("/proc/stat");
     if (stat_text && boot_text) {
         const auto stat = parse_proc_pid_stat(*stat_text);
         const auto boot = parse_boot_time(*boot_text);
         if (stat && boot) {
-            start.set(static_cast<double>(*boot) +
-                      static_cast<double>(stat->start_ticks) / gauges->ticks_per_second);
+            start_time_seconds_ = static_cast<double>(*boot) +
+                                  static_cast<double>(stat->start_ticks) / ticks_per_second_;
         }
     }
-    gauges->refresh();
-    registry.add_collect_hook([gauges] { gauges->refresh(); });
+}
+
+std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
+    std::vector<prometheus::MetricFamily> out;
+    if (start_time_seconds_) {
+        out.push_back(gauge_family("process_start_time_seconds",
+                                   "Start time of the process since unix epoch in seconds.",
+                                   *start_time_seconds_));
+    }
+    const auto text = read_proc_file("/proc/self/stat");
+    if (const auto stat = text ? parse_proc_pid_stat(*text) : std::nullopt) {
+        prometheus::ClientMetric cpu;
+        cpu.counter.value =
+            static_cast<double>(stat->utime_ticks + stat->stime_ticks) / ticks_per_second_;
+        out.push_back({"process_cpu_seconds_total",
+                       "Total user and system CPU time spent in seconds.",
+                       prometheus::MetricType::Counter,
+                       {cpu}});
+        out.push_back(gauge_family("process_resident_memory_bytes",
+                                   "Resident memory size in bytes.",
+                                   static_cast<double>(stat->rss_pages) * page_size_));
+        out.push_back(gauge_family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                                   static_cast<double>(stat->vsize_bytes)));
+    }
+    if (const auto fds = count_open_fds()) {
+        out.push_back(gauge_family("process_open_fds", "Number of open file descriptors.",
+                                   static_cast<double>(*fds)));
+    }
+    const auto limits = read_proc_file("/proc/self/limits");
+    if (const auto max = limits ? parse_max_open_files(*limits) : std::nullopt) {
+        out.push_back(gauge_family("process_max_fds", "Maximum number of open file descriptors.",
+                                   static_cast<double>(*max)));
+    }
+    return out;
 }
 
 }  // namespace sluice::metrics

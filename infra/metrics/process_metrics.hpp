@@ -1,17 +1,20 @@
-// The standard process_* metrics, read from /proc at scrape time through a collect hook:
+// The standard process_* metrics, read from /proc at scrape time by a prometheus::Collectable:
 // process_start_time_seconds, process_cpu_seconds_total, process_resident_memory_bytes,
 // process_virtual_memory_bytes, process_open_fds, process_max_fds.
-// The parsers are pure; only read_proc_file() and register_process_metrics() touch /proc.
-// Error policy: nothing throws at scrape time; an unreadable or unparsable /proc file leaves
-// the affected gauges at their previous value.
+// The parsers are pure; only read_proc_file() and ProcessCollector touch /proc.
+// Thread-safety: Collect() keeps no state, so scrapes may run it concurrently from any thread.
+// Error policy: nothing throws at scrape time (except std::bad_alloc); a metric whose /proc
+// file cannot be read or parsed is left out of that scrape.
 #pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "infra/metrics/registry.hpp"
+#include <vector>
 
 namespace sluice::metrics {
 
@@ -34,7 +37,17 @@ struct ProcStat {
 // Whole file, or nullopt when it cannot be read. /proc files are small and in memory.
 [[nodiscard]] std::optional<std::string> read_proc_file(const std::string& path);
 
-// Registers the process_* gauges and the hook that refreshes them from /proc/self.
-void register_process_metrics(Registry& registry);
+// This process's process_* metrics, read from /proc/self on every Collect().
+class ProcessCollector final : public prometheus::Collectable {
+  public:
+    ProcessCollector();
+
+    [[nodiscard]] std::vector<prometheus::MetricFamily> Collect() const override;
+
+  private:
+    double ticks_per_second_;
+    double page_size_;
+    std::optional<double> start_time_seconds_;  // never changes: read once
+};
 
 }  // namespace sluice::metrics

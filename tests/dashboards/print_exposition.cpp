@@ -2,15 +2,15 @@
 // reference list of metric names that check_dashboards.py holds the dashboard and alerts to.
 #include <iostream>
 
-#include "infra/metrics/sluice_metrics.hpp"
+#include "daemon/metrics.hpp"
 
 int main() {
-    using namespace sluice::metrics;
-    Registry registry;
-    SluiceMetrics metrics(registry);
-    metrics.add_subscriber(SubscriberKind::projection, "example_projection");
-    metrics.add_subscriber(SubscriberKind::webhook, "example_webhook");
-    metrics.add_webhook("example_webhook");
-    std::cout << registry.expose();
+    using namespace sluice::daemon::metrics;
+    SluiceMetrics metrics;
+    const auto projection =
+        metrics.add_subscriber(SubscriberKind::projection, "example_projection");
+    const auto webhook = metrics.add_subscriber(SubscriberKind::webhook, "example_webhook");
+    (void)metrics.outbox().add("example_webhook");
+    std::cout << metrics.expose();
     return std::cout.good() ? 0 : 1;
 }

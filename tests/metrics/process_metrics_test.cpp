@@ -41,21 +41,24 @@ TEST(ParseMaxOpenFiles, ReadsTheSoftLimitAndTreatsUnlimitedAsAbsent) {
         "Max open files            unlimited            unlimited            files\n"));
 }
 
-TEST(ProcessMetrics, ReportsThisProcessFromProc) {
-    Registry r;
-    register_process_metrics(r);
-    double start = 0, rss = 0, fds = 0;
-    for (const auto& family : r.collect()) {
-        const double value = family.series.at(0).value;
+TEST(ProcessCollector, ReportsThisProcessFromProc) {
+    const ProcessCollector collector;
+    double start = 0, cpu = -1, rss = 0, fds = 0;
+    for (const auto& family : collector.Collect()) {
+        const auto& metric = family.metric.at(0);
         if (family.name == "process_start_time_seconds") {
-            start = value;
+            start = metric.gauge.value;
+        } else if (family.name == "process_cpu_seconds_total") {
+            EXPECT_EQ(family.type, prometheus::MetricType::Counter);
+            cpu = metric.counter.value;
         } else if (family.name == "process_resident_memory_bytes") {
-            rss = value;
+            rss = metric.gauge.value;
         } else if (family.name == "process_open_fds") {
-            fds = value;
+            fds = metric.gauge.value;
         }
     }
     EXPECT_GT(start, 1.5e9);  // after 2017: the boot time and start ticks were combined
+    EXPECT_GE(cpu, 0);
     EXPECT_GT(rss, 0);
     EXPECT_GE(fds, 3);  // at least stdin, stdout, stderr
 }

@@ -1,5 +1,5 @@
-// Feeds the exposition of a registry that holds every metric kind, tricky label values and
-// special float values to the real `promtool check metrics` (parser plus lint).
+// Feeds the exposition of the sluice metric set plus families of every metric kind, tricky label
+// values and special float values to the real `promtool check metrics` (parser plus lint).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -7,10 +7,11 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <vector>
 
-#include "infra/metrics/sluice_metrics.hpp"
+#include "daemon/metrics.hpp"
 
-namespace sluice::metrics {
+namespace sluice::daemon::metrics {
 namespace {
 
 struct PipeCloser {
@@ -33,31 +34,40 @@ int promtool_check_metrics(const std::string& text) {
 }
 
 TEST(Promtool, AcceptsEveryMetricKindWithTrickyLabelValues) {
-    Registry r;
-    SluiceMetrics m(r);
-    auto& counter = r.add_counter(
-        "test_tricky_total", "Help with a backslash \\ and a\nnewline and \"quotes\".", {"value"});
+    SluiceMetrics m;
+    auto& r = m.registry();
+    auto& counter = prometheus::BuildCounter()
+                        .Name("test_tricky_total")
+                        .Help("Help with \"quotes\", {braces} and grüße.")
+                        .Register(r);
     for (const char* value : {"back\\slash", "double\"quote", "new\nline", "", "grüße", "{}=,"}) {
-        counter.with({value}).inc(1.5);
+        counter.Add({{"value", value}}).Increment(1.5);
     }
-    auto& gauge = r.add_gauge("test_special_values", "Special float values.", {"which"});
-    gauge.with({"inf"}).set(std::numeric_limits<double>::infinity());
-    gauge.with({"minus_inf"}).set(-std::numeric_limits<double>::infinity());
-    gauge.with({"nan"}).set(std::nan(""));
-    gauge.with({"tiny"}).set(1e-300);
-    gauge.with({"huge"}).set(1.7976931348623157e308);
+    auto& gauge = prometheus::BuildGauge()
+                      .Name("test_special_values")
+                      .Help("Special float values.")
+                      .Register(r);
+    gauge.Add({{"which", "inf"}}).Set(std::numeric_limits<double>::infinity());
+    gauge.Add({{"which", "minus_inf"}}).Set(-std::numeric_limits<double>::infinity());
+    gauge.Add({{"which", "nan"}}).Set(std::nan(""));
+    gauge.Add({{"which", "tiny"}}).Set(1e-300);
+    // prometheus-cpp writes 16 significant digits: the largest double would round past it.
+    gauge.Add({{"which", "huge"}}).Set(1.5e308);
     auto& histogram =
-        r.add_histogram("test_latency_seconds", "A histogram.", {"path"}, {0.001, 0.5, 1, 1e6});
+        prometheus::BuildHistogram().Name("test_latency_seconds").Help("A histogram.").Register(r);
+    auto& latency = histogram.Add({{"path", "a\"b"}}, std::vector<double>{0.001, 0.5, 1, 1e6});
     for (double v : {0.0, 0.0005, 0.7, 3.0, 2e6}) {
-        histogram.with({"a\"b"}).observe(v);
+        latency.Observe(v);
     }
-    m.add_subscriber(SubscriberKind::projection, "order\\summary\n\"x\"").events_total->inc(3);
-    m.add_subscriber(SubscriberKind::webhook, "billing").batch_duration_seconds->observe(0.2);
-    m.add_webhook("billing").delivery_latency_seconds->observe(42);
+    const auto projection = m.add_subscriber(SubscriberKind::projection, "order\\summary\n\"x\"");
+    projection->events_total.advance_to(3);
+    const auto webhook = m.add_subscriber(SubscriberKind::webhook, "billing");
+    webhook->batch_duration_seconds.Observe(0.2);
+    m.outbox().add("billing").record_delivered(std::chrono::seconds(42));
 
-    const std::string text = r.expose();
+    const std::string text = m.expose();
     EXPECT_EQ(promtool_check_metrics(text), 0) << text;
 }
 
 }  // namespace
-}  // namespace sluice::metrics
+}  // namespace sluice::daemon::metrics

@@ -1,34 +1,38 @@
-#include "infra/metrics/sluice_metrics.hpp"
+// The sluice metric set (daemon/metrics.hpp): what exists from start-up, what a subscriber
+// adds, and when its series go away.
+#include "daemon/metrics.hpp"
 
 #include <gtest/gtest.h>
 
-namespace sluice::metrics {
+namespace sluice::daemon::metrics {
 namespace {
 
 bool has_line(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos;
 }
 
-TEST(SluiceMetrics, ExportsTheGlobalSeriesFromStartUp) {
-    Registry r;
-    SluiceMetrics m(r, "1.2.3");
-    const std::string text = r.expose();
-    EXPECT_TRUE(has_line(text, "sluice_tailer_fetches_total 0"));
-    EXPECT_TRUE(has_line(text, "sluice_tailer_wakeups_total{source=\"notify\"} 0"));
-    EXPECT_TRUE(has_line(text, "sluice_tailer_wakeups_total{source=\"poll\"} 0"));
-    EXPECT_TRUE(has_line(text, "sluice_ready 0"));
-    EXPECT_TRUE(has_line(text, "sluice_database_connected 0"));
-    EXPECT_TRUE(has_line(text, "sluice_config_last_reload_success 1"));
-    EXPECT_TRUE(has_line(text, "sluice_build_info{version=\"1.2.3\"} 1"));
+TEST(SluiceMetrics, ExportsTheGlobalSeriesAtZeroFromStartUp) {
+    const SluiceMetrics m("1.2.3");
+    const std::string text = m.expose();
+    for (const char* line :
+         {"sluice_tailer_fetches_total 0", "sluice_tailer_wakeups_total{source=\"notify\"} 0",
+          "sluice_tailer_wakeups_total{source=\"poll\"} 0", "sluice_tailer_horizon_held_seconds 0",
+          "sluice_database_connected 0", "sluice_database_reconnects_total 0",
+          "sluice_coordination_connected 0", "sluice_instances_live 0", "sluice_owned_units 0",
+          "sluice_ownership_takeovers_total 0", "sluice_config_last_reload_success 1",
+          "sluice_config_reload_failures_total 0", "sluice_ready 0",
+          "sluice_build_info{version=\"1.2.3\"} 1"}) {
+        EXPECT_TRUE(has_line(text, line)) << line << "\n" << text;
+    }
     EXPECT_NE(text.find("\nprocess_start_time_seconds "), std::string::npos);
-    EXPECT_NE(text.find("# TYPE sluice_subscriber_events_total counter"), std::string::npos);
+    // prometheus-cpp writes a labelled family once it has a series.
+    EXPECT_EQ(text.find("sluice_subscriber_events_total"), std::string::npos);
 }
 
 TEST(SluiceMetrics, AddSubscriberCreatesEverySeriesAtZeroInStateStarting) {
-    Registry r;
-    SluiceMetrics m(r);
-    m.add_subscriber(SubscriberKind::projection, "order_summary");
-    const std::string text = r.expose();
+    SluiceMetrics m;
+    const auto series = m.add_subscriber(SubscriberKind::projection, "order_summary");
+    const std::string text = m.expose();
     const std::string labels = "{kind=\"projection\",name=\"order_summary\"}";
     for (const char* name :
          {"sluice_subscriber_events_total", "sluice_subscriber_batches_total",
@@ -38,6 +42,10 @@ TEST(SluiceMetrics, AddSubscriberCreatesEverySeriesAtZeroInStateStarting) {
           "sluice_subscriber_batch_duration_seconds_count"}) {
         EXPECT_TRUE(has_line(text, name + labels + " 0")) << name;
     }
+    EXPECT_TRUE(has_line(text,
+                         "sluice_subscriber_batch_duration_seconds_bucket{kind=\"projection\","
+                         "name=\"order_summary\",le=\"0.0025\"} 0"))
+        << text;
     const std::string state = "sluice_subscriber_state{kind=\"projection\",name=\"order_summary\",";
     EXPECT_TRUE(has_line(text, state + "state=\"starting\"} 1"));
     EXPECT_TRUE(has_line(text, state + "state=\"running\"} 0"));
@@ -46,72 +54,64 @@ TEST(SluiceMetrics, AddSubscriberCreatesEverySeriesAtZeroInStateStarting) {
 }
 
 TEST(SluiceMetrics, SetStateLeavesExactlyOneStateAtOne) {
-    Registry r;
-    SluiceMetrics m(r);
+    SluiceMetrics m;
     const auto series = m.add_subscriber(SubscriberKind::webhook, "billing");
-    series.set_state(SubscriberState::retrying);
-    m.set_subscriber_state(SubscriberKind::webhook, "billing", SubscriberState::stopped);
-    EXPECT_EQ(series.state[0]->value() + series.state[1]->value() + series.state[2]->value(), 0);
-    EXPECT_EQ(series.state[3]->value(), 1);
+    series->set_state(SubscriberState::retrying);
+    series->set_state(SubscriberState::stopped);
+    EXPECT_EQ(series->state_value(SubscriberState::starting) +
+                  series->state_value(SubscriberState::running) +
+                  series->state_value(SubscriberState::retrying),
+              0);
+    EXPECT_EQ(series->state_value(SubscriberState::stopped), 1);
 }
 
 TEST(SluiceMetrics, AddSubscriberAgainKeepsCurrentValues) {
-    Registry r;
-    SluiceMetrics m(r);
+    SluiceMetrics m;
     auto first = m.add_subscriber(SubscriberKind::projection, "p");
-    first.events_total->inc(7);
-    first.set_state(SubscriberState::running);
+    first->events_total.advance_to(7);
+    first->set_state(SubscriberState::running);
     auto again = m.add_subscriber(SubscriberKind::projection, "p");
-    EXPECT_EQ(again.events_total->value(), 7);
-    EXPECT_EQ(again.state[static_cast<std::size_t>(SubscriberState::running)]->value(), 1);
-    EXPECT_EQ(again.state[static_cast<std::size_t>(SubscriberState::starting)]->value(), 0);
+    EXPECT_EQ(again, first);
+    EXPECT_EQ(again->events_total.counter().Value(), 7);
+    EXPECT_EQ(again->state_value(SubscriberState::running), 1);
 }
 
-TEST(SluiceMetrics, RemoveSubscriberDropsOnlyThatSubscribersSeries) {
-    Registry r;
-    SluiceMetrics m(r);
-    m.add_subscriber(SubscriberKind::projection, "gone");
-    m.add_subscriber(SubscriberKind::projection, "kept");
-    auto stale = m.add_subscriber(SubscriberKind::projection, "gone");
+TEST(SluiceMetrics, RemovedSubscriberDisappearsOnceNothingHoldsItsSeries) {
+    SluiceMetrics m;
+    (void)m.add_subscriber(SubscriberKind::projection, "kept");
+    auto runner = m.add_subscriber(SubscriberKind::projection, "gone");
     m.remove_subscriber(SubscriberKind::projection, "gone");
-    stale.events_total->inc();  // a task finishing after the reload must not crash
-    const std::string text = r.expose();
-    EXPECT_EQ(text.find("name=\"gone\""), std::string::npos);
+    runner->batch_duration_seconds.Observe(0.1);  // a batch finishing after the reload
+    EXPECT_NE(m.expose().find("name=\"gone\""), std::string::npos) << "still held by its runner";
+    runner.reset();
+    const std::string text = m.expose();
+    EXPECT_EQ(text.find("name=\"gone\""), std::string::npos) << text;
     EXPECT_NE(text.find("name=\"kept\""), std::string::npos);
 }
 
-TEST(SluiceMetrics, AddWebhookCreatesOutboxSeriesForEveryOutcome) {
-    Registry r;
-    SluiceMetrics m(r);
-    const auto series = m.add_webhook("billing");
-    series.attempts_total(outcome_for_status(503)).inc();
-    const std::string text = r.expose();
-    for (const char* outcome : {"2xx", "3xx", "4xx", "timeout", "network", "tls"}) {
-        EXPECT_TRUE(has_line(text, std::string("sluice_outbox_attempts_total{webhook=\"billing\","
-                                               "outcome=\"") +
-                                       outcome + "\"} 0"))
-            << outcome;
-    }
+TEST(SluiceMetrics, SubscriberAddedAgainWhileItsOldRunnerDrainsSharesItsSeries) {
+    SluiceMetrics m;
+    auto old_runner = m.add_subscriber(SubscriberKind::projection, "p");
+    old_runner->errors_total.advance_to(2);
+    m.remove_subscriber(SubscriberKind::projection, "p");
+    auto new_runner = m.add_subscriber(SubscriberKind::projection, "p");
+    EXPECT_EQ(new_runner, old_runner);
+    old_runner.reset();
+    new_runner->errors_total.advance_to(1);  // the new runner's own total
+    EXPECT_EQ(new_runner->errors_total.counter().Value(), 3);
     EXPECT_TRUE(
-        has_line(text, "sluice_outbox_attempts_total{webhook=\"billing\",outcome=\"5xx\"} 1"));
-    for (const char* name :
-         {"sluice_outbox_pending", "sluice_outbox_in_flight", "sluice_outbox_dead",
-          "sluice_outbox_disabled", "sluice_outbox_attempt_duration_seconds_count",
-          "sluice_outbox_delivery_latency_seconds_count"}) {
-        EXPECT_TRUE(has_line(text, std::string(name) + "{webhook=\"billing\"} 0")) << name;
-    }
-    m.remove_webhook("billing");
-    EXPECT_EQ(r.expose().find("billing"), std::string::npos);
+        has_line(m.expose(), "sluice_subscriber_errors_total{kind=\"projection\",name=\"p\"} 3"));
 }
 
-TEST(OutcomeForStatus, ClassifiesByHundreds) {
-    EXPECT_EQ(outcome_for_status(200), AttemptOutcome::status_2xx);
-    EXPECT_EQ(outcome_for_status(308), AttemptOutcome::status_3xx);
-    EXPECT_EQ(outcome_for_status(429), AttemptOutcome::status_4xx);
-    EXPECT_EQ(outcome_for_status(599), AttemptOutcome::status_5xx);
-    EXPECT_EQ(outcome_for_status(101), AttemptOutcome::network);
-    EXPECT_EQ(to_string(AttemptOutcome::status_4xx), "4xx");
+TEST(SluiceMetrics, WebhookDeliverySeriesLiveOnTheSameExposition) {
+    SluiceMetrics m;
+    m.outbox().add("billing").record_attempt("5xx", std::chrono::milliseconds(20));
+    const std::string text = m.expose();
+    EXPECT_TRUE(
+        has_line(text, "sluice_outbox_attempts_total{outcome=\"5xx\",webhook=\"billing\"} 1"));
+    m.outbox().remove("billing");
+    EXPECT_EQ(m.expose().find("billing"), std::string::npos);
 }
 
 }  // namespace
-}  // namespace sluice::metrics
+}  // namespace sluice::daemon::metrics

@@ -1,9 +1,11 @@
 // Shared setup for the outbox's PostgreSQL tests: a fresh migrated database, events and
-// outbox rows written with plain SQL, and a Publisher running on its own io_context thread.
+// outbox rows written with plain SQL, and a Publisher running on its own io_context thread,
+// recording into delivery metrics the tests can read.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <prometheus/registry.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <future>
@@ -79,7 +81,8 @@ SELECT $1, id, aggregate_id, timestamp FROM events WHERE id = $2 RETURNING id)SQ
     }
 
     void start_publisher(outbox::PublisherSettings s) {
-        publisher_ = std::make_unique<outbox::Publisher>(ioc_.get_executor(), std::move(s));
+        publisher_ =
+            std::make_unique<outbox::Publisher>(ioc_.get_executor(), std::move(s), metrics_);
         boost::asio::co_spawn(ioc_, publisher_->run(), [this](std::exception_ptr e) {
             run_error_ = e;
             run_done_ = true;
@@ -102,6 +105,8 @@ SELECT $1, id, aggregate_id, timestamp FROM events WHERE id = $2 RETURNING id)SQ
     TestDatabase db_;
     pg::Connection conn_;
     boost::asio::io_context ioc_;
+    prometheus::Registry registry_;
+    outbox::DeliveryMetrics metrics_{registry_};  // the publisher records into it
     std::unique_ptr<outbox::Publisher> publisher_;
     std::future<void> done_;
     std::exception_ptr run_error_;

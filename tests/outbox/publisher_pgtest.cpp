@@ -40,16 +40,16 @@ TEST_F(Publisher, DeliversEnqueuedEventsSignedAndMarksThemDelivered) {
               "200,200");
     EXPECT_EQ(count("delivered_at IS NOT NULL AND attempts = 1"), 2);
 
+    const auto m = metrics_.add("orders");
     ASSERT_TRUE(wait_until(
         [&] {
-            auto s = publisher_->stats().snapshot().at(0);
-            return s.delivered == 2 && s.pending == 0;
+            return m.delivery_latency->Collect().histogram.sample_count == 2 &&
+                   m.pending->Value() == 0;
         },
         5s));
-    auto s = publisher_->stats().snapshot().at(0);
-    EXPECT_EQ(s.attempts.at("2xx"), 2u);
-    EXPECT_EQ(s.delivery_latency.count, 2u);
-    EXPECT_EQ(s.in_flight, 0);
+    EXPECT_EQ(m.attempts_total("2xx").Value(), 2);
+    EXPECT_EQ(m.attempt_duration->Collect().histogram.sample_count, 2u);
+    EXPECT_EQ(m.in_flight->Value(), 0);
 }
 
 TEST_F(Publisher, WakesOnNotifyRatherThanWaitingForThePoll) {
@@ -106,7 +106,7 @@ TEST_F(Publisher, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
     // Negative check: several poll and state-check intervals pass without a delivery.
     EXPECT_FALSE(receiver.wait_for_requests(2, 1500ms)) << "a disabled endpoint got a request";
     EXPECT_EQ(count("state = 'pending'"), 2);
-    EXPECT_TRUE(publisher_->stats().snapshot().at(0).disabled);
+    EXPECT_TRUE(metrics_.add("orders").disabled->Value() == 1);
 
     conn_.exec("DELETE FROM sluice.webhook_state WHERE webhook = 'orders'");
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 2; }, 10s));
@@ -120,14 +120,14 @@ TEST_F(Publisher, ResumesAtOnceWhenEnabledRatherThanAtTheNextStateCheck) {
     s.state_check_interval = 1h;
     start_publisher(std::move(s));
 
-    ASSERT_TRUE(wait_until([&] { return publisher_->stats().snapshot().at(0).disabled; }, 10s));
+    ASSERT_TRUE(wait_until([&] { return metrics_.add("orders").disabled->Value() == 1; }, 10s));
     ASSERT_TRUE(wait_until(
         [&] { return scalar("SELECT count(*) FROM sluice.webhook_state") == "1"; }, 10s));
     EXPECT_TRUE(outbox::enable(conn_, "orders"));
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 10s))
         << "enable's NOTIFY should make the worker re-read its state; the next scheduled check "
            "is an hour away";
-    EXPECT_FALSE(publisher_->stats().snapshot().at(0).disabled);
+    EXPECT_FALSE(metrics_.add("orders").disabled->Value() == 1);
 }
 
 TEST_F(Publisher, GivesBackClaimedRowsItHasNotSentWhenStopped) {
@@ -266,7 +266,7 @@ TEST_F(Publisher, RejectsAMalformedSecretAtConstructionNamingTheWebhook) {
     auto w = webhook("orders", "http://127.0.0.1:1/");
     w.secrets = {"whsec_***"};
     try {
-        outbox::Publisher p(ioc_.get_executor(), settings({w}));
+        outbox::Publisher p(ioc_.get_executor(), settings({w}), metrics_);
         FAIL() << "expected std::invalid_argument";
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("webhook orders"), std::string::npos) << e.what();

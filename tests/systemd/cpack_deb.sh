@@ -53,7 +53,13 @@ grep -q 'systemd-sysusers sluice.conf' "$tmp/control/postinst" ||
     { echo "FAIL postinst does not run systemd-sysusers"; failures=$((failures + 1)); }
 [ "$(dpkg-deb -f "$deb" Package)" = sluice ] ||
     { echo "FAIL package name"; failures=$((failures + 1)); }
-echo "Depends: $(dpkg-deb -f "$deb" Depends)"
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "Depends: $depends"
+# shlibdeps finds the shared libraries the binary links, prometheus-cpp's core among them.
+case "$depends" in
+    *libprometheus-cpp-core*) echo "ok   depends on libprometheus-cpp-core" ;;
+    *) echo "FAIL Depends lacks libprometheus-cpp-core"; failures=$((failures + 1)) ;;
+esac
 
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures problem(s)"; exit 1; }
 echo "PASS: Debian package"

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -159,22 +160,43 @@ bool WebhookTest::wait_outbox_rows(const std::string& webhook, const std::string
     return wait_until([&] { return outbox_rows(webhook, state) == n; }, timeout);
 }
 
+namespace {
+
+// `a="x",b="y"` as {`a="x"`, `b="y"`}, sorted. The tests' label values hold no commas.
+std::vector<std::string> sorted_labels(std::string_view text) {
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < text.size();) {
+        auto comma = std::min(text.find(',', at), text.size());
+        if (comma > at)
+            out.emplace_back(text.substr(at, comma - at));
+        at = comma + 1;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
 std::optional<double> WebhookTest::metric(DaemonProcess& daemon, const std::string& name,
                                           const std::string& webhook,
                                           const std::string& extra_labels) {
     auto r = daemon.http_get("/metrics");
     if (r.status != 200)
         throw std::runtime_error("/metrics answered " + std::to_string(r.status));
-    std::string prefix = name + "{webhook=\"" + webhook + "\"" + extra_labels + "} ";
+    // The exposition may write the labels in any order: compare them as sets.
+    const auto wanted = sorted_labels("webhook=\"" + webhook + "\"" + extra_labels);
     std::size_t pos = 0;
     while (pos < r.body.size()) {
         auto end = r.body.find('\n', pos);
         if (end == std::string::npos)
             end = r.body.size();
         std::string_view line(r.body.data() + pos, end - pos);
-        if (line.starts_with(prefix))
-            return std::stod(std::string(line.substr(prefix.size())));
         pos = end + 1;
+        const auto close = line.find("} ");
+        if (!line.starts_with(name + "{") || close == std::string_view::npos)
+            continue;
+        if (sorted_labels(line.substr(name.size() + 1, close - name.size() - 1)) == wanted)
+            return std::stod(std::string(line.substr(close + 2)));
     }
     return std::nullopt;
 }
