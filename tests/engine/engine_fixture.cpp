@@ -13,6 +13,19 @@ namespace asio = boost::asio;
 
 constexpr auto drain_timeout = 10s;
 
+// The feed and the runners take the same connection and reading options.
+template <class Options>
+Options options_for(const std::string& url, std::chrono::milliseconds poll) {
+    Options o;
+    o.url = url;
+    o.quoted_table = store::quote_qualified("events");
+    o.batch_size = 100;
+    o.poll_interval = poll;
+    o.connect_timeout = 5s;
+    o.statement_timeout = 10s;
+    return o;
+}
+
 }  // namespace
 
 void EngineTest::SetUp() {
@@ -45,25 +58,11 @@ void EngineTest::TearDown() {
 }
 
 engine::FeedOptions EngineTest::feed_options(std::chrono::milliseconds poll) const {
-    engine::FeedOptions o;
-    o.url = db_->url();
-    o.quoted_table = store::quote_qualified("events");
-    o.batch_size = 100;
-    o.poll_interval = poll;
-    o.connect_timeout = 5s;
-    o.statement_timeout = 10s;
-    return o;
+    return options_for<engine::FeedOptions>(db_->url(), poll);
 }
 
 engine::RunnerOptions EngineTest::runner_options(std::chrono::milliseconds poll) const {
-    engine::RunnerOptions o;
-    o.url = db_->url();
-    o.quoted_table = store::quote_qualified("events");
-    o.batch_size = 100;
-    o.poll_interval = poll;
-    o.connect_timeout = 5s;
-    o.statement_timeout = 10s;
-    return o;
+    return options_for<engine::RunnerOptions>(db_->url(), poll);
 }
 
 engine::Feed& EngineTest::start_feed(engine::FeedOptions options) {

@@ -26,71 +26,69 @@ std::vector<std::int64_t> ids_of(const std::vector<Position>& positions) {
     return out;
 }
 
-using Runner = EngineTest;
+class Runner : public EngineTest {
+  protected:
+    // Eight events of eight aggregates in one transaction, the one at `failing` failing in the
+    // sink, and a runner (with its feed) over them.
+    engine::Runner& start_over_eight(std::size_t failing, config::OnError policy) {
+        events_ = insert(eight_aggregates());
+        probe_->failing = {events_.at(failing).id};
+        start_feed(feed_options(100ms));
+        return start_runner("p", policy, probe_, runner_options(100ms));
+    }
+
+    std::vector<Position> events_;
+    std::shared_ptr<SinkProbe> probe_ = std::make_shared<SinkProbe>();
+};
 
 TEST_F(Runner, HalvesAFailingBatchCommitsTheGoodEventsAndParksTheFailingOne) {
-    auto events = insert(eight_aggregates());
-    auto probe = std::make_shared<SinkProbe>();
-    probe->failing = {events[5].id};
-    start_feed(feed_options(100ms));
-    auto& runner =
-        start_runner("p", on_error(2, config::OnError::Then::park), probe, runner_options(100ms));
+    auto& runner = start_over_eight(5, on_error(2, config::OnError::Then::park));
 
-    ASSERT_TRUE(run_until([&] { return runner.status()->position == events.back(); }, 20s))
+    ASSERT_TRUE(run_until([&] { return runner.status()->position == events_.back(); }, 20s))
         << describe();
 
     // 8 fail; their first 4 commit; of the other 4, 2 fail and their first commits; that leaves
     // the failing event alone: its two retries fail, it is parked, and the rest goes whole.
-    EXPECT_EQ(probe->batch_sizes, (std::vector<std::size_t>{8, 4, 2, 1, 1, 1, 2}));
-    auto expected = ids_of(events);
+    EXPECT_EQ(probe_->batch_sizes, (std::vector<std::size_t>{8, 4, 2, 1, 1, 1, 2}));
+    auto expected = ids_of(events_);
     expected.erase(expected.begin() + 5);
     EXPECT_EQ(applied("p"), expected);
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.parked_events WHERE subscriber = 'p' AND "
                      "event_id = $1 AND sqlstate = '22012'",
-                     pg::Params(events[5].id)),
+                     pg::Params(events_[5].id)),
               1);
-    EXPECT_EQ(checkpoint("p"), events.back());
+    EXPECT_EQ(checkpoint("p"), events_.back());
     EXPECT_EQ(runner.status()->parked, 1U);
     EXPECT_EQ(runner.status()->state, engine::State::running);
 }
 
 TEST_F(Runner, StopsAtAFailingEventAfterCommittingTheEventsBeforeIt) {
-    auto events = insert(eight_aggregates());
-    auto probe = std::make_shared<SinkProbe>();
-    probe->failing = {events[5].id};
-    start_feed(feed_options(100ms));
-    auto& runner =
-        start_runner("p", on_error(1, config::OnError::Then::stop), probe, runner_options(100ms));
+    auto& runner = start_over_eight(5, on_error(1, config::OnError::Then::stop));
 
     ASSERT_TRUE(run_until([&] { return runner.status()->state == engine::State::stopped; }, 20s))
         << describe();
 
-    auto ids = ids_of(events);
+    auto ids = ids_of(events_);
     EXPECT_EQ(applied("p"), std::vector<std::int64_t>(ids.begin(), ids.begin() + 5));
-    EXPECT_EQ(checkpoint("p"), events[4]) << "the checkpoint must stop before the failing event";
-    EXPECT_EQ(runner.status()->failed_event_id, events[5].id);
+    EXPECT_EQ(checkpoint("p"), events_[4]) << "the checkpoint must stop before the failing event";
+    EXPECT_EQ(runner.status()->failed_event_id, events_[5].id);
     EXPECT_EQ(runner.status()->last_sqlstate, "22012");
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.parked_events"), 0);
     // Halving down to the failing event, then its one retry: nothing after it is tried.
-    EXPECT_EQ(probe->batch_sizes, (std::vector<std::size_t>{8, 4, 2, 1, 1}));
+    EXPECT_EQ(probe_->batch_sizes, (std::vector<std::size_t>{8, 4, 2, 1, 1}));
 }
 
 TEST_F(Runner, GoesOnWhenAFailingEventSucceedsOnARetry) {
-    auto events = insert(eight_aggregates());
-    auto probe = std::make_shared<SinkProbe>();
-    probe->failing = {events[2].id};
-    start_feed(feed_options(100ms));
-    auto& runner =
-        start_runner("p", on_error(3, config::OnError::Then::stop), probe, runner_options(100ms));
+    auto& runner = start_over_eight(2, on_error(3, config::OnError::Then::stop));
 
     // Once the runner has isolated the event and waits to retry it, the cause goes away.
     ASSERT_TRUE(run_until([&] { return runner.status()->state == engine::State::retrying; }, 20s))
         << describe();
-    probe->failing.clear();
-    ASSERT_TRUE(run_until([&] { return runner.status()->position == events.back(); }, 20s))
+    probe_->failing.clear();
+    ASSERT_TRUE(run_until([&] { return runner.status()->position == events_.back(); }, 20s))
         << describe();
 
-    EXPECT_EQ(applied("p"), ids_of(events));
+    EXPECT_EQ(applied("p"), ids_of(events_));
     EXPECT_EQ(runner.status()->state, engine::State::running);
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.parked_events"), 0);
 }
