@@ -66,6 +66,8 @@ class Feed {
 
     [[nodiscard]] const FeedStats& stats() const { return stats_; }
     [[nodiscard]] Position head() const { return head_; }
+    // How many subscribers are waiting in next() at the head right now (tests, diagnostics).
+    [[nodiscard]] int waiters() const { return waiters_; }
 
   private:
     asio::awaitable<void> fetch_loop();

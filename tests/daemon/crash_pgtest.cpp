@@ -39,7 +39,7 @@ class Crash : public DaemonTest {
   protected:
     // One statement, one snapshot: the three counts are comparable.
     Snapshot snapshot() {
-        auto r = conn_->exec(R"SQL(
+        auto r = conn().exec(R"SQL(
             SELECT coalesce((SELECT n FROM counters WHERE id = 1), 0),
                    (SELECT count(*) FROM applied_log),
                    (SELECT count(*) FROM events e, sluice.checkpoints k WHERE k.name = 'counter'
@@ -61,12 +61,12 @@ class Crash : public DaemonTest {
     void prepare() {
         db_->migrate();
         // The read-model tables exist before the first start, so snapshot() works at once.
-        conn_->exec_script(
+        conn().exec_script(
             "CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL);"
             "INSERT INTO counters VALUES (1, 0);"
             "CREATE TABLE applied_log (event_id bigint PRIMARY KEY);");
         bulk_insert(preloaded, "E");
-        config_ = write_file("sluice.yaml", base_config("100ms", 500) + counter_projection);
+        config_ = write_file("sluice.yaml", base_config({.batch_size = 500}) + counter_projection);
     }
 
     std::string config_;
@@ -74,7 +74,7 @@ class Crash : public DaemonTest {
 
 TEST_F(Crash, KillNineDuringCatchUpNeverLosesOrRepeatsAnEvent) {
     prepare();
-    Position last = max_position();
+    Position last = head();
     std::mt19937 rng(std::random_device{}());
     std::uniform_int_distribution<int> delay_ms(100, 600);
     Position previous{};
@@ -119,10 +119,10 @@ TEST_F(Crash, KillNineDuringCatchUpNeverLosesOrRepeatsAnEvent) {
 
 TEST_F(Crash, SigtermDuringCatchUpExitsCleanlyWithACommittedCheckpoint) {
     prepare();
-    Position last = max_position();
+    Position last = head();
     {
         auto daemon = DaemonProcess::start(config_);
-        ASSERT_TRUE(wait_until([&] { return snapshot().checkpoint.event_id > 0; }, 20s))
+        ASSERT_TRUE(wait_until([&] { return snapshot().checkpoint.id > 0; }, 20s))
             << "the catch-up never started\n"
             << diagnose(daemon);
         Snapshot before = snapshot();

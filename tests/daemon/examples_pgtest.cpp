@@ -36,7 +36,7 @@ TEST_F(Examples, ConferenceSeatAvailabilityFollowsReservationsAndCancellations) 
     auto daemon = DaemonProcess::start(path, {{"DATABASE_URL", db_->url()}});
     ASSERT_TRUE(wait_running(daemon, {"seat_availability"}));
 
-    store::EventWriter writer(*conn_);
+    store::EventWriter writer(conn());
     const std::string big = "0a8e1b62-95c3-4a73-8e3f-5c2f3d1e0001";
     const std::string small = "0a8e1b62-95c3-4a73-8e3f-5c2f3d1e0002";
     writer.append(big, "SeatAvailability", 0,
@@ -51,7 +51,7 @@ TEST_F(Examples, ConferenceSeatAvailabilityFollowsReservationsAndCancellations) 
     writer.append("0a8e1b62-95c3-4a73-8e3f-5c2f3d1e0003", "Order", 0,
                   {{"SeatsReserved", R"({"seats": 7})"}});
 
-    ASSERT_TRUE(wait_checkpoint("seat_availability", max_position(), 10s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_checkpoint("seat_availability", head(), 10s)) << diagnose(daemon);
     EXPECT_EQ(scalar("SELECT capacity * 1000000 + reserved * 1000 + available "
                      "FROM seat_availability WHERE conference_id = $1",
                      pg::Params(big)),
@@ -74,7 +74,7 @@ TEST_F(Examples, OrdersFillTheReadModelAndShippedOrdersReachTheWebhook) {
     ASSERT_TRUE(wait_running(daemon, {"order_summary", "shipping"}));
 
     // The seed document's walk-through: create, add an item, ship.
-    store::EventWriter writer(*conn_);
+    store::EventWriter writer(conn());
     const std::string order = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0001";
     const std::string customer = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9dc0de";
     writer.append(
@@ -88,7 +88,7 @@ TEST_F(Examples, OrdersFillTheReadModelAndShippedOrdersReachTheWebhook) {
     writer.append(order, "Order", 2,
                   {{"OrderShipped", R"({"shipping_date": "2026-11-23T12:00:00Z"})"}});
 
-    ASSERT_TRUE(wait_checkpoint("order_summary", max_position(), 10s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_checkpoint("order_summary", head(), 10s)) << diagnose(daemon);
     EXPECT_EQ(scalar("SELECT count(*) FROM order_summary WHERE order_id = $1 AND customer_id = $2 "
                      "AND status = 'SHIPPED' AND item_count = 2 AND total = 25.0",
                      pg::Params(order, customer)),
@@ -102,7 +102,7 @@ TEST_F(Examples, OrdersFillTheReadModelAndShippedOrdersReachTheWebhook) {
     EXPECT_EQ(requests[0].target, "/hooks/orders");
     EXPECT_NE(requests[0].body.find("\"type\":\"OrderShipped\""), std::string::npos)
         << requests[0].body;
-    EXPECT_EQ(requests[0].webhook_id, "msg_shipping_" + std::to_string(max_position().event_id));
+    EXPECT_EQ(requests[0].webhook_id, "msg_shipping_" + std::to_string(head().id));
 }
 
 }  // namespace

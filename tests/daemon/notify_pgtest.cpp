@@ -26,7 +26,7 @@ class Notify : public DaemonTest {
 
     // The pid of sluice's LISTEN connection once it is listening on this test's database.
     std::optional<std::int64_t> listen_pid() {
-        auto r = conn_->exec(
+        auto r = conn().exec(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
             "AND application_name = 'sluice listen' AND query ILIKE 'LISTEN%'");
         if (r.rows() != 1)
@@ -38,7 +38,7 @@ class Notify : public DaemonTest {
     std::chrono::milliseconds latency_of_new_event(std::chrono::milliseconds bound) {
         auto t0 = std::chrono::steady_clock::now();
         Position p = insert_event("E");
-        if (!wait_until([&] { return applied(p.event_id); }, bound))
+        if (!wait_until([&] { return applied(p.id); }, bound))
             return bound;
         return std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - t0);
@@ -47,7 +47,8 @@ class Notify : public DaemonTest {
 
 TEST_F(Notify, ANewEventArrivesWithinASecondAndAfterTheConnectionsAreKilled) {
     db_->migrate();
-    auto daemon = DaemonProcess::start(write_file("sluice.yaml", base_config("30s") + recorder));
+    auto daemon = DaemonProcess::start(
+        write_file("sluice.yaml", base_config({.poll_interval = "30s"}) + recorder));
     ASSERT_TRUE(wait_running(daemon, {"recorder"}));
     ASSERT_TRUE(wait_until([&] { return listen_pid().has_value(); }, 10s))
         << "no LISTEN connection\n"
@@ -94,7 +95,7 @@ TEST_F(Notify, ANewEventArrivesWithinASecondAndAfterTheConnectionsAreKilled) {
     auto st = status(daemon);
     EXPECT_GT(st.notify_wakeups, wakeups_before);
     EXPECT_TRUE(st.ready);
-    EXPECT_EQ(st.subscriber("recorder")->position, max_position());
+    EXPECT_EQ(st.subscriber("recorder")->position, head());
     EXPECT_EQ(scalar("SELECT count(*) FROM applied"), scalar("SELECT count(*) FROM events"));
 }
 
@@ -111,7 +112,8 @@ TEST_F(Notify, ANewEventArrivesWithinASecondAndAfterTheConnectionsAreKilled) {
 // wake-ups do not push back.
 TEST_F(Notify, AnEventHeldBackByTheHorizonAtNotifyTimeArrivesWithTheNextPoll) {
     db_->migrate();
-    auto daemon = DaemonProcess::start(write_file("sluice.yaml", base_config("200ms") + recorder));
+    auto daemon = DaemonProcess::start(
+        write_file("sluice.yaml", base_config({.poll_interval = "200ms"}) + recorder));
     ASSERT_TRUE(wait_running(daemon, {"recorder"}));
     Position warmup = insert_event("E");
     ASSERT_TRUE(wait_checkpoint("recorder", warmup, 10s)) << diagnose(daemon);
@@ -125,7 +127,7 @@ TEST_F(Notify, AnEventHeldBackByTheHorizonAtNotifyTimeArrivesWithTheNextPoll) {
     ASSERT_TRUE(wait_until([&] { return status(daemon).fetches > fetches; }, 5s))
         << "the NOTIFY did not cause a fetch\n"
         << diagnose(daemon);
-    EXPECT_FALSE(applied(held.event_id)) << "visible despite the open older transaction?";
+    EXPECT_FALSE(applied(held.id)) << "visible despite the open older transaction?";
     // The holder ends without inserting events: no NOTIFY. Only the poll can find the event.
     holder.exec("COMMIT");
     EXPECT_TRUE(wait_checkpoint("recorder", held, 5s))

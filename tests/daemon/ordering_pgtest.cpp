@@ -51,7 +51,7 @@ TEST_F(Ordering, AnOpenTransactionHoldsBackLaterCommitsUntilItCommits) {
         "INSERT INTO events (aggregate_id, aggregate_type, version, event_type, payload) "
         "VALUES (gen_random_uuid(), 'Test', 1, 'E', '{}') RETURNING transaction_id::text, id");
     Position b{std::stoull(std::string(rb.text(0, 0))), rb.int64(0, 1)};
-    ASSERT_LT(a.event_id, b.event_id);
+    ASSERT_LT(a.id, b.id);
     ASSERT_LT(a.transaction_id, b.transaction_id) << "B committed with a later transaction id";
 
     // B is committed and visible to every reader, but A is open with a lower transaction id:
@@ -60,8 +60,7 @@ TEST_F(Ordering, AnOpenTransactionHoldsBackLaterCommitsUntilItCommits) {
     auto fetches_before = status(daemon).fetches;
     auto deadline = std::chrono::steady_clock::now() + 2s;
     while (std::chrono::steady_clock::now() < deadline) {
-        ASSERT_EQ(
-            scalar("SELECT count(*) FROM applied WHERE event_id = $1", pg::Params(b.event_id)), 0)
+        ASSERT_EQ(scalar("SELECT count(*) FROM applied WHERE event_id = $1", pg::Params(b.id)), 0)
             << "B was applied while A (lower transaction id) was still open";
         auto cp = checkpoint("recorder");
         ASSERT_TRUE(cp);
@@ -77,8 +76,8 @@ TEST_F(Ordering, AnOpenTransactionHoldsBackLaterCommitsUntilItCommits) {
         << "after A committed, the checkpoint should end at B " << b.to_string() << "\n"
         << diagnose(daemon);
     EXPECT_EQ(scalar("SELECT count(*) FROM applied"), 3);
-    EXPECT_LT(seq_of(warmup.event_id), seq_of(a.event_id));
-    EXPECT_LT(seq_of(a.event_id), seq_of(b.event_id)) << "A must be applied before B";
+    EXPECT_LT(seq_of(warmup.id), seq_of(a.id));
+    EXPECT_LT(seq_of(a.id), seq_of(b.id)) << "A must be applied before B";
     EXPECT_EQ(status(daemon).subscriber("recorder")->position, b);
 }
 
@@ -94,19 +93,19 @@ TEST_F(Ordering, VersionsOfOneAggregateWithinATransactionApplyInVersionOrder) {
     const std::string y = "22222222-2222-4222-8222-222222222222";
     std::vector<std::pair<std::string, int>> inserts{{x, 2}, {y, 1}, {x, 1},
                                                      {y, 3}, {y, 2}, {x, 3}};
-    conn_->exec("BEGIN");
+    conn().exec("BEGIN");
     for (const auto& [agg, version] : inserts) {
-        conn_->exec(
+        conn().exec(
             "INSERT INTO events (aggregate_id, aggregate_type, version, event_type, payload) "
             "VALUES ($1::uuid, 'Test', $2::int, 'E', '{}')",
             pg::Params(agg, version));
     }
-    conn_->exec("COMMIT");
-    ASSERT_TRUE(wait_checkpoint("recorder", max_position(), 10s)) << diagnose(daemon);
+    conn().exec("COMMIT");
+    ASSERT_TRUE(wait_checkpoint("recorder", head(), 10s)) << diagnose(daemon);
     ASSERT_EQ(scalar("SELECT count(*) FROM applied"), 6);
 
     for (const auto& agg : {x, y}) {
-        auto r = conn_->exec("SELECT version FROM applied WHERE aggregate_id = $1 ORDER BY seq",
+        auto r = conn().exec("SELECT version FROM applied WHERE aggregate_id = $1 ORDER BY seq",
                              pg::Params(agg));
         std::vector<int> order;
         for (int i = 0; i < r.rows(); ++i)
@@ -115,7 +114,7 @@ TEST_F(Ordering, VersionsOfOneAggregateWithinATransactionApplyInVersionOrder) {
     }
     // The aggregates' slots are kept: X's first slot (the first event) gets X v1.
     auto first =
-        conn_->exec("SELECT aggregate_id::text, version FROM applied ORDER BY seq LIMIT 1");
+        conn().exec("SELECT aggregate_id::text, version FROM applied ORDER BY seq LIMIT 1");
     EXPECT_EQ(first.text(0, 0), x);
     EXPECT_EQ(first.int64(0, 1), 1);
 }
@@ -148,7 +147,7 @@ TEST_F(Ordering, TransactionIdsAreOrderedNumericallyAcrossAPowerOfTen) {
         if (gap <= 0)
             break;
         std::int64_t step = gap > 400 ? std::min<std::int64_t>(gap - 300, 100000) : gap;
-        conn_->exec_script("DO $$ BEGIN FOR i IN 1.." + std::to_string(step) +
+        conn().exec_script("DO $$ BEGIN FOR i IN 1.." + std::to_string(step) +
                            " LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$");
     }
     // An open transaction with a lower id holds them all back, so that they become visible

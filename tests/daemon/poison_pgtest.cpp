@@ -30,12 +30,12 @@ class Poison : public DaemonTest {
     // Returns their positions in order.
     std::vector<Position> insert_batch_with_poison() {
         std::vector<Position> out;
-        conn_->exec("BEGIN");
+        conn().exec("BEGIN");
         for (int i = 0; i < events_in_batch; ++i) {
             std::string n = i == poison_index ? "\"x\"" : std::to_string(i);
             out.push_back(insert_event("E", "{\"n\": " + n + "}"));
         }
-        conn_->exec("COMMIT");
+        conn().exec("COMMIT");
         return out;
     }
 };
@@ -47,13 +47,13 @@ TEST_F(Poison, ParkedEventIsRecordedAndEveryOtherEventApplied) {
     ASSERT_TRUE(wait_running(daemon, {"p"}));
     auto batch = insert_batch_with_poison();
     Position after = insert_event("E", "{\"n\": 100}");  // a later transaction goes on as well
-    std::int64_t poison = batch[poison_index].event_id;
+    std::int64_t poison = batch[poison_index].id;
 
     ASSERT_TRUE(wait_checkpoint("p", after, 20s)) << diagnose(daemon);
     EXPECT_EQ(scalar("SELECT count(*) FROM p_numbers"), events_in_batch);  // 9 + the later one
     EXPECT_EQ(scalar("SELECT count(*) FROM p_numbers WHERE event_id = $1", pg::Params(poison)), 0);
 
-    auto r = conn_->exec(
+    auto r = conn().exec(
         "SELECT event_id, error, sqlstate FROM sluice.parked_events "
         "WHERE subscriber = 'p'");
     ASSERT_EQ(r.rows(), 1);
@@ -87,7 +87,7 @@ TEST_F(Poison, StoppedProjectionHaltsBeforeThePoisonWhileAHealthyOneContinues) {
     EXPECT_EQ(daemon.http_get("/readyz").status, 200);
     auto batch = insert_batch_with_poison();
     Position after = insert_event("E", "{\"n\": 100}");
-    std::int64_t poison = batch[poison_index].event_id;
+    std::int64_t poison = batch[poison_index].id;
 
     ASSERT_TRUE(wait_checkpoint("p2", after, 20s)) << diagnose(daemon);
     EXPECT_EQ(scalar("SELECT count(*) FROM p2_seen"), events_in_batch + 1);
@@ -105,7 +105,7 @@ TEST_F(Poison, StoppedProjectionHaltsBeforeThePoisonWhileAHealthyOneContinues) {
     EXPECT_EQ(s->position, before_poison);
     EXPECT_EQ(checkpoint("p1"), before_poison);
     EXPECT_EQ(scalar("SELECT count(*) FROM p1_numbers"), poison_index);
-    EXPECT_EQ(scalar("SELECT max(event_id) FROM p1_numbers"), before_poison.event_id);
+    EXPECT_EQ(scalar("SELECT max(event_id) FROM p1_numbers"), before_poison.id);
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.parked_events"), 0);
 
     auto ready = daemon.http_get("/readyz");

@@ -1,0 +1,173 @@
+// Webhooks end to end through `sluice run`: events appended with the writer reach the endpoint
+// once each, signed with every configured secret, in the documented envelope; and an endpoint
+// that never answers delays neither another webhook nor the projections.
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "webhook_fixture.hpp"
+
+namespace sluice::testing {
+namespace {
+
+class WebhookDelivery : public WebhookTest {};
+
+TEST_F(WebhookDelivery, EachEventArrivesOnceSignedWithEverySecretInTheEnvelope) {
+    // One receiver checks the first secret, the other the second: both must verify.
+    HttpReceiver checks_a({.secrets = {secret_a}});
+    HttpReceiver checks_b({.secrets = {secret_b}});
+    write_config({webhook_yaml("orders", checks_a.url(), "", {secret_a, secret_b}),
+                  webhook_yaml("audit", checks_b.url(), "", {secret_a, secret_b})});
+    auto first = append_aggregate(2);
+    auto second = append_aggregate(1, "OrderShipped");
+    auto daemon = DaemonProcess::start(config_path_);
+
+    ASSERT_TRUE(wait_outbox_rows("orders", "delivered", 3, 20s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_outbox_rows("audit", "delivered", 3, 20s)) << diagnose(daemon);
+
+    auto events = conn().exec(
+        "SELECT id, aggregate_id::text, version, event_type, "
+        "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+        "FROM events ORDER BY id");
+    ASSERT_EQ(events.rows(), 3);
+    for (auto* receiver : {&checks_a, &checks_b}) {
+        std::string webhook = receiver == &checks_a ? "orders" : "audit";
+        auto got = parse_deliveries(receiver->requests());
+        ASSERT_EQ(got.size(), 3u) << webhook << ": each event exactly once";
+        std::map<std::int64_t, sluice::testing::Delivery> by_event;
+        for (const auto& d : got)
+            by_event[d.event_id] = d;
+        for (int i = 0; i < events.rows(); ++i) {
+            auto id = events.int64(i, 0);
+            ASSERT_TRUE(by_event.contains(id)) << webhook << ": event " << id << " missing";
+            const auto& d = by_event[id];
+            EXPECT_TRUE(d.signature_valid) << webhook << ": event " << id;
+            EXPECT_EQ(d.webhook_id, "msg_" + webhook + "_" + std::to_string(id));
+            EXPECT_EQ(d.aggregate_id, events.text(i, 1));
+            EXPECT_EQ(d.aggregate_type, "Order");
+            EXPECT_EQ(d.version, events.int64(i, 2));
+            EXPECT_EQ(d.type, events.text(i, 3));
+            EXPECT_EQ(d.timestamp, events.text(i, 4));
+            EXPECT_NE(d.body.find(R"("payload":{"note": "e2e", "version": )"), std::string::npos)
+                << d.body;
+            EXPECT_NE(d.body.find(R"("metadata":{"by": "webhooks e2e"})"), std::string::npos)
+                << d.body;
+        }
+    }
+    auto request = checks_a.requests().front();
+    auto signature = request.header("webhook-signature").value_or("");
+    EXPECT_EQ(std::count(signature.begin(), signature.end(), ' '), 1)
+        << "two secrets: two v1 signatures, got '" << signature << "'";
+    EXPECT_EQ(request.header("content-type"), "application/json");
+    (void)first;
+    (void)second;
+}
+
+// Stamps each request's arrival (wall clock) as soon as the receiver records it.
+class ArrivalClock {
+  public:
+    explicit ArrivalClock(const HttpReceiver& receiver)
+        : receiver_(receiver), thread_([this] { watch(); }) {}
+    ArrivalClock(const ArrivalClock&) = delete;
+    ArrivalClock& operator=(const ArrivalClock&) = delete;
+    ~ArrivalClock() {
+        stop_ = true;
+        thread_.join();
+    }
+
+    // Aggregate id (from the body) -> first arrival.
+    std::map<std::string, std::chrono::system_clock::time_point> arrivals() const {
+        std::lock_guard lock(mutex_);
+        return arrivals_;
+    }
+
+  private:
+    void watch() {
+        std::size_t seen = 0;
+        while (!stop_) {
+            if (!receiver_.wait_for_requests(seen + 1, 20ms))
+                continue;
+            auto now = std::chrono::system_clock::now();
+            auto all = receiver_.requests();
+            std::lock_guard lock(mutex_);
+            for (; seen < all.size(); ++seen)
+                arrivals_.try_emplace(parse_delivery(all[seen]).aggregate_id, now);
+        }
+    }
+
+    const HttpReceiver& receiver_;
+    mutable std::mutex mutex_;
+    std::map<std::string, std::chrono::system_clock::time_point> arrivals_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;  // last: started once everything above exists
+};
+
+TEST_F(WebhookDelivery, ABlackHoledEndpointDelaysNeitherAnotherWebhookNorTheProjections) {
+    HttpReceiver healthy({.secrets = {secret_a}});
+    HttpReceiver black_hole({.secrets = {secret_a}});
+    black_hole.set_default(Reaction::hang());  // accepts, reads, never answers
+    write_config({webhook_yaml("healthy", healthy.url()),
+                  webhook_yaml("stuck", black_hole.url(), "    timeout: 1s\n")},
+                 "projections:\n"
+                 "  - name: placed\n"
+                 "    setup: CREATE TABLE IF NOT EXISTS placed (event_id bigint PRIMARY KEY)\n"
+                 "    handlers:\n"
+                 "      OrderPlaced: INSERT INTO placed VALUES (:id)\n");
+    auto daemon = DaemonProcess::start(config_path_);
+    ArrivalClock clock(healthy);
+    (void)daemon.http_port();  // started
+
+    // 200 events over ~4 s, one per transaction, each its own aggregate; the commit time is
+    // when append returned.
+    constexpr int events = 200;
+    std::map<std::string, std::chrono::system_clock::time_point> committed;
+    for (int i = 0; i < events; ++i) {
+        auto id = append_aggregate(1);
+        committed[id] = std::chrono::system_clock::now();
+        std::this_thread::sleep_for(20ms);  // load shape, not synchronisation
+    }
+    ASSERT_TRUE(wait_until([&] { return clock.arrivals().size() == events; }, 10s))
+        << "healthy endpoint got " << clock.arrivals().size() << " of " << events << "\n"
+        << diagnose(daemon);
+    ASSERT_TRUE(wait_until([&] { return scalar("SELECT count(*) FROM placed") == events; }, 5s))
+        << "the projection fell behind: " << scalar("SELECT count(*) FROM placed") << "\n"
+        << diagnose(daemon);
+
+    std::vector<double> latency_ms;
+    for (const auto& [aggregate, arrived] : clock.arrivals())
+        latency_ms.push_back(
+            std::chrono::duration<double, std::milli>(arrived - committed.at(aggregate)).count());
+    std::sort(latency_ms.begin(), latency_ms.end());
+    double p99 = latency_ms[latency_ms.size() * 99 / 100];
+    EXPECT_LT(p99, 1000.0) << "p99 commit-to-delivery " << p99 << " ms, max " << latency_ms.back();
+
+    // Meanwhile the black hole swallowed requests and sluice gave up on them by its deadline.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return scalar(
+                       "SELECT count(*) FROM sluice.outbox_attempts a JOIN sluice.outbox o "
+                       "ON o.id = a.outbox_id WHERE o.webhook = 'stuck'") >= 2;
+        },
+        10s))
+        << "the black-holed webhook should time out repeatedly\n"
+        << diagnose(daemon);
+    EXPECT_GE(black_hole.count(), 2u);
+    EXPECT_EQ(outbox_rows("stuck", "delivered"), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox_attempts a JOIN sluice.outbox o "
+                     "ON o.id = a.outbox_id WHERE o.webhook = 'stuck' AND a.status IS NOT NULL"),
+              0)
+        << "no attempt to the black hole can have a status";
+    ASSERT_TRUE(wait_until(
+        [&] {
+            auto timeouts =
+                metric(daemon, "sluice_outbox_attempts_total", "stuck", ",outcome=\"timeout\"");
+            return timeouts && *timeouts >= 2;
+        },
+        5s))
+        << daemon.http_get("/metrics").body;
+}
+
+}  // namespace
+}  // namespace sluice::testing
