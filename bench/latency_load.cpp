@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "infra/pg/connection.hpp"
+#include "infra/pg/literal.hpp"
 
 namespace {
 
@@ -81,16 +82,6 @@ std::int64_t wall_clock_us() {
         .count();
 }
 
-std::string join(const std::vector<Commit>& commits, std::int64_t Commit::*field) {
-    std::string out = "{";
-    for (const Commit& c : commits) {
-        if (out.size() > 1)
-            out += ',';
-        out += std::to_string(c.*field);
-    }
-    return out + "}";
-}
-
 // One probe event per autocommit INSERT: the result arrives only after the commit, so the
 // time taken right after exec() returns is the commit time as the client sees it.
 std::vector<Commit> append_probes(sluice::pg::Connection& conn, const Options& o,
@@ -123,8 +114,8 @@ void store_commits(sluice::pg::Connection& conn, const std::vector<Commit>& comm
         "INSERT INTO bench_latency_commits (event_id, committed_at) "
         "SELECT id, timestamptz 'epoch' + us * interval '1 microsecond' "
         "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, us)",
-        sluice::pg::Params(join(commits, &Commit::event_id),
-                           join(commits, &Commit::committed_at_us)));
+        sluice::pg::Params(sluice::pg::int_array(commits, &Commit::event_id),
+                           sluice::pg::int_array(commits, &Commit::committed_at_us)));
 }
 
 }  // namespace

@@ -18,13 +18,14 @@
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
+#include "infra/failure/failure.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/http/server.hpp"
 #include "infra/log/log.hpp"
 #include "infra/metrics/exposition.hpp"
 #include "infra/notify/notify.hpp"
+#include "infra/pg/literal.hpp"
 #include "outbox/publisher.hpp"
-#include "store/migrations.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -80,7 +81,7 @@ std::string delivery_fingerprint(const config::Config& c) {
 
 engine::FeedOptions feed_options(const config::Config& c) {
     return {c.database.url,
-            store::quote_qualified(c.database.events_table),
+            pg::quote_qualified(c.database.events_table),
             c.database.notify_channel,
             c.tailer.batch_size,
             c.tailer.poll_interval,
@@ -269,31 +270,29 @@ class Daemon {
         std::optional<pg::AsyncConnection> lag_conn;
         auto next_lag = std::chrono::steady_clock::now();
         auto next_status = std::chrono::steady_clock::now() + seconds(10);
-        std::string quoted = store::quote_qualified(config_.database.events_table);
+        std::string quoted = pg::quote_qualified(config_.database.events_table);
         while (!stopping_) {
             export_metrics();
             auto now = std::chrono::steady_clock::now();
             if (now >= next_lag) {
                 next_lag = now + lag_every;
-                bool failed = false;
+                Failure failed;
                 try {
                     if (!lag_conn || !lag_conn->is_usable()) {
                         lag_conn.reset();
                         lag_conn = co_await pg::AsyncConnection::connect(
                             io_.get_executor(), config_.database.url,
-                            config_.database.connect_timeout, "sluice monitor");
-                        co_await lag_conn->exec_script(
-                            "SET statement_timeout = " +
-                                std::to_string(config_.database.statement_timeout.count()),
-                            config_.database.statement_timeout);
+                            config_.database.connect_timeout,
+                            {"sluice monitor", config_.database.statement_timeout});
                     }
                     co_await measure_lag(*lag_conn, quoted, subscribers_.statuses());
-                } catch (const std::exception& e) {
-                    failed = true;
-                    log::debug("lag measurement failed", {{"error", e.what()}});
+                } catch (const std::exception&) {
+                    failed = Failure::current();
                 }
-                if (failed)
+                if (failed) {
+                    log::debug("lag measurement failed", {{"error", failed.what()}});
                     lag_conn.reset();
+                }
             }
             if (now >= next_status) {
                 next_status = now + seconds(10);
@@ -335,13 +334,14 @@ class Daemon {
         next.coordination = config_.coordination;
         next.tailer = config_.tailer;
         next.http = config_.http;
-        std::string reject;
+        Failure rejected;
         try {
             co_await subscribers_.apply(next, options_.drain);
-        } catch (const std::exception& e) {
-            reject = e.what();
+        } catch (const std::exception&) {
+            rejected = Failure::current();
         }
-        if (!reject.empty()) {
+        if (rejected) {
+            const std::string reject = rejected.what();
             config_errors_ = {reject};
             log::error("reload rejected; keeping the running config", {{"error", reject}});
             metrics_.config_last_reload_success.Set(0);

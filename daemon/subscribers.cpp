@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "infra/log/log.hpp"
+#include "infra/pg/literal.hpp"
 #include "outbox/dispatcher.hpp"
 #include "projections/partition.hpp"
 #include "projections/projection_sink.hpp"
-#include "store/migrations.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -127,7 +127,7 @@ asio::awaitable<bool> Subscribers::wait_done(std::vector<std::shared_ptr<Entry>>
 asio::awaitable<void> Subscribers::apply(const config::Config& config,
                                          std::chrono::milliseconds drain) {
     engine::RunnerOptions options{config.database.url,
-                                  store::quote_qualified(config.database.events_table),
+                                  pg::quote_qualified(config.database.events_table),
                                   config.tailer.batch_size,
                                   config.tailer.poll_interval,
                                   config.database.connect_timeout,

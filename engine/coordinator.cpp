@@ -4,7 +4,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "infra/backoff/backoff.hpp"
+#include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
+#include "infra/pg/literal.hpp"
 
 namespace sluice::engine {
 namespace {
@@ -54,25 +56,24 @@ asio::awaitable<void> Coordinator::run() {
     Backoff backoff(milliseconds(200), std::max(tick(), options_.failover_after / 2));
     bool first = true;
     while (!stopping_) {
-        std::string error;
-        bool pooled = false;
+        Failure failed;
         try {
             auto conn = co_await pg::AsyncConnection::connect(
-                ex_, options_.url, options_.connect_timeout, "sluice coordination");
+                ex_, options_.url, options_.connect_timeout,
+                {"sluice coordination", options_.statement_timeout});
             if (!first)
                 ++stats_.reconnects;
             first = false;
             co_await session(conn);
             backoff.reset();
-        } catch (const PooledConnection& e) {
-            error = e.what();
-            pooled = true;
-        } catch (const std::exception& e) {
-            error = e.what();
+        } catch (const std::exception&) {
+            failed = Failure::current();
         }
         stats_.connected = false;
-        if (error.empty())
+        if (!failed)
             continue;
+        const std::string error = failed.what();
+        const bool pooled = failed.is<PooledConnection>();
         stats_.last_error = error;
         if (pooled) {
             log::error(
@@ -98,9 +99,6 @@ asio::awaitable<void> Coordinator::run() {
 }
 
 asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {
-    co_await conn.exec_script(
-        "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
-        options_.statement_timeout);
     // The server session behind this connection (not PQbackendPID: behind a pool that is the
     // pool's own key). Every tick checks it is still the same one: session locks live there.
     auto pid = co_await conn.query("SELECT pg_backend_pid()", {}, options_.statement_timeout);

@@ -9,6 +9,7 @@
 #include "infra/backoff/backoff.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/async_connection.hpp"
+#include "infra/pg/literal.hpp"
 
 namespace sluice::engine {
 namespace {
@@ -59,8 +60,9 @@ asio::awaitable<void> Feed::listen_loop() {
     while (!stopping_) {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
-                ex, options_.url, options_.connect_timeout, "sluice listen");
-            co_await conn.exec_script("LISTEN \"" + options_.channel + "\"",
+                ex, options_.url, options_.connect_timeout,
+                {"sluice listen", options_.statement_timeout});
+            co_await conn.exec_script("LISTEN " + pg::quote_identifier(options_.channel),
                                       options_.statement_timeout);
             if (!first) {
                 log::info("listening again", {{"channel", options_.channel}});
@@ -111,10 +113,8 @@ asio::awaitable<void> Feed::fetch_loop() {
     while (!stopping_) {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
-                ex, options_.url, options_.connect_timeout, "sluice tailer");
-            co_await conn.exec_script(
-                "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
-                options_.statement_timeout);
+                ex, options_.url, options_.connect_timeout,
+                {"sluice tailer", options_.statement_timeout});
             if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
                 log::info(
                     "database connection restored",

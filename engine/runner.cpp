@@ -7,7 +7,9 @@
 
 #include "engine/fetch.hpp"
 #include "infra/backoff/backoff.hpp"
+#include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
+#include "store/coordination.hpp"
 
 namespace sluice::engine {
 namespace {
@@ -16,30 +18,21 @@ constexpr milliseconds client_margin{5000};  // client deadline beyond the serve
 constexpr milliseconds max_retry_backoff{5 * 60 * 1000};
 constexpr milliseconds busy_retry{1000};
 
-// Another writer moved the checkpoint (SL001) or holds the subscriber (SL002): not the
-// handler's fault, and not worth a retry of the same batch.
-// Another instance took the subscriber over (SL003): also not the handler's fault.
-bool is_coordination(const pg::Error& e) {
-    return e.sqlstate() == pg::checkpoint_moved_sqlstate ||
-           e.sqlstate() == pg::subscriber_busy_sqlstate || e.sqlstate() == pg::owner_lost_sqlstate;
+// A statement the server refused on a connection that is still usable, as a handler error or a
+// coordination outcome (another writer moved the checkpoint or holds the subscriber, another
+// instance took it over: store/coordination.hpp). Call in a catch block of pg::ServerError:
+// anything else, a lost connection or a client timeout, propagates and session() reconnects.
+Failure refused(const pg::AsyncConnection& conn) {
+    if (!conn.is_usable())
+        throw;
+    return Failure::current();
 }
 
-bool is_handler_error(const pg::Error& e, const pg::AsyncConnection& conn) {
-    return conn.is_usable() && !e.is_connection_error() && !is_coordination(e);
+std::optional<store::Coordination> coordination_of(const Failure& failed) {
+    return store::coordination_of(*failed.as<pg::ServerError>());
 }
 
 }  // namespace
-
-std::string id_array(const std::vector<const EventRow*>& events) {
-    std::string out = "{";
-    for (const EventRow* e : events) {
-        if (out.size() > 1)
-            out += ',';
-        out += std::to_string(e->position.id);
-    }
-    out += '}';
-    return out;
-}
 
 Runner::Runner(std::unique_ptr<Sink> sink, Feed& feed, RunnerOptions options,
                std::shared_ptr<SubscriberStatus> status, BatchObserver on_batch)
@@ -85,8 +78,7 @@ asio::awaitable<void> Runner::pause(milliseconds d) {
 void Runner::record_error(const std::exception& e, std::optional<std::int64_t> event_id) {
     ++status_->errors;
     status_->last_error = e.what();
-    const auto* pe = dynamic_cast<const pg::Error*>(&e);
-    status_->last_sqlstate = pe != nullptr ? pe->sqlstate() : "";
+    status_->last_sqlstate = pg::sqlstate_of(e);
     status_->failed_event_id = event_id;
 }
 
@@ -94,11 +86,11 @@ asio::awaitable<void> Runner::run() {
     auto ex = co_await asio::this_coro::executor;
     Backoff backoff(milliseconds(100), milliseconds(30000));
     while (!stopping_) {
-        bool failed = false;
+        Failure failed;
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
-                "sluice " + status_->kind + " " + sink_->name());
+                {"sluice " + status_->kind + " " + sink_->name(), options_.statement_timeout});
             co_await session(conn);
             backoff.reset();
         } catch (const std::exception& e) {
@@ -108,7 +100,7 @@ asio::awaitable<void> Runner::run() {
             status_->state = State::retrying;
             log::warn("database connection failed; reconnecting",
                       {{sink_->kind(), sink_->name()}, {"error", e.what()}});
-            failed = true;
+            failed = Failure::current();
         }
         if (failed)
             co_await pause(backoff.next());
@@ -127,27 +119,23 @@ asio::awaitable<void> Runner::load_checkpoint(pg::AsyncConnection& conn) {
 }
 
 asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
-    co_await conn.exec_script(
-        "SET statement_timeout = " + std::to_string(options_.statement_timeout.count()),
-        options_.statement_timeout);
     co_await sink_->prepare(conn);
     co_await load_checkpoint(conn);
     status_->state = State::running;
     status_->last_progress = std::chrono::steady_clock::now();
     while (!stopping_) {
         if (behind_ && sink_->catch_up_step(status_->position, options_.batch_size)) {
-            std::optional<pg::Error> failed;
+            Failure failed;
             try {
                 co_await catch_up(conn);
-            } catch (const pg::Error& e) {
-                if (!is_handler_error(e, conn) && !is_coordination(e))
-                    throw;
-                failed = e;
+            } catch (const pg::ServerError&) {
+                failed = refused(conn);
             }
             if (!failed)
                 continue;
-            if (is_coordination(*failed)) {
-                co_await coordinate(conn, *failed);
+            const auto outcome = coordination_of(failed);
+            if (outcome) {
+                co_await coordinate(conn, *outcome);
                 continue;
             }
             // A handler failed somewhere in this stretch: read it and take the batch path,
@@ -157,41 +145,46 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
         status_->last_progress = std::chrono::steady_clock::now();
         if (rows.empty() || stopping_)
             continue;
-        // co_await may not appear in a handler, so errors are carried out of the catch blocks.
-        std::optional<pg::Error> failed;
+        Failure failed;
         try {
             co_await apply(conn, rows);
-        } catch (const pg::Error& e) {
-            if (!is_handler_error(e, conn) && !is_coordination(e))
-                throw;
-            failed = e;
-        }
-        if (failed && !is_coordination(*failed)) {
-            record_error(*failed, std::nullopt);
-            auto first = *failed;
-            failed.reset();
-            try {
-                co_await apply_isolating(conn, rows, first);
-            } catch (const pg::Error& e) {
-                if (!is_coordination(e))
-                    throw;
-                failed = e;
-            }
+        } catch (const pg::ServerError&) {
+            failed = refused(conn);
         }
         if (failed)
-            co_await coordinate(conn, *failed);
+            co_await recover(conn, rows, *failed.as<pg::ServerError>());
     }
 }
 
-asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, const pg::Error& e) {
-    if (e.sqlstate() == pg::owner_lost_sqlstate) {
+asio::awaitable<void> Runner::recover(pg::AsyncConnection& conn, std::span<const EventRow> rows,
+                                      pg::ServerError error) {
+    const auto outcome = store::coordination_of(error);
+    if (outcome) {
+        co_await coordinate(conn, *outcome);
+        co_return;
+    }
+    record_error(error, std::nullopt);
+    Failure failed;
+    try {
+        co_await apply_isolating(conn, rows, std::move(error));
+    } catch (const pg::ServerError& e) {
+        if (!store::coordination_of(e))
+            throw;
+        failed = Failure::current();
+    }
+    if (failed)
+        co_await coordinate(conn, *coordination_of(failed));
+}
+
+asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, store::Coordination outcome) {
+    if (outcome == store::Coordination::owner_lost) {
         log::warn("another instance owns this subscriber now; handing it over",
                   {{sink_->kind(), sink_->name()}});
         lost_ownership_ = true;
         stopping_ = true;
         co_return;
     }
-    if (e.sqlstate() == pg::subscriber_busy_sqlstate) {
+    if (outcome == store::Coordination::subscriber_busy) {
         // A rebuild holds this subscriber: wait for it, then go on from where it ended.
         if (status_->state != State::paused) {
             log::info("paused: another session is writing this subscriber",
@@ -296,10 +289,11 @@ asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const E
 }
 
 asio::awaitable<void> Runner::apply_isolating(pg::AsyncConnection& conn,
-                                              std::span<const EventRow> rows, pg::Error first) {
+                                              std::span<const EventRow> rows,
+                                              pg::ServerError first) {
     // known_failing: a prefix of this many rows is known to fail when applied together.
     std::optional<std::size_t> known_failing = rows.size();
-    pg::Error last = std::move(first);
+    pg::ServerError last = std::move(first);
     while (!rows.empty() && !stopping_) {
         if (known_failing == 1U) {
             bool go_on = co_await handle_poison(conn, rows.front(), last);
@@ -315,19 +309,19 @@ asio::awaitable<void> Runner::apply_isolating(pg::AsyncConnection& conn,
             rows = rows.subspan(attempt);
             if (known_failing)
                 *known_failing -= attempt;
-        } catch (const pg::Error& e) {
-            if (!is_handler_error(e, conn))
+        } catch (const pg::ServerError& e) {
+            if (!conn.is_usable() || store::coordination_of(e))
                 throw;
-            last = e;
+            last = e;  // a handler's error: no co_await needed to handle it
             known_failing = attempt;
         }
     }
 }
 
 asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const EventRow& row,
-                                            const pg::Error& first) {
+                                            const pg::ServerError& first) {
     const config::OnError& policy = sink_->on_error();
-    pg::Error last = first;
+    pg::ServerError last = first;
     record_error(last, row.position.id);
     milliseconds delay = policy.backoff;
     for (int attempt = 1; attempt <= policy.retries && !stopping_; ++attempt) {
@@ -345,10 +339,10 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
             co_await apply(conn, std::span<const EventRow>(&row, 1));
             status_->state = State::running;
             co_return true;
-        } catch (const pg::Error& e) {
-            if (!is_handler_error(e, conn))
+        } catch (const pg::ServerError& e) {
+            if (!conn.is_usable() || store::coordination_of(e))
                 throw;
-            last = e;
+            last = e;  // a handler's error: no co_await needed to handle it
             record_error(last, row.position.id);
         }
     }

@@ -6,6 +6,8 @@
 // With an owner set, every batch transaction first checks that this instance still owns the
 // subscriber (sluice.check_owner); when another instance has taken it over the runner ends.
 // Threading: event-loop thread only. Error policy: run() never throws; outcomes are in status.
+// A pg::ServerError on a usable connection is a handler's error or a coordination outcome
+// (store/coordination.hpp); pg::ConnectionLost and pg::Timeout end the session and reconnect.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,6 +20,7 @@
 #include "engine/feed.hpp"
 #include "engine/sink.hpp"
 #include "engine/status.hpp"
+#include "store/coordination.hpp"
 
 namespace sluice::engine {
 
@@ -58,13 +61,17 @@ class Runner {
     // After a batch failed: commits the good events before the failing one (halving the
     // batch), then handles the failing event, and goes on with the rest.
     asio::awaitable<void> apply_isolating(pg::AsyncConnection& conn, std::span<const EventRow> rows,
-                                          pg::Error first);
+                                          pg::ServerError first);
     // Returns false when the subscriber must stop at this event.
     asio::awaitable<bool> handle_poison(pg::AsyncConnection& conn, const EventRow& row,
-                                        const pg::Error& first);
+                                        const pg::ServerError& first);
+    // After a batch was refused: coordinates, or isolates the failing handler.
+    asio::awaitable<void> recover(pg::AsyncConnection& conn, std::span<const EventRow> rows,
+                                  pg::ServerError error);
     asio::awaitable<void> load_checkpoint(pg::AsyncConnection& conn);
     // Another writer moved the checkpoint or holds the subscriber: wait if need be, reload.
-    asio::awaitable<void> coordinate(pg::AsyncConnection& conn, const pg::Error& e);
+    // Another instance owns the subscriber: end.
+    asio::awaitable<void> coordinate(pg::AsyncConnection& conn, store::Coordination outcome);
     [[nodiscard]] pg::Step lock_step() const;
     // The batch's first steps: the ownership check (when owned) and the subscriber lock.
     void add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const;

@@ -42,7 +42,4 @@ class Sink {
     }
 };
 
-// "{1,2,3}": an array literal of event ids, passed as one bound parameter.
-[[nodiscard]] std::string id_array(const std::vector<const EventRow*>& events);
-
 }  // namespace sluice::engine

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "infra/pg/literal.hpp"
+
 namespace sluice::outbox {
 namespace {
 
@@ -98,17 +100,10 @@ std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& fil
 std::int64_t retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& ids) {
     if (ids.empty())
         return 0;
-    std::string array = "{";
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (i)
-            array += ',';
-        array += std::to_string(ids[i]);
-    }
-    array += '}';
     auto result = conn.exec(R"SQL(UPDATE sluice.outbox
    SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
  WHERE id = ANY($1::bigint[]))SQL",
-                            pg::Params(array));
+                            pg::Params(pg::int_array(ids)));
     conn.exec("SELECT pg_notify('sluice_outbox', '')");  // wake running publishers
     return std::stoll(result.affected());
 }

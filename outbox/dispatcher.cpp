@@ -1,5 +1,7 @@
 #include "outbox/dispatcher.hpp"
 
+#include "infra/pg/literal.hpp"
+
 namespace sluice::outbox {
 
 DispatchSink::DispatchSink(const config::Webhook& webhook, const std::string& quoted_events_table)
@@ -24,7 +26,9 @@ bool DispatchSink::wants(const engine::EventRow& event) const {
 
 std::vector<pg::Step> DispatchSink::apply_steps(
     const std::vector<const engine::EventRow*>& events) const {
-    return {{insert_sql_, pg::Params(name_, engine::id_array(events))}};
+    return {{insert_sql_, pg::Params(name_, pg::int_array(events, [](const engine::EventRow* e) {
+                                         return e->position.id;
+                                     }))}};
 }
 
 }  // namespace sluice::outbox

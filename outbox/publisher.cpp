@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 
 namespace sluice::outbox {
@@ -102,12 +103,12 @@ asio::awaitable<void> Publisher::listen() {
     std::optional<pg::AsyncConnection> db;
     milliseconds backoff = 0ms;
     while (!stopping_) {
-        std::string failure;
+        Failure failed;
         try {
             if (!db) {
-                db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
-                                                                 settings_.database.connect_timeout,
-                                                                 "sluice outbox listener"));
+                db.emplace(co_await pg::AsyncConnection::connect(
+                    strand_, settings_.database.url, settings_.database.connect_timeout,
+                    {"sluice outbox listener", settings_.database.statement_timeout}));
                 co_await db->query(std::string("LISTEN ") + outbox_notify_channel, {},
                                    settings_.database.statement_timeout);
                 wake_all();  // rows enqueued while we were not listening
@@ -123,14 +124,14 @@ asio::awaitable<void> Publisher::listen() {
                 wake_all();
             }
             backoff = 0ms;
-        } catch (const std::exception& e) {
-            failure = e.what();
+        } catch (const std::exception&) {
+            failed = Failure::current();
         }
-        if (!failure.empty()) {
+        if (failed) {
             db.reset();
             backoff = std::clamp(backoff * 2, milliseconds(250), milliseconds(30s));
             log::warn("outbox listener lost its database connection; workers keep polling",
-                      {{"error", failure}, {"retry_in_ms", backoff.count()}});
+                      {{"error", failed.what()}, {"retry_in_ms", backoff.count()}});
             co_await pause(listen_timer_, backoff);
         }
     }
@@ -140,23 +141,23 @@ asio::awaitable<void> Publisher::maintain() {
     std::optional<pg::AsyncConnection> db;
     auto next_retention = Clock::now();
     while (!stopping_) {
-        std::string failure;
+        Failure failed;
         try {
             if (!db) {
-                db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
-                                                                 settings_.database.connect_timeout,
-                                                                 "sluice outbox maintenance"));
+                db.emplace(co_await pg::AsyncConnection::connect(
+                    strand_, settings_.database.url, settings_.database.connect_timeout,
+                    {"sluice outbox maintenance", settings_.database.statement_timeout}));
             }
             bool retention = Clock::now() >= next_retention;
             co_await maintenance_pass(*db, retention);
             if (retention)
                 next_retention = Clock::now() + settings_.retention_interval;
-        } catch (const std::exception& e) {
-            failure = e.what();
+        } catch (const std::exception&) {
+            failed = Failure::current();
         }
-        if (!failure.empty()) {
+        if (failed) {
             db.reset();
-            log::warn("outbox maintenance failed", {{"error", failure}});
+            log::warn("outbox maintenance failed", {{"error", failed.what()}});
         }
         co_await pause(maintain_timer_, settings_.maintenance_interval);
     }

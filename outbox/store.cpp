@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "infra/pg/literal.hpp"
 #include "outbox/text.hpp"
 
 namespace sluice::outbox {
@@ -87,7 +88,7 @@ SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
        e.id, e.aggregate_type, e.version, e.event_type, e.payload::text, e.metadata::text,
        (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint
   FROM claimed c LEFT JOIN )SQL";
-    sql += quote_qualified_identifier(events_table);
+    sql += pg::quote_qualified(events_table);
     sql += " e ON e.id = c.event_id\n ORDER BY c.id";
     return sql;
 }
@@ -106,8 +107,8 @@ pg::Step claim_step(const config::Webhook& webhook, int limit, std::chrono::mill
 
 std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
     if (result.columns() != 12) {
-        throw pg::Error("outbox claim returned " + std::to_string(result.columns()) +
-                        " columns, expected 12");
+        throw std::runtime_error("outbox claim returned " + std::to_string(result.columns()) +
+                                 " columns, expected 12");
     }
     std::vector<ClaimedRow> rows;
     rows.reserve(static_cast<std::size_t>(result.rows()));
@@ -178,16 +179,9 @@ ON CONFLICT (webhook) DO UPDATE
 }
 
 pg::Step release_step(const std::vector<std::int64_t>& outbox_ids) {
-    std::string array = "{";
-    for (std::size_t i = 0; i < outbox_ids.size(); ++i) {
-        if (i)
-            array += ',';
-        array += std::to_string(outbox_ids[i]);
-    }
-    array += '}';
     return {R"SQL(UPDATE sluice.outbox SET next_attempt_at = now()
  WHERE id = ANY($1::bigint[]) AND state = 'pending')SQL",
-            pg::Params(array)};
+            pg::Params(pg::int_array(outbox_ids))};
 }
 
 pg::Step disabled_state_step(const std::string& webhook) {

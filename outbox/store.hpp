@@ -1,7 +1,9 @@
 // The outbox's SQL: claiming due rows under a lease, recording attempt outcomes, the disabled
 // state of endpoints, retention. Statement text and parameters are built here (pure); the
 // publisher runs them on its own connections.
-// Error policy: pure builders never throw; decode_claimed throws pg::Error when a row does
+// Error policy: pure builders never throw (claim_sql and worker_statements:
+// std::invalid_argument for an events table
+// that is not a valid name); decode_claimed throws std::runtime_error when a row does
 // not have the expected shape (a schema mismatch is broken infrastructure).
 #pragma once
 

@@ -53,19 +53,4 @@ std::string storable_text(std::string_view bytes, std::size_t max_bytes) {
     return out;
 }
 
-std::string quote_qualified_identifier(std::string_view name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '.') {
-            out += "\".\"";
-        } else if (c == '"') {
-            out += "\"\"";
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-    return out;
-}
-
 }  // namespace sluice::outbox

@@ -12,8 +12,4 @@ namespace sluice::outbox {
 // sequence and every NUL byte with U+FFFD.
 [[nodiscard]] std::string storable_text(std::string_view bytes, std::size_t max_bytes);
 
-// A possibly schema-qualified identifier ("events", "app.events") as quoted SQL
-// ("\"events\"", "\"app\".\"events\"").
-[[nodiscard]] std::string quote_qualified_identifier(std::string_view name);
-
 }  // namespace sluice::outbox

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "outbox/signature.hpp"
 #include "outbox/text.hpp"
@@ -115,18 +116,19 @@ asio::awaitable<void> WebhookWorker::run() {
     };
     while (!drained()) {
         bool more = false;
-        std::string failure;
+        Failure failed;
         try {
             more = co_await cycle();
             backoff_ = 0ms;
-        } catch (const std::exception& e) {
-            failure = e.what();
+        } catch (const std::exception&) {
+            failed = Failure::current();
         }
-        if (!failure.empty()) {
+        if (failed) {
             db_.reset();  // reconnect: the connection may be broken or mid-pipeline
             backoff_ = std::clamp(backoff_ * 2, min_backoff, max_backoff);
-            log::warn("outbox database error",
-                      {{"webhook", name()}, {"error", failure}, {"retry_in_ms", backoff_.count()}});
+            log::warn(
+                "outbox database error",
+                {{"webhook", name()}, {"error", failed.what()}, {"retry_in_ms", backoff_.count()}});
             if (stopping_ && in_flight_ == 0) {
                 if (!completed_.empty()) {
                     log::warn(
@@ -161,11 +163,11 @@ asio::awaitable<void> WebhookWorker::run() {
 
 asio::awaitable<bool> WebhookWorker::cycle() {
     if (!db_) {
-        db_.emplace(co_await pg::AsyncConnection::connect(
-            strand_, settings_.database.url, settings_.database.connect_timeout, "sluice outbox"));
-        // The claim's estimated cost (a correlated subquery per candidate row) can pass
+        // jit off: the claim's estimated cost (a correlated subquery per candidate row) can pass
         // jit_above_cost; compiling it takes tens of ms, running it about one.
-        co_await db_->query("SET jit = off", {}, settings_.database.statement_timeout);
+        db_.emplace(co_await pg::AsyncConnection::connect(
+            strand_, settings_.database.url, settings_.database.connect_timeout,
+            {"sluice outbox", settings_.database.statement_timeout, pg::Jit::off}));
         for (auto& statement :
              worker_statements(settings_.database.events_table, settings_.webhook.ordering)) {
             co_await db_->prepare(std::move(statement.name), std::move(statement.sql),
@@ -311,14 +313,15 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
             co_return;
         }
         Message message;
-        std::string build_error;
+        Failure unbuildable;
         try {
             message = build_message(settings_.webhook, *row.event,
                                     unix_seconds(std::chrono::system_clock::now()));
-        } catch (const std::invalid_argument& e) {
-            build_error = e.what();
+        } catch (const std::invalid_argument&) {
+            unbuildable = Failure::current();
         }
-        if (!build_error.empty()) {
+        if (unbuildable) {
+            const std::string build_error = unbuildable.what();
             finish({.outbox_id = row.outbox_id, .verdict = Verdict::dead, .error = build_error});
             log::error("webhook message is dead: cannot build it",
                        {{"webhook", name()}, {"event_id", row.event_id}, {"error", build_error}});

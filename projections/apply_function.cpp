@@ -4,20 +4,11 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
 
 namespace sluice::projections {
 namespace {
-
-std::string quote_literal(std::string_view text) {
-    std::string out = "'";
-    for (char c : text) {
-        if (c == '\'')
-            out += '\'';
-        out += c;
-    }
-    return out + "'";
-}
 
 bool starts_with_keyword(std::string_view s, std::string_view keyword) {
     if (s.size() < keyword.size())
@@ -62,7 +53,7 @@ std::string body_tag(const config::Projection& projection) {
 std::string handler_cases(const config::Projection& projection) {
     std::string cases = "    CASE sluice_ev.event_type\n";
     for (const config::Handler& h : projection.handlers) {
-        cases += "      WHEN " + quote_literal(h.event_type) + " THEN\n";
+        cases += "      WHEN " + pg::quote_literal(h.event_type) + " THEN\n";
         for (const sql::Statement& st : sql::split_statements(h.sql)) {
             cases += "        " + embed_statement(st.text) + ";\n";
         }
@@ -76,7 +67,7 @@ std::string aggregate_filter(const config::Projection& projection) {
         return "TRUE";
     std::string list;
     for (const auto& t : projection.aggregate_types) {
-        list += (list.empty() ? "" : ", ") + quote_literal(t);
+        list += (list.empty() ? "" : ", ") + pg::quote_literal(t);
     }
     return "sluice_ev.aggregate_type IN (" + list + ")";
 }

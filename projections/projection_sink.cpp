@@ -1,5 +1,7 @@
 #include "projections/projection_sink.hpp"
 
+#include "infra/pg/literal.hpp"
+
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
@@ -51,7 +53,9 @@ bool ProjectionSink::wants(const engine::EventRow& event) const {
 
 std::vector<pg::Step> ProjectionSink::apply_steps(
     const std::vector<const engine::EventRow*>& events) const {
-    return {{function_.call_sql, pg::Params(engine::id_array(events))}};
+    return {{function_.call_sql, pg::Params(pg::int_array(events, [](const engine::EventRow* e) {
+                 return e->position.id;
+             }))}};
 }
 
 std::optional<pg::Step> ProjectionSink::catch_up_step(const engine::Position& from,

@@ -5,7 +5,7 @@
 
 #include <boost/json/parse.hpp>
 
-#include "store/migrations.hpp"
+#include "infra/pg/literal.hpp"
 
 namespace sluice::store {
 namespace {
@@ -47,7 +47,7 @@ std::string json_error(const std::string& text) {
 }
 
 EventWriter::EventWriter(pg::Connection& conn, std::string events_table)
-    : conn_(conn), table_(quote_qualified(events_table)) {}
+    : conn_(conn), table_(pg::quote_qualified(events_table)) {}
 
 void EventWriter::check_timestamps(const std::vector<std::pair<int, std::string>>& timestamps) {
     if (timestamps.empty())
@@ -138,7 +138,7 @@ int EventWriter::append(const std::string& aggregate_id, const std::string& aggr
             throw VersionConflict(aggregate_id, expected_version, actual);
         insert_rows(rows);
         tx.commit();
-    } catch (const pg::Error& e) {
+    } catch (const pg::ServerError& e) {
         // Another writer inserted the same version between our check and our insert.
         if (e.sqlstate() != unique_violation)
             throw;
@@ -213,10 +213,8 @@ BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
             count += chunk.back()->size();
             ++i;
         }
-        std::string ids = "{";
-        for (auto* g : chunk)
-            ids += (ids.size() > 1 ? "," : "") + g->front()->aggregate_id;
-        ids += "}";
+        std::string ids = pg::text_array(
+            chunk, [](const auto* g) -> const std::string& { return g->front()->aggregate_id; });
         bool fallback = false;
         try {
             pg::Transaction tx(conn_);
@@ -246,7 +244,7 @@ BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
                 report.events_appended += static_cast<std::int64_t>(rows.size());
                 report.aggregates_appended += static_cast<std::int64_t>(chunk.size());
             }
-        } catch (const pg::Error& e) {
+        } catch (const pg::ServerError& e) {
             if (e.sqlstate() != unique_violation)
                 throw;
             fallback = true;  // a concurrent writer: find out which aggregates lost
@@ -269,7 +267,7 @@ std::vector<StoredEvent> load(pg::Connection& conn, const std::string& aggregate
         "SELECT id, transaction_id::text, aggregate_id::text, aggregate_type, version, "
         "event_type, payload::text, metadata::text, "
         "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " +
-        quote_qualified(events_table) +
+        pg::quote_qualified(events_table) +
         " WHERE aggregate_id = $1 AND ($2::timestamptz IS NULL OR timestamp <= $2::timestamptz)"
         " ORDER BY version";
     auto r = conn.exec(sql, pg::Params(aggregate_id, as_of));

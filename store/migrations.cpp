@@ -1,12 +1,9 @@
 #include "store/migrations.hpp"
 
-#include <regex>
-#include <stdexcept>
+#include "infra/pg/literal.hpp"
 
 namespace sluice::store {
 namespace {
-
-const std::regex identifier(R"([A-Za-z_][A-Za-z0-9_]{0,62})");
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
     for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
@@ -257,40 +254,17 @@ CREATE TRIGGER sluice_notify AFTER INSERT ON {{events}}
 
 }  // namespace
 
-std::string quote_literal(const std::string& text) {
-    return "'" + replace_all(text, "'", "''") + "'";
-}
-
-std::string quote_qualified(const std::string& name) {
-    std::string out;
-    std::size_t start = 0;
-    int parts = 0;
-    while (true) {
-        auto dot = name.find('.', start);
-        std::string part = name.substr(start, dot == std::string::npos ? dot : dot - start);
-        if (!std::regex_match(part, identifier) || ++parts > 2) {
-            throw std::invalid_argument("'" + name + "' is not a valid table name");
-        }
-        if (!out.empty())
-            out += '.';
-        out += '"' + part + '"';
-        if (dot == std::string::npos)
-            break;
-        start = dot + 1;
-    }
-    return out;
-}
-
 std::vector<Migration> migrations(const SchemaOptions& options) {
-    std::string quoted = quote_qualified(options.events_table);
+    std::string quoted = pg::quote_qualified(options.events_table);
     auto dot = options.events_table.rfind('.');
     std::string base =
         dot == std::string::npos ? options.events_table : options.events_table.substr(dot + 1);
     auto expand = [&](std::string sql) {
-        sql = replace_all(std::move(sql), "{{events_literal}}", quote_literal(quoted));
+        sql = replace_all(std::move(sql), "{{events_literal}}", pg::quote_literal(quoted));
         sql = replace_all(std::move(sql), "{{events}}", quoted);
         sql = replace_all(std::move(sql), "{{base}}", base);
-        return replace_all(std::move(sql), "{{channel}}", quote_literal(options.notify_channel));
+        return replace_all(std::move(sql), "{{channel}}",
+                           pg::quote_literal(options.notify_channel));
     };
     return {
         {1, "sluice schema: checkpoints, parked events, outbox, owners", "sluice", core_sql},

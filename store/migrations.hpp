@@ -1,5 +1,8 @@
 // The schema sluice needs, as versioned migrations compiled into the binary. Pure data: the
-// SQL of each step for a given events table and notification channel.
+// SQL of each step for a given events table and notification channel. The functions that refuse a
+// batch raise SQLSTATEs of class SL, whose meanings store/coordination.hpp maps.
+// Error policy: migrations() throws std::invalid_argument for an events table that is not a
+// valid (optionally schema-qualified) name.
 #pragma once
 
 #include <string>
@@ -20,12 +23,6 @@ struct SchemaOptions {
     std::string events_table = "events";  // optionally schema-qualified: app.events
     std::string notify_channel = "sluice_events";
 };
-
-// Quotes an optionally schema-qualified identifier: app.events -> "app"."events".
-// Throws std::invalid_argument for names that are not plain identifiers.
-[[nodiscard]] std::string quote_qualified(const std::string& name);
-// A SQL string literal with quotes doubled.
-[[nodiscard]] std::string quote_literal(const std::string& text);
 
 [[nodiscard]] std::vector<Migration> migrations(const SchemaOptions& options);
 

@@ -1,8 +1,8 @@
 #include "daemon/commands/check_connect.hpp"
 
 #include "infra/pg/connection.hpp"
+#include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
-#include "store/migrations.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -29,7 +29,7 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
     auto conn = pg::Connection::open(c.database.url, 10, "sluice check-config");
     pg::Transaction tx(conn);  // rolled back: nothing is left behind
     auto table = conn.exec("SELECT to_regclass($1) IS NOT NULL",
-                           pg::Params(store::quote_qualified(c.database.events_table)));
+                           pg::Params(pg::quote_qualified(c.database.events_table)));
     if (!table.boolean(0, 0)) {
         out.push_back({top, "events table " + c.database.events_table +
                                 " does not exist (sluice run or sluice migrate creates it)"});
@@ -38,7 +38,7 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
     auto column = conn.exec(
         "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) "
         "AND attname = 'transaction_id' AND NOT attisdropped",
-        pg::Params(store::quote_qualified(c.database.events_table)));
+        pg::Params(pg::quote_qualified(c.database.events_table)));
     if (column.int64(0, 0) == 0) {
         out.push_back({top, "events table " + c.database.events_table +
                                 " has no transaction_id column yet (sluice migrate adds it)"});
@@ -49,7 +49,7 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
         try {
             if (!p.setup.empty())
                 conn.exec_script(p.setup);
-        } catch (const pg::Error& e) {
+        } catch (const pg::ServerError& e) {
             out.push_back({p.location, "projection " + p.name + ": setup failed: " + e.what() +
                                            " (SQLSTATE " + e.sqlstate() + ")"});
             conn.exec("ROLLBACK TO SAVEPOINT projection");
@@ -63,7 +63,7 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
                 try {
                     conn.exec("PREPARE sluice_check_" + std::to_string(++n) + " AS " + text);
                     conn.exec("RELEASE SAVEPOINT handler");
-                } catch (const pg::Error& e) {
+                } catch (const pg::ServerError& e) {
                     conn.exec("ROLLBACK TO SAVEPOINT handler");
                     out.push_back({h.location, "projection " + p.name + ", handler " +
                                                    h.event_type + ": " + e.what() + " (SQLSTATE " +

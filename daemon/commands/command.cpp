@@ -46,8 +46,9 @@ int dispatch(const std::vector<Command>& commands, int argc, char** argv) {
             std::cerr << "sluice " << name << ": " << e.what() << "\n";
             return exit_usage;
         } catch (const pg::Error& e) {
+            const std::string sqlstate = pg::sqlstate_of(e);
             std::cerr << "sluice " << name << ": " << e.what()
-                      << (e.sqlstate().empty() ? "" : " (SQLSTATE " + e.sqlstate() + ")") << "\n";
+                      << (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")") << "\n";
             return exit_failure;
         } catch (const std::exception& e) {
             std::cerr << "sluice " << name << ": " << e.what() << "\n";

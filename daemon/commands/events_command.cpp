@@ -28,7 +28,7 @@ int events_command(const std::vector<std::string>& args) {
     if (as_of) {
         try {
             conn.exec("SELECT $1::timestamptz", pg::Params(*as_of));
-        } catch (const pg::Error& e) {
+        } catch (const pg::ServerError& e) {
             throw UsageError("--as-of '" + *as_of + "' is not a time: " + e.what());
         }
     }

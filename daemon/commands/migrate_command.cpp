@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "daemon/commands/commands.hpp"
+#include "infra/pg/literal.hpp"
 #include "store/migrate.hpp"
 
 namespace sluice::daemon {
@@ -19,7 +20,7 @@ int migrate_command(const std::vector<std::string>& args) {
     store::SchemaOptions schema{vm["events-table"].as<std::string>(),
                                 vm["notify-channel"].as<std::string>()};
     try {
-        (void)store::quote_qualified(schema.events_table);
+        (void)pg::quote_qualified(schema.events_table);
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }

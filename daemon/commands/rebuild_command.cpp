@@ -13,6 +13,7 @@
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
 #include "infra/log/log.hpp"
+#include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
 #include "projections/projection_sink.hpp"
 #include "store/migrate.hpp"
@@ -113,7 +114,7 @@ int rebuild_command(const std::vector<std::string>& args) {
         throw UsageError("no projection named '" + name + "' in " + vm["config"].as<std::string>());
     }
     const config::Projection& projection = *it;
-    std::string table = store::quote_qualified(config->database.events_table);
+    std::string table = pg::quote_qualified(config->database.events_table);
 
     bool yes = vm["yes"].as<bool>();
     if (!yes && !isatty(STDIN_FILENO)) {

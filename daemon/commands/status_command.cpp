@@ -10,8 +10,8 @@
 #include "daemon/commands/http_get.hpp"
 #include "daemon/commands/table.hpp"
 #include "infra/pg/connection.hpp"
+#include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
-#include "store/migrations.hpp"
 
 namespace sluice::daemon {
 
@@ -24,7 +24,7 @@ namespace {
 json::object status_from_database(const std::string& url, const std::string& events_table,
                                   const std::vector<std::string>& names) {
     auto conn = pg::Connection::open(url, 10, "sluice status");
-    std::string table = store::quote_qualified(events_table);
+    std::string table = pg::quote_qualified(events_table);
     std::string names_array = pg::text_array(names);
     auto r = conn.exec(
         "SELECT c.name, c.transaction_id::text, c.event_id,"

@@ -1,5 +1,6 @@
 #include "infra/pg/async_connection.hpp"
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -12,8 +13,8 @@ using namespace asio::experimental::awaitable_operators;
 using asio::use_awaitable;
 using Wait = asio::posix::stream_descriptor::wait_type;
 
-Error timeout_error(const char* what) {
-    return Error(std::string(what) + " timed out", "57014");
+Timeout timeout_error(const char* what) {
+    return Timeout(std::string(what) + " timed out");
 }
 
 // Waits for `type` readiness on `sd` until `deadline`; false on timeout.
@@ -24,6 +25,18 @@ asio::awaitable<bool> wait_until(asio::posix::stream_descriptor& sd, Wait type,
     co_return which.index() == 0;
 }
 
+// Asio's view of a descriptor that libpq owns: released, never closed, when it goes.
+struct BorrowedSocket {
+    BorrowedSocket(asio::any_io_executor ex, int fd) : sd(std::move(ex), fd) {}
+    BorrowedSocket(const BorrowedSocket&) = delete;
+    BorrowedSocket& operator=(const BorrowedSocket&) = delete;
+    ~BorrowedSocket() {
+        if (sd.is_open())
+            sd.release();
+    }
+    asio::posix::stream_descriptor sd;
+};
+
 }  // namespace
 
 AsyncConnection::AsyncConnection(ConnHandle conn, asio::posix::stream_descriptor socket)
@@ -32,6 +45,12 @@ AsyncConnection::AsyncConnection(ConnHandle conn, asio::posix::stream_descriptor
 
 AsyncConnection::~AsyncConnection() {
     release_socket();
+}
+
+void AsyncConnection::fail(Diagnostic d) {
+    if (ends_session(d.sqlstate))
+        broken_ = true;
+    throw_error(std::move(d));
 }
 
 void AsyncConnection::release_socket() {
@@ -46,45 +65,41 @@ bool AsyncConnection::is_usable() const {
 
 asio::awaitable<AsyncConnection> AsyncConnection::connect(asio::any_io_executor ex, std::string url,
                                                           std::chrono::milliseconds timeout,
-                                                          std::string application_name) {
+                                                          SessionOptions session) {
     auto deadline = Clock::now() + timeout;
+    // The deadline bounds the connect: no connect_timeout.
     const char* keys[] = {"application_name", "dbname", nullptr};
-    const char* values[] = {application_name.c_str(), url.c_str(), nullptr};
+    const char* values[] = {session.application_name.c_str(), url.c_str(), nullptr};
     ConnHandle conn(PQconnectStartParams(keys, values, 1));
     if (!conn)
-        throw Error("out of memory while connecting to PostgreSQL");
-    if (PQstatus(conn.get()) == CONNECTION_BAD) {
-        throw Error("cannot connect to PostgreSQL at " + redact_url(url) + ": " +
-                    error_from(conn.get(), nullptr).what());
-    }
+        throw ConnectionLost("out of memory while connecting to PostgreSQL");
+    if (PQstatus(conn.get()) == CONNECTION_BAD)
+        throw ConnectionLost(connect_failure(url, conn.get()));
     // The socket can change between polls (several hosts, SSL fallback): wrap it per wait.
     PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
     while (poll != PGRES_POLLING_OK) {
-        if (poll == PGRES_POLLING_FAILED) {
-            throw Error("cannot connect to PostgreSQL at " + redact_url(url) + ": " +
-                        error_from(conn.get(), nullptr).what());
-        }
-        asio::posix::stream_descriptor sd(ex, PQsocket(conn.get()));
-        bool ready = false;
-        try {
-            ready = co_await wait_until(
-                sd, poll == PGRES_POLLING_READING ? Wait::wait_read : Wait::wait_write, deadline);
-        } catch (...) {
-            sd.release();
-            throw;
-        }
-        sd.release();
-        if (!ready) {
-            throw Error("connecting to PostgreSQL at " + redact_url(url) + " timed out", "08006");
-        }
+        if (poll == PGRES_POLLING_FAILED)
+            throw ConnectionLost(connect_failure(url, conn.get()));
+        BorrowedSocket borrowed(ex, PQsocket(conn.get()));
+        bool ready = co_await wait_until(
+            borrowed.sd, poll == PGRES_POLLING_READING ? Wait::wait_read : Wait::wait_write,
+            deadline);
+        if (!ready)
+            throw Timeout("connecting to PostgreSQL at " + redact_url(url) + " timed out");
         poll = PQconnectPoll(conn.get());
     }
     if (PQsetnonblocking(conn.get(), 1) != 0)
-        throw error_from(conn.get(), nullptr);
+        throw_error(diagnostic_from(conn.get(), nullptr));
     PQsetNoticeProcessor(
         conn.get(), [](void*, const char*) {}, nullptr);
     asio::posix::stream_descriptor socket(ex, PQsocket(conn.get()));
-    co_return AsyncConnection(std::move(conn), std::move(socket));
+    AsyncConnection c(std::move(conn), std::move(socket));
+    std::string settings = session_sql(session);
+    if (!settings.empty()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        co_await c.exec_script(std::move(settings), std::max(left, std::chrono::milliseconds(1)));
+    }
+    co_return c;
 }
 
 asio::awaitable<void> AsyncConnection::wait_readable(Clock::time_point deadline) {
@@ -102,7 +117,7 @@ asio::awaitable<void> AsyncConnection::flush(Clock::time_point deadline) {
             co_return;
         if (rc < 0) {
             broken_ = true;
-            throw error_from(conn_.get(), nullptr);
+            throw_error(diagnostic_from(conn_.get(), nullptr));
         }
         // Output is pending: wait until we can write, reading meanwhile so the server never
         // blocks on a full output buffer while we block on ours.
@@ -116,7 +131,7 @@ asio::awaitable<void> AsyncConnection::flush(Clock::time_point deadline) {
         }
         if (which.index() == 1 && PQconsumeInput(conn_.get()) == 0) {
             broken_ = true;
-            throw error_from(conn_.get(), nullptr);
+            throw_error(diagnostic_from(conn_.get(), nullptr));
         }
     }
 }
@@ -126,7 +141,7 @@ asio::awaitable<Result> AsyncConnection::next_result(Clock::time_point deadline)
         co_await wait_readable(deadline);
         if (PQconsumeInput(conn_.get()) == 0) {
             broken_ = true;
-            throw error_from(conn_.get(), nullptr);
+            throw_error(diagnostic_from(conn_.get(), nullptr));
         }
     }
     co_return Result(PQgetResult(conn_.get()));
@@ -134,21 +149,18 @@ asio::awaitable<Result> AsyncConnection::next_result(Clock::time_point deadline)
 
 // Reads results until the end of the current query; throws the first error.
 asio::awaitable<void> AsyncConnection::drain(Clock::time_point deadline) {
-    std::optional<Error> first;
+    std::optional<Diagnostic> first;
     while (true) {
         Result r = co_await next_result(deadline);
         if (!r)
             break;
         auto st = r.status();
         if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !first) {
-            first = error_from(conn_.get(), r.get());
+            first = diagnostic_from(conn_.get(), r.get());
         }
     }
-    if (first) {
-        if (first->is_connection_error())
-            broken_ = true;
-        throw *first;
-    }
+    if (first)
+        fail(std::move(*first));
 }
 
 asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
@@ -158,11 +170,11 @@ asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
     if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
                           ptrs.data(), nullptr, nullptr, 0) == 0) {
         broken_ = true;
-        throw error_from(conn_.get(), nullptr);
+        throw_error(diagnostic_from(conn_.get(), nullptr));
     }
     co_await flush(deadline);
     Result out;
-    std::optional<Error> first;
+    std::optional<Diagnostic> first;
     while (true) {
         Result r = co_await next_result(deadline);
         if (!r)
@@ -170,16 +182,13 @@ asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
         auto st = r.status();
         if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
             if (!first)
-                first = error_from(conn_.get(), r.get());
+                first = diagnostic_from(conn_.get(), r.get());
         } else {
             out = std::move(r);
         }
     }
-    if (first) {
-        if (first->is_connection_error())
-            broken_ = true;
-        throw *first;
-    }
+    if (first)
+        fail(std::move(*first));
     co_return out;
 }
 
@@ -188,7 +197,7 @@ asio::awaitable<void> AsyncConnection::exec_script(std::string sql,
     auto deadline = Clock::now() + timeout;
     if (PQsendQuery(conn_.get(), sql.c_str()) == 0) {
         broken_ = true;
-        throw error_from(conn_.get(), nullptr);
+        throw_error(diagnostic_from(conn_.get(), nullptr));
     }
     co_await flush(deadline);
     co_await drain(deadline);
@@ -199,7 +208,7 @@ asio::awaitable<void> AsyncConnection::prepare(std::string name, std::string sql
     auto deadline = Clock::now() + timeout;
     if (PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr) == 0) {
         broken_ = true;
-        throw error_from(conn_.get(), nullptr);
+        throw_error(diagnostic_from(conn_.get(), nullptr));
     }
     co_await flush(deadline);
     co_await drain(deadline);
@@ -211,7 +220,7 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
     PGconn* c = conn_.get();
     if (PQenterPipelineMode(c) == 0) {
         broken_ = true;
-        throw error_from(c, nullptr);
+        throw_error(diagnostic_from(c, nullptr));
     }
     for (const Step& s : steps) {
         auto ptrs = s.params.pointers();
@@ -222,18 +231,18 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
                                          nullptr, ptrs.data(), nullptr, nullptr, 0);
         if (ok == 0) {
             broken_ = true;
-            throw error_from(c, nullptr);
+            throw_error(diagnostic_from(c, nullptr));
         }
     }
     if (PQpipelineSync(c) == 0) {
         broken_ = true;
-        throw error_from(c, nullptr);
+        throw_error(diagnostic_from(c, nullptr));
     }
     co_await flush(deadline);
 
     std::vector<Result> out;
     out.reserve(steps.size());
-    std::optional<Error> first;
+    std::optional<Diagnostic> first;
     for (std::size_t i = 0; i < steps.size(); ++i) {
         Result kept;
         while (true) {
@@ -242,7 +251,7 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
                 break;
             auto st = r.status();
             if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !first) {
-                first = error_from(c, r.get());
+                first = diagnostic_from(c, r.get());
             } else if (st != PGRES_PIPELINE_ABORTED) {
                 kept = std::move(r);
             }
@@ -252,17 +261,14 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
     Result sync = co_await next_result(deadline);
     if (!sync || sync.status() != PGRES_PIPELINE_SYNC) {
         broken_ = true;
-        throw Error("PostgreSQL pipeline out of step: expected the sync result");
+        throw ConnectionLost("PostgreSQL pipeline out of step: expected the sync result");
     }
     if (PQexitPipelineMode(c) == 0) {
         broken_ = true;
-        throw error_from(c, nullptr);
+        throw_error(diagnostic_from(c, nullptr));
     }
-    if (first) {
-        if (first->is_connection_error())
-            broken_ = true;
-        throw *first;
-    }
+    if (first)
+        fail(std::move(*first));
     co_return out;
 }
 
@@ -278,7 +284,7 @@ asio::awaitable<std::vector<Notification>> AsyncConnection::wait_notifications(
     };
     if (PQconsumeInput(conn_.get()) == 0) {
         broken_ = true;
-        throw error_from(conn_.get(), nullptr);
+        throw_error(diagnostic_from(conn_.get(), nullptr));
     }
     collect();
     while (out.empty()) {
@@ -287,7 +293,7 @@ asio::awaitable<std::vector<Notification>> AsyncConnection::wait_notifications(
             co_return out;
         if (PQconsumeInput(conn_.get()) == 0) {
             broken_ = true;
-            throw error_from(conn_.get(), nullptr);
+            throw_error(diagnostic_from(conn_.get(), nullptr));
         }
         collect();
     }

@@ -1,8 +1,9 @@
 // A non-blocking PostgreSQL connection driven from Boost.Asio: libpq's socket is wrapped in a
 // stream_descriptor and every wait is `co_await async_wait` with a deadline. Nothing here blocks
 // the event loop. One operation at a time per connection (not thread-safe; use from one strand).
-// Error policy: failures throw pg::Error; a timeout throws pg::Error with message "... timed out"
-// and leaves the connection unusable (is_usable() == false).
+// Error policy (infra/pg/error.hpp): a refused statement throws ServerError and the connection
+// stays usable; a deadline that passes throws Timeout and a broken connection ConnectionLost,
+// and both leave it unusable (is_usable() == false): drop it and connect again.
 #pragma once
 
 #include <libpq-fe.h>
@@ -44,9 +45,11 @@ class AsyncConnection {
     AsyncConnection& operator=(AsyncConnection&&) noexcept = default;
     ~AsyncConnection();
 
-    [[nodiscard]] static asio::awaitable<AsyncConnection> connect(
-        asio::any_io_executor ex, std::string url, std::chrono::milliseconds timeout,
-        std::string application_name = "sluice");
+    // Connects within `timeout`, applying `session` (infra/pg/connection.hpp) before returning.
+    [[nodiscard]] static asio::awaitable<AsyncConnection> connect(asio::any_io_executor ex,
+                                                                  std::string url,
+                                                                  std::chrono::milliseconds timeout,
+                                                                  SessionOptions session = {});
 
     // One statement with bound parameters; returns its (single) result. Throws on error.
     asio::awaitable<Result> query(std::string sql, Params params = {},
@@ -82,6 +85,8 @@ class AsyncConnection {
     asio::awaitable<Result> next_result(Clock::time_point deadline);  // null Result = end
     asio::awaitable<void> drain(Clock::time_point deadline);
     void release_socket();
+    // Throws the error `d` calls for, marking the connection broken when the session is over.
+    [[noreturn]] void fail(Diagnostic d);
 
     // Declared before socket_: the descriptor is released (not closed) before PQfinish.
     ConnHandle conn_;

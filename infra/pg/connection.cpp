@@ -1,5 +1,6 @@
 #include "infra/pg/connection.hpp"
 
+#include <optional>
 #include <regex>
 
 namespace sluice::pg {
@@ -35,47 +36,64 @@ std::string one_line(std::string text) {
 
 }  // namespace
 
-Error error_from(PGconn* conn, const PGresult* result) {
-    std::string message;
-    std::string sqlstate;
+Diagnostic diagnostic_from(PGconn* conn, const PGresult* result) {
+    Diagnostic d;
     if (result != nullptr) {
         // The primary message and its DETAIL, without CONTEXT/HINT lines.
         if (const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) {
-            message = primary;
+            d.message = primary;
             if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
-                message += std::string(" (") + detail + ")";
+                d.message += std::string(" (") + detail + ")";
             }
         } else {
-            message = PQresultErrorMessage(result);
+            d.message = PQresultErrorMessage(result);
         }
         if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE))
-            sqlstate = s;
+            d.sqlstate = s;
     }
-    if (message.empty() && conn != nullptr)
-        message = PQerrorMessage(conn);
-    message = one_line(std::move(message));
-    if (message.empty())
-        message = "unknown PostgreSQL error";
-    return Error(message, sqlstate);
+    if (d.message.empty() && conn != nullptr)
+        d.message = PQerrorMessage(conn);
+    d.message = one_line(std::move(d.message));
+    if (d.message.empty())
+        d.message = "unknown PostgreSQL error";
+    return d;
+}
+
+std::string connect_failure(const std::string& url, PGconn* conn) {
+    return "cannot connect to PostgreSQL at " + redact_url(url) + ": " +
+           diagnostic_from(conn, nullptr).message;
+}
+
+std::string session_sql(const SessionOptions& session) {
+    std::string sql;
+    if (session.statement_timeout)
+        sql +=
+            "SET statement_timeout = " + std::to_string(session.statement_timeout->count()) + ";";
+    if (session.jit != Jit::server_default) {
+        sql += std::string(sql.empty() ? "" : " ") +
+               "SET jit = " + (session.jit == Jit::on ? "on" : "off") + ";";
+    }
+    return sql;
 }
 
 Connection Connection::open(const std::string& url, int connect_timeout_s,
-                            const std::string& application_name) {
+                            const SessionOptions& session) {
     // Keywords before dbname are defaults; the expanded URL overrides them.
     std::string timeout = std::to_string(connect_timeout_s);
     const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-    const char* values[] = {timeout.c_str(), application_name.c_str(), url.c_str(), nullptr};
+    const char* values[] = {timeout.c_str(), session.application_name.c_str(), url.c_str(),
+                            nullptr};
     ConnHandle conn(PQconnectdbParams(keys, values, 1));
     if (!conn)
-        throw Error("out of memory while connecting to PostgreSQL");
-    if (PQstatus(conn.get()) != CONNECTION_OK) {
-        Error e = error_from(conn.get(), nullptr);
-        throw Error("cannot connect to PostgreSQL at " + redact_url(url) + ": " + e.what(),
-                    e.sqlstate());
-    }
+        throw ConnectionLost("out of memory while connecting to PostgreSQL");
+    if (PQstatus(conn.get()) != CONNECTION_OK)
+        throw ConnectionLost(connect_failure(url, conn.get()));
     PQsetNoticeProcessor(
         conn.get(), [](void*, const char*) {}, nullptr);
-    return Connection(std::move(conn));
+    Connection c(std::move(conn));
+    if (auto sql = session_sql(session); !sql.empty())
+        c.exec_script(sql);
+    return c;
 }
 
 Result Connection::exec(const std::string& sql, const Params& params) {
@@ -84,23 +102,23 @@ Result Connection::exec(const std::string& sql, const Params& params) {
                           ptrs.data(), nullptr, nullptr, 0));
     auto st = r ? r.status() : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        throw error_from(conn_.get(), r.get());
+        throw_error(diagnostic_from(conn_.get(), r.get()));
     return r;
 }
 
 void Connection::exec_script(const std::string& sql) {
     if (PQsendQuery(conn_.get(), sql.c_str()) == 0)
-        throw error_from(conn_.get(), nullptr);
-    std::optional<Error> first;
+        throw_error(diagnostic_from(conn_.get(), nullptr));
+    std::optional<Diagnostic> first;
     while (PGresult* raw = PQgetResult(conn_.get())) {
         Result r(raw);
         auto st = r.status();
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !first) {
-            first = error_from(conn_.get(), r.get());
+            first = diagnostic_from(conn_.get(), r.get());
         }
     }
     if (first)
-        throw *first;
+        throw_error(std::move(*first));
 }
 
 Transaction::Transaction(Connection& c) : conn_(c) {

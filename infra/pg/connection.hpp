@@ -1,11 +1,14 @@
 // A blocking PostgreSQL connection, for the command-line tools (migrate, append, status) and
 // for tests. Never used on the daemon's event loop: the daemon uses AsyncConnection.
-// Error policy: every failure throws pg::Error with the server's SQLSTATE when there is one.
+// Error policy (infra/pg/error.hpp): a failed connect throws ConnectionLost, a refused
+// statement ServerError with its SQLSTATE, a broken connection ConnectionLost.
 #pragma once
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "infra/pg/error.hpp"
@@ -22,11 +25,40 @@ using ConnHandle = std::unique_ptr<PGconn, ConnDeleter>;
 // Removes the password from a libpq URL or key=value string, for messages.
 [[nodiscard]] std::string redact_url(const std::string& url);
 
+// Settings of the server session, applied on connect to every connection that is given them.
+// application_name travels as a startup parameter; the others as one SET script right after
+// connecting, because a PgBouncer rejects (or, with ignore_startup_parameters, silently drops)
+// the `options` startup parameter that would otherwise carry them. Behind a transaction-mode
+// pool a session SET reaches one server session only: sluice needs session-level connections.
+enum class Jit { server_default, on, off };
+
+struct SessionOptions {
+    // Not an aggregate on purpose: GCC 12 copies an aggregate temporary that lives across a
+    // co_await bitwise, and a short std::string inside then frees a pointer into the frame.
+    SessionOptions() = default;
+    SessionOptions(const char* application_name) : application_name(application_name) {}
+    SessionOptions(std::string application_name,
+                   std::optional<std::chrono::milliseconds> statement_timeout = std::nullopt,
+                   Jit jit = Jit::server_default)
+        : application_name(std::move(application_name)),
+          statement_timeout(statement_timeout),
+          jit(jit) {}
+
+    std::string application_name = "sluice";
+    // The server cancels a statement running longer (SQLSTATE 57014); nullopt: server default.
+    std::optional<std::chrono::milliseconds> statement_timeout;
+    // off: no JIT compilation (it costs more than it saves on short, frequent statements).
+    Jit jit = Jit::server_default;
+};
+
+// The SET script that applies `session` ("" when nothing but application_name is set). Pure.
+[[nodiscard]] std::string session_sql(const SessionOptions& session);
+
 class Connection {
   public:
-    // Connects with a connect_timeout (seconds) unless the URL sets one.
+    // Connects with a connect_timeout (seconds) unless the URL sets one, then applies `session`.
     [[nodiscard]] static Connection open(const std::string& url, int connect_timeout_s = 10,
-                                         const std::string& application_name = "sluice");
+                                         const SessionOptions& session = {});
 
     // Runs one statement with bound parameters; throws on any error status.
     Result exec(const std::string& sql, const Params& params = {});
@@ -54,7 +86,10 @@ class Transaction {
     bool done_ = false;
 };
 
-// Builds a pg::Error from a failed result or connection (message without the trailing newline).
-[[nodiscard]] Error error_from(PGconn* conn, const PGresult* result);
+// What libpq says about a failed result or connection: the primary message and its DETAIL on
+// one line, and the SQLSTATE when the server sent one.
+[[nodiscard]] Diagnostic diagnostic_from(PGconn* conn, const PGresult* result);
+// "cannot connect to PostgreSQL at URL (password redacted): why".
+[[nodiscard]] std::string connect_failure(const std::string& url, PGconn* conn);
 
 }  // namespace sluice::pg

@@ -2,14 +2,24 @@
 
 namespace sluice::pg {
 
-bool Error::is_connection_error() const {
-    if (sqlstate_.empty())
+bool ends_session(std::string_view sqlstate) {
+    if (sqlstate.empty() || sqlstate.starts_with("08"))
         return true;
-    if (sqlstate_.rfind("08", 0) == 0)
-        return true;
-    if (sqlstate_ == "57P01" || sqlstate_ == "57P02" || sqlstate_ == "57P03")
-        return true;
-    return sqlstate_ == "53300";
+    return sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "53300";
+}
+
+void throw_error(Diagnostic d) {
+    if (ends_session(d.sqlstate))
+        throw ConnectionLost(d.message, std::move(d.sqlstate));
+    throw ServerError(d.message, std::move(d.sqlstate));
+}
+
+std::string sqlstate_of(const std::exception& e) {
+    if (const auto* s = dynamic_cast<const ServerError*>(&e))
+        return s->sqlstate();
+    if (const auto* c = dynamic_cast<const ConnectionLost*>(&e))
+        return c->sqlstate();
+    return {};
 }
 
 }  // namespace sluice::pg

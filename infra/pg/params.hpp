@@ -1,4 +1,6 @@
 // Query parameters, always bound (never spliced into SQL text). Text format; NULL = nullopt.
+// Array parameters are built with infra/pg/literal.hpp (text_array, int_array).
+// Error policy: never throws (but for allocation).
 #pragma once
 
 #include <cstdint>
@@ -47,23 +49,5 @@ class Params {
   private:
     std::vector<std::optional<std::string>> values_;
 };
-
-// A text[] literal ({"a","b"}) of `items`, quoted and escaped, to bind as one parameter.
-template <class Range>
-[[nodiscard]] std::string text_array(const Range& items) {
-    std::string out = "{";
-    for (const auto& item : items) {
-        if (out.size() > 1)
-            out += ',';
-        out += '"';
-        for (char c : std::string_view(item)) {
-            if (c == '"' || c == '\\')
-                out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
 
 }  // namespace sluice::pg

@@ -1,5 +1,8 @@
 // RAII ownership of PGresult and read helpers. A bare PGresult* never crosses a function
 // boundary: it lives in a Result from the moment libpq returns it.
+// Error policy: readers trust the caller's row/column (libpq returns "" out of range); int64()
+// throws std::runtime_error for text that is not an integer (a query that does not match its
+// reader is a programming error, not a database failure).
 #pragma once
 
 #include <libpq-fe.h>

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "infra/pg/error.hpp"
+#include "store/coordination.hpp"
 #include "test_database.hpp"
 
 namespace sluice::engine {
@@ -186,8 +187,8 @@ TEST_F(Coordination, TheOwnersRowFencesAFormerOwnersBatch) {
     try {
         conn.exec("SELECT sluice.check_owner('solo', 'not-the-owner')");
         FAIL() << "a non-owner passed the ownership check";
-    } catch (const pg::Error& e) {
-        EXPECT_EQ(e.sqlstate(), pg::owner_lost_sqlstate) << e.what();
+    } catch (const pg::ServerError& e) {
+        EXPECT_EQ(store::coordination_of(e), store::Coordination::owner_lost) << e.what();
     }
 }
 

@@ -27,11 +27,5 @@ TEST(StorableText, CutsOnACharacterBoundary) {
     EXPECT_EQ(storable_text("abcdef", 3), "abc");
 }
 
-TEST(QuoteIdentifier, QuotesEachPartAndDoublesQuotes) {
-    EXPECT_EQ(quote_qualified_identifier("events"), "\"events\"");
-    EXPECT_EQ(quote_qualified_identifier("app.events"), "\"app\".\"events\"");
-    EXPECT_EQ(quote_qualified_identifier("we\"ird"), "\"we\"\"ird\"");
-}
-
 }  // namespace
 }  // namespace sluice::outbox

@@ -1,5 +1,5 @@
-// The asynchronous PostgreSQL client against a real server: queries, pipelines, errors with
-// their SQLSTATE, notifications and deadlines.
+// The PostgreSQL client against a real server: queries, pipelines, notifications, session
+// options, deadlines, and which error type each kind of failure is.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -51,7 +51,7 @@ TEST(AsyncConnection, RunsAPipelineAsOneTransaction) {
         std::string sqlstate;
         try {
             co_await conn.pipeline(failing);
-        } catch (const pg::Error& e) {
+        } catch (const pg::ServerError& e) {
             sqlstate = e.sqlstate();
         }
         EXPECT_EQ(sqlstate, "23505");
@@ -77,13 +77,13 @@ TEST(AsyncConnection, ReceivesNotifications) {
     EXPECT_EQ(channel, "wake");
 }
 
-TEST(AsyncConnection, TimesOutAndMarksTheConnectionUnusable) {
+TEST(AsyncConnection, AClientDeadlineIsATimeoutAndLeavesTheConnectionUnusable) {
     auto db = sluice::testing::TestDatabase::create();
     auto outcome = run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
         auto conn = co_await pg::AsyncConnection::connect(ex, db.url(), 5s);
         try {
             co_await conn.query("SELECT pg_sleep(5)", {}, 100ms);
-        } catch (const pg::Error& e) {
+        } catch (const pg::Timeout& e) {
             EXPECT_FALSE(conn.is_usable());
             co_return e.what();
         }
@@ -92,11 +92,69 @@ TEST(AsyncConnection, TimesOutAndMarksTheConnectionUnusable) {
     EXPECT_NE(outcome.find("timed out"), std::string::npos) << outcome;
 }
 
+TEST(AsyncConnection, ABadStatementIsAServerErrorWithItsSqlstateAndTheConnectionGoesOn) {
+    auto db = sluice::testing::TestDatabase::create();
+    auto sqlstate = run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+        auto conn = co_await pg::AsyncConnection::connect(ex, db.url(), 5s);
+        std::string state;
+        try {
+            co_await conn.query("SELECT * FROM no_such_table");
+        } catch (const pg::ServerError& e) {
+            state = e.sqlstate();
+        }
+        EXPECT_TRUE(conn.is_usable());
+        auto r = co_await conn.query("SELECT 1");
+        EXPECT_EQ(r.int64(0, 0), 1);
+        co_return state;
+    });
+    EXPECT_EQ(sqlstate, "42P01");
+}
+
+TEST(AsyncConnection, AKilledBackendIsAConnectionLost) {
+    auto db = sluice::testing::TestDatabase::create();
+    auto lost = run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+        auto conn = co_await pg::AsyncConnection::connect(ex, db.url(), 5s);
+        auto pid = co_await conn.query("SELECT pg_backend_pid()");
+        db.connect().exec("SELECT pg_terminate_backend($1::int)",
+                          pg::Params(std::string(pid.text(0, 0))));
+        try {
+            co_await conn.query("SELECT 1");
+        } catch (const pg::ConnectionLost&) {
+            EXPECT_FALSE(conn.is_usable());
+            co_return true;
+        }
+        co_return false;
+    });
+    EXPECT_TRUE(lost);
+}
+
+TEST(AsyncConnection, AppliesSessionOptionsOnConnect) {
+    auto db = sluice::testing::TestDatabase::create();
+    auto settings = run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+        auto conn = co_await pg::AsyncConnection::connect(ex, db.url(), 5s,
+                                                          {"sluice test", 1234ms, pg::Jit::off});
+        auto r = co_await conn.query(
+            "SELECT current_setting('application_name') || ' ' || "
+            "current_setting('statement_timeout') || ' ' || current_setting('jit')");
+        co_return std::string(r.text(0, 0));
+    });
+    EXPECT_EQ(settings, "sluice test 1234ms off");
+}
+
+TEST(Connection, AppliesSessionOptionsOnOpen) {
+    auto db = sluice::testing::TestDatabase::create();
+    auto conn = pg::Connection::open(db.url(), 10, {"sluice sync", 2s});
+    auto r = conn.exec(
+        "SELECT current_setting('application_name') || ' ' || "
+        "current_setting('statement_timeout')");
+    EXPECT_EQ(r.text(0, 0), "sluice sync 2s");
+}
+
 TEST(AsyncConnection, ReportsAnUnreachableServerWithoutThePassword) {
     auto message = run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
         try {
             co_await pg::AsyncConnection::connect(ex, "postgresql://u:sekrit@127.0.0.1:1/db", 2s);
-        } catch (const pg::Error& e) {
+        } catch (const pg::ConnectionLost& e) {
             co_return e.what();
         }
         co_return "connected";

@@ -2,6 +2,9 @@
 // by the batch path) must put every aggregate in the same part, or events would be skipped.
 #include <gtest/gtest.h>
 
+#include <ranges>
+
+#include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
 #include "test_database.hpp"
 
@@ -18,12 +21,8 @@ TEST(PartitionInSql, AgreesWithTheBatchPathForEveryAggregate) {
                 "SELECT id FROM (SELECT gen_random_uuid() AS g) x, "
                 "unnest($1::uuid[]) AS id WHERE " +
                     part_condition("id", {part, parts}),
-                pg::Params([&] {
-                    std::string a = "{";
-                    for (int i = 0; i < ids.rows(); ++i)
-                        a += (i ? "," : "") + std::string(ids.text(i, 0));
-                    return a + "}";
-                }()));
+                pg::Params(pg::text_array(std::views::iota(0, ids.rows()),
+                                          [&](int i) { return ids.text(i, 0); })));
             int expected = 0;
             for (int i = 0; i < ids.rows(); ++i)
                 expected += part_of(ids.text(i, 0), parts) == part;

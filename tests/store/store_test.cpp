@@ -1,8 +1,9 @@
-// The pure parts of the store: input validation, identifier quoting, the migration list and
-// the conflict message. No database.
+// The pure parts of the store: input validation, the migration list, the coordination outcomes
+// and the conflict message. No database.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "store/coordination.hpp"
 #include "store/event.hpp"
 #include "store/migrations.hpp"
 
@@ -34,20 +35,20 @@ TEST(JsonError, IsEmptyForValidJsonAndNamesTheProblemOtherwise) {
     EXPECT_NE(json_error("[1,"), "");
 }
 
-TEST(QuoteQualified, QuotesPlainAndSchemaQualifiedNames) {
-    EXPECT_EQ(quote_qualified("events"), "\"events\"");
-    EXPECT_EQ(quote_qualified("app.events"), "\"app\".\"events\"");
+TEST(Coordination, MapsSluicesOwnSqlstatesAndNothingElse) {
+    EXPECT_EQ(coordination_of(pg::ServerError("moved", "SL001")), Coordination::checkpoint_moved);
+    EXPECT_EQ(coordination_of(pg::ServerError("busy", "SL002")), Coordination::subscriber_busy);
+    EXPECT_EQ(coordination_of(pg::ServerError("lost", "SL003")), Coordination::owner_lost);
+    EXPECT_EQ(coordination_of(pg::ServerError("duplicate", "23505")), std::nullopt);
+    EXPECT_EQ(coordination_of(pg::ServerError("unknown", "SL999")), std::nullopt);
 }
 
-TEST(QuoteQualified, RejectsNamesThatAreNotPlainIdentifiers) {
-    for (const char* bad :
-         {"", "a b", "events;drop table x", "a.b.c", "1events", "\"events\"", "app.", ".events"}) {
-        EXPECT_THROW((void)quote_qualified(bad), std::invalid_argument) << bad;
-    }
-}
-
-TEST(QuoteLiteral, DoublesSingleQuotes) {
-    EXPECT_EQ(quote_literal("it's"), "'it''s'");
+TEST(Coordination, SqlstatesAreTheOnesTheMigrationsRaise) {
+    std::string all;
+    for (const auto& m : migrations({}))
+        all += m.sql;
+    for (auto state : {checkpoint_moved_sqlstate, subscriber_busy_sqlstate, owner_lost_sqlstate})
+        EXPECT_THAT(all, HasSubstr("ERRCODE = '" + std::string(state) + "'")) << state;
 }
 
 TEST(Migrations, StartWithTheSluiceSchemaThenTheEventsTableThenItsAdditions) {

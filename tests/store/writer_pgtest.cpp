@@ -54,7 +54,8 @@ WriterTally run_writer(const TestDatabase& db, int writer, int target, std::latc
         tally.failures.push_back("writer " + std::to_string(writer) + " gave up after " +
                                  std::to_string(20 * target) + " attempts");
     } catch (const pg::Error& e) {
-        tally.failures.push_back("raw pg::Error (SQLSTATE " + e.sqlstate() + "): " + e.what());
+        tally.failures.push_back("raw pg::Error (SQLSTATE " + pg::sqlstate_of(e) +
+                                 "): " + e.what());
     } catch (const std::exception& e) {
         tally.failures.push_back(std::string("unexpected exception: ") + e.what());
     }
