@@ -23,7 +23,7 @@ struct Location {
 struct Database {
     std::string url;  // libpq URL or key=value string; never logged
     std::string events_table = "events";
-    std::string notify_channel = "sluice_events";
+    std::string notify_channel = "sluice_events";  // = store::default_events_channel
     Duration connect_timeout = 10s;
     Duration statement_timeout = 30s;
 };

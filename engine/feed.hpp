@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/event_row.hpp"
+#include "store/channels.hpp"
 
 namespace sluice::engine {
 
@@ -28,7 +29,7 @@ using std::chrono::milliseconds;
 struct FeedOptions {
     std::string url;
     std::string quoted_table;
-    std::string channel = "sluice_events";
+    std::string channel = std::string(store::default_events_channel);
     int batch_size = 1000;
     milliseconds poll_interval{1000};
     milliseconds horizon_warning{30000};

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "infra/log/log.hpp"
+#include "store/channels.hpp"
 
 namespace sluice::outbox {
 
@@ -114,13 +115,13 @@ asio::awaitable<void> Publisher::listen() {
                 db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
                                                                  settings_.database.connect_timeout,
                                                                  "sluice outbox listener"));
-                co_await db->query(std::string("LISTEN ") + outbox_notify_channel, {},
+                co_await db->query("LISTEN " + std::string(store::outbox_channel), {},
                                    settings_.database.statement_timeout);
                 wake_all();  // rows enqueued while we were not listening
             }
             auto notes = co_await db->wait_notifications(notification_wait);
             bool state_changed = std::any_of(notes.begin(), notes.end(), [](const auto& n) {
-                return n.payload == outbox_state_payload;
+                return n.payload == store::outbox_state_payload;
             });
             if (state_changed) {
                 for (auto& w : workers_)

@@ -1,5 +1,5 @@
 // Webhook delivery for every webhook of a configuration: one WebhookWorker per webhook (own
-// strand, database connection, HTTP connection pool), one LISTEN connection on sluice_outbox
+// database connection, HTTP connection pool), one LISTEN connection on store::outbox_channel
 // that wakes the workers when rows are enqueued or re-queued and makes them re-read their
 // disabled state when `sluice outbox enable` ran, and one maintenance connection that refreshes
 // queue counts and deletes delivered rows past outbox.retention in batches of 1000.
@@ -32,12 +32,6 @@
 #include "outbox/webhook_worker.hpp"
 
 namespace sluice::outbox {
-
-inline constexpr const char* outbox_notify_channel = "sluice_outbox";
-// The payload of a NOTIFY on outbox_notify_channel that says a webhook_state row changed
-// (`sluice outbox enable`): every worker re-reads its state at once. Any other payload (the
-// enqueue trigger sends '') means new rows may be due.
-inline constexpr const char* outbox_state_payload = "webhook_state";
 
 struct PublisherSettings {
     config::Database database;

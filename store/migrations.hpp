@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "store/channels.hpp"
+
 namespace sluice::store {
 
 struct Migration {
@@ -18,7 +20,7 @@ struct Migration {
 
 struct SchemaOptions {
     std::string events_table = "events";  // optionally schema-qualified: app.events
-    std::string notify_channel = "sluice_events";
+    std::string notify_channel = std::string(default_events_channel);
 };
 
 // Quotes an optionally schema-qualified identifier: app.events -> "app"."events".
@@ -31,6 +33,5 @@ struct SchemaOptions {
 
 // Advisory lock key that serialises concurrent migrations.
 inline constexpr long long migrate_lock_key = 0x736c756963650001LL;  // "sluice" + 1
-inline constexpr const char* outbox_channel = "sluice_outbox";
 
 }  // namespace sluice::store
