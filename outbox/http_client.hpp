@@ -49,7 +49,7 @@ struct Response {
     std::optional<std::string> retry_after;
     bool reused_connection = false;
 
-    [[nodiscard]] AttemptOutcome outcome() const { return {status, error, retry_after}; }
+    [[nodiscard]] EndpointReply outcome() const { return {status, error, retry_after}; }
 };
 
 class HttpClient {

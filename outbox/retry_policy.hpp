@@ -16,7 +16,9 @@ namespace sluice::outbox {
 // Why an attempt got no HTTP status. none = a status was received.
 enum class ErrorKind { none, timeout, network, tls };
 
-struct AttemptOutcome {
+// What the endpoint answered to one attempt, or why it did not (the metrics layer has its own
+// label enum, metrics::AttemptOutcome; outcome_label() maps this to its text).
+struct EndpointReply {
     int status = 0;  // 0 when no response
     ErrorKind error = ErrorKind::none;
     std::optional<std::string> retry_after;  // the Retry-After header, verbatim
@@ -40,7 +42,7 @@ using UniformRandom = std::function<double()>;
 
 // One of "2xx" "3xx" "4xx" "5xx" "timeout" "network" "tls". A status outside 200..599 (which
 // HTTP/1.1 does not allow as a final response) counts as "network".
-[[nodiscard]] std::string_view outcome_label(const AttemptOutcome& outcome);
+[[nodiscard]] std::string_view outcome_label(const EndpointReply& outcome);
 
 // Retry-After as seconds ("120") or an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT"),
 // relative to now and clamped to [1s, 1h]. nullopt when it is neither.
@@ -51,7 +53,7 @@ using UniformRandom = std::function<double()>;
 // the next one waits schedule[k-1] ± jitter; once k > schedule.size() the message is dead.
 // 429 and 503 with a parseable Retry-After wait for that (clamped) instead, without jitter.
 // 3xx is a failure: redirects are never followed.
-[[nodiscard]] Decision decide(const AttemptOutcome& outcome, int attempts,
+[[nodiscard]] Decision decide(const EndpointReply& outcome, int attempts,
                               const config::Retry& retry, std::chrono::system_clock::time_point now,
                               const UniformRandom& random);
 
