@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <random>
 
 #include "daemon/lag_monitor.hpp"
@@ -52,29 +53,13 @@ engine::CoordinatorOptions coordination_options(const config::Config& c) {
     return o;
 }
 
-// Everything that changes how webhooks are delivered: equal text, the publisher keeps running.
-std::string delivery_fingerprint(const config::Config& c) {
-    std::string out = std::to_string(c.outbox.retention.count()) + "|" +
-                      std::to_string(c.outbox.claim_batch) + "|" +
-                      std::to_string(c.outbox.max_response_bytes) + "|";
-    for (const auto& w : c.webhooks) {
-        out += w.name + '\x1f' + w.url + '\x1f';
-        for (const auto& s : w.secrets)
-            out += s + '\x1e';
-        for (const auto& t : w.event_types)
-            out += t + '\x1e';
-        for (const auto& t : w.aggregate_types)
-            out += t + '\x1e';
-        for (const auto& [k, v] : w.headers)
-            out += k + '=' + v + '\x1e';
-        out += std::to_string(w.timeout.count()) + ',' + std::to_string(w.max_in_flight) + ',' +
-               std::to_string(static_cast<int>(w.ordering)) + ',' + std::to_string(w.retry.jitter);
-        for (auto d : w.retry.schedule)
-            out += ',' + std::to_string(d.count());
-        out += '\x1f' + std::to_string(w.tls.verify) + w.tls.ca_file + '\x1f' + w.tls.client_cert +
-               '\x1f' + w.tls.client_key + '\x1d';
-    }
-    return out;
+// Whether the publisher must restart: every outbox setting and every field of every webhook
+// (in order), except where a webhook is written in the file.
+bool same_delivery(const config::Config& a, const config::Config& b) {
+    return a.outbox == b.outbox &&
+           std::ranges::equal(a.webhooks, b.webhooks, [](const auto& x, const auto& y) {
+               return config::without_location(x) == config::without_location(y);
+           });
 }
 
 engine::FeedOptions feed_options(const config::Config& c) {
@@ -363,11 +348,8 @@ class Daemon {
             co_return;
         }
         config::Config next = std::move(*loaded.config);
-        if (next.database.url != config_.database.url ||
-            next.database.events_table != config_.database.events_table ||
-            next.http.listen != config_.http.listen ||
-            next.tailer.batch_size != config_.tailer.batch_size ||
-            next.coordination.failover_after != config_.coordination.failover_after) {
+        if (next.database != config_.database || next.coordination != config_.coordination ||
+            next.tailer != config_.tailer || next.http != config_.http) {
             log::warn(
                 "database, tailer, coordination and http settings change only on restart; kept "
                 "the old ones");
@@ -393,7 +375,7 @@ class Daemon {
         coordinator_.wake();  // new units are taken (and removed ones released) at once
         if (auto level = log::parse_level(next.log.level))
             log::set_level(*level);
-        bool delivery_changed = delivery_fingerprint(next) != delivery_fingerprint(config_);
+        bool delivery_changed = !same_delivery(next, config_);
         if (delivery_changed)
             co_await stop_publisher();
         for (const auto& w : config_.webhooks) {

@@ -3,7 +3,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sstream>
 #include <utility>
 
 #include "infra/log/log.hpp"
@@ -30,34 +29,7 @@ metrics::SubscriberState to_metric(engine::State s) {
     return metrics::SubscriberState::starting;
 }
 
-template <class Range>
-void join(std::ostringstream& out, const Range& items) {
-    for (const auto& i : items)
-        out << i << '\x1f';
-    out << '\x1e';
-}
-
 }  // namespace
-
-std::string fingerprint(const config::Projection& p) {
-    std::ostringstream out;
-    out << p.name << '\x1e' << p.setup << '\x1e' << p.reset << '\x1e';
-    join(out, p.aggregate_types);
-    for (const auto& h : p.handlers)
-        out << h.event_type << '\x1f' << h.sql << '\x1f';
-    out << '\x1e' << p.on_error.retries << ',' << p.on_error.backoff.count() << ','
-        << static_cast<int>(p.on_error.then) << ',' << p.partitions;
-    return out.str();
-}
-
-std::string fingerprint(const config::Webhook& w) {
-    // Only what changes which events are enqueued; delivery settings belong to the publisher.
-    std::ostringstream out;
-    out << w.name << '\x1e';
-    join(out, w.event_types);
-    join(out, w.aggregate_types);
-    return out.str();
-}
 
 Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
                          metrics::SluiceMetrics& metrics, std::string owner,
@@ -68,7 +40,7 @@ Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
 
 void Subscribers::start(const std::string& name, const Unit& unit) {
     auto entry = std::make_shared<Entry>();
-    entry->fingerprint = unit.fingerprint;
+    entry->definition = unit.definition;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
     auto series = entry->series;
@@ -140,7 +112,7 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
         for (int i = 0; i < p.partitions; ++i) {
             projections::Part part{i, p.partitions};
             units[projections::part_name(p.name, part)] = {
-                fingerprint(p), metrics::SubscriberKind::projection,
+                config::without_location(p), metrics::SubscriberKind::projection,
                 [p, table = options.quoted_table, timeout, part] {
                     return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
                 }};
@@ -148,8 +120,8 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
     }
     for (const auto& w : config.webhooks) {
         (void)outbox::DispatchSink(w, options.quoted_table);
-        units[w.name] = {fingerprint(w), metrics::SubscriberKind::webhook,
-                         [w, table = options.quoted_table] {
+        units[w.name] = {DispatchFilter{w.name, w.event_types, w.aggregate_types},
+                         metrics::SubscriberKind::webhook, [w, table = options.quoted_table] {
                              return std::make_unique<outbox::DispatchSink>(w, table);
                          }};
     }
@@ -158,7 +130,7 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
     for (const auto& [name, entry] : entries_) {
         auto it = units.find(name);
         bool stopped = entry->runner->status()->state == engine::State::stopped;
-        if (it == units.end() || it->second.fingerprint != entry->fingerprint ||
+        if (it == units.end() || it->second.definition != entry->definition ||
             it->second.kind != entry->kind || stopped) {
             to_stop.push_back(name);
             if (it == units.end() || it->second.kind != entry->kind) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "config/config.hpp"
@@ -26,9 +27,17 @@ namespace sluice::daemon {
 
 namespace asio = boost::asio;
 
-// A stable text of everything that defines a subscriber's behaviour: equal text, no restart.
-[[nodiscard]] std::string fingerprint(const config::Projection& p);
-[[nodiscard]] std::string fingerprint(const config::Webhook& w);
+// What a unit's runner is made from; apply() restarts a running unit when it changes.
+// A projection: every field except where it is written (config::without_location). A webhook's
+// dispatcher: only which events it enqueues; delivery settings belong to the publisher.
+struct DispatchFilter {
+    std::string name;
+    std::vector<std::string> event_types;
+    std::vector<std::string> aggregate_types;
+
+    bool operator==(const DispatchFilter&) const = default;
+};
+using UnitDefinition = std::variant<config::Projection, DispatchFilter>;
 
 class Subscribers final : public engine::Work {
   public:
@@ -56,13 +65,13 @@ class Subscribers final : public engine::Work {
   private:
     struct Entry {
         std::unique_ptr<engine::Runner> runner;
-        std::string fingerprint;
+        UnitDefinition definition;
         metrics::SubscriberKind kind;
         metrics::SubscriberSeries series;
         bool done = false;
     };
     struct Unit {
-        std::string fingerprint;
+        UnitDefinition definition;
         metrics::SubscriberKind kind;
         std::function<std::unique_ptr<engine::Sink>()> make_sink;
     };
