@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "infra/backoff/backoff.hpp"
 #include "infra/log/log.hpp"
 #include "store/channels.hpp"
 
@@ -107,7 +108,7 @@ asio::awaitable<void> Publisher::run() {
 
 asio::awaitable<void> Publisher::listen() {
     std::optional<pg::AsyncConnection> db;
-    milliseconds backoff = 0ms;
+    Backoff backoff(250ms, 30s);
     while (!stopping_) {
         std::string failure;
         try {
@@ -129,16 +130,16 @@ asio::awaitable<void> Publisher::listen() {
             } else if (!notes.empty()) {
                 wake_all();
             }
-            backoff = 0ms;
+            backoff.reset();
         } catch (const std::exception& e) {
             failure = e.what();
         }
         if (!failure.empty()) {
             db.reset();
-            backoff = std::clamp(backoff * 2, milliseconds(250), milliseconds(30s));
+            auto retry_in = backoff.next();
             log::warn("outbox listener lost its database connection; workers keep polling",
-                      {{"error", failure}, {"retry_in_ms", backoff.count()}});
-            co_await pause(listen_timer_, backoff);
+                      {{"error", failure}, {"retry_in_ms", retry_in.count()}});
+            co_await pause(listen_timer_, retry_in);
         }
     }
 }

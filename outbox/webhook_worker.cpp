@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "infra/backoff/backoff.hpp"
 #include "infra/log/log.hpp"
 #include "outbox/signature.hpp"
 #include "outbox/text.hpp"
@@ -17,9 +18,6 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr milliseconds min_backoff = 250ms;
-constexpr milliseconds max_backoff = 30s;
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -118,15 +116,15 @@ asio::awaitable<void> WebhookWorker::run() {
         std::string failure;
         try {
             more = co_await cycle();
-            backoff_ = 0ms;
+            backoff_.reset();
         } catch (const std::exception& e) {
             failure = e.what();
         }
         if (!failure.empty()) {
             db_.reset();  // reconnect: the connection may be broken or mid-pipeline
-            backoff_ = std::clamp(backoff_ * 2, min_backoff, max_backoff);
+            auto retry_in = backoff_.next();
             log::warn("outbox database error",
-                      {{"webhook", name()}, {"error", failure}, {"retry_in_ms", backoff_.count()}});
+                      {{"webhook", name()}, {"error", failure}, {"retry_in_ms", retry_in.count()}});
             if (stopping_ && in_flight_ == 0) {
                 if (!completed_.empty()) {
                     log::warn(
@@ -142,7 +140,7 @@ asio::awaitable<void> WebhookWorker::run() {
                 ready_.clear();
                 break;
             }
-            co_await sleep(backoff_);
+            co_await sleep(retry_in);
             continue;
         }
         if (drained())

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/backoff/backoff.hpp"
 #include "infra/pg/async_connection.hpp"
 #include "outbox/http_client.hpp"
 #include "outbox/stats.hpp"
@@ -92,7 +93,7 @@ class WebhookWorker {
     bool disabled_ = false;
     std::chrono::steady_clock::time_point next_state_check_{};
     std::chrono::milliseconds next_sleep_{0};
-    std::chrono::milliseconds backoff_{0};
+    Backoff backoff_{std::chrono::milliseconds(250), std::chrono::seconds(30)};  // db failures
     bool stopping_ = false;
     bool woken_ = false;
     // Declared last: deliveries and stop() cancel it, so it must be destroyed first.
