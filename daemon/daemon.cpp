@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <random>
 
-#include "daemon/lag_monitor.hpp"
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
+#include "engine/lag.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/http/server.hpp"
 #include "infra/log/log.hpp"
@@ -313,7 +313,8 @@ class Daemon {
                                 std::to_string(config_.database.statement_timeout.count()),
                             config_.database.statement_timeout);
                     }
-                    co_await measure_lag(*lag_conn, quoted, subscribers_.statuses());
+                    co_await engine::measure_lag(*lag_conn, quoted, subscribers_.statuses(),
+                                                 config_.database.statement_timeout);
                 } catch (const std::exception& e) {
                     failed = true;
                     log::debug("lag measurement failed", {{"error", e.what()}});
