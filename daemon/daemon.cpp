@@ -17,6 +17,7 @@
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
 #include "engine/lag.hpp"
+#include "infra/async/completion.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/http/server.hpp"
 #include "infra/log/log.hpp"
@@ -62,6 +63,15 @@ bool same_delivery(const config::Config& a, const config::Config& b) {
            });
 }
 
+// Completion of a task that should not throw: an escaped exception is logged, contained.
+void log_task_failure(const char* task, const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log::error("task ended with an error", {{"task", task}, {"error", ex.what()}});
+    }
+}
+
 engine::FeedOptions feed_options(const config::Config& c) {
     return {c.database.url,
             store::quote_qualified(c.database.events_table),
@@ -85,6 +95,7 @@ class Daemon {
           subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance,
                        coordination_.failover_after / 2),
           coordinator_(io.get_executor(), coordination_, subscribers_),
+          coordinator_done_(io.get_executor()),
           signals_(io, SIGINT, SIGTERM, SIGHUP),
           monitor_timer_(io) {}
 
@@ -96,7 +107,11 @@ class Daemon {
         }
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
-        asio::co_spawn(io_, coordinator_.run(), asio::detached);
+        asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
+            coordinator_done_.set();
+            if (e)
+                log_task_failure("coordination", e);
+        });
         if (!start_publisher()) {
             exit_code_ = 1;
             co_await shutdown(SIGTERM);
@@ -162,9 +177,9 @@ class Daemon {
         }
         for (const auto& w : config_.webhooks)
             webhook_series_[w.name] = metrics_.add_webhook(w.name);
-        publisher_done_ = std::make_shared<bool>(false);
+        publisher_done_ = std::make_shared<Completion>(io_.get_executor());
         asio::co_spawn(io_, publisher_->run(), [done = publisher_done_](std::exception_ptr e) {
-            *done = true;
+            done->set();
             if (!e)
                 return;
             try {
@@ -184,16 +199,13 @@ class Daemon {
         auto longest = milliseconds(0);
         for (const auto& w : config_.webhooks)
             longest = std::max(longest, w.timeout);
-        auto deadline = std::chrono::steady_clock::now() + longest + seconds(5);
-        asio::steady_timer tick(io_);
-        while (!*publisher_done_ && std::chrono::steady_clock::now() < deadline) {
-            tick.expires_after(milliseconds(10));
-            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-        if (!*publisher_done_) {
+        bool stopped = co_await publisher_done_->wait_for(longest + seconds(5));
+        if (!stopped) {
             log::error("webhook delivery did not stop in time");
             exit_code_ = 1;
-            co_return;  // keep the publisher alive: its tasks still refer to it
+            // Kept alive, as its tasks still refer to it; a new one may start meanwhile.
+            stuck_publishers_.push_back(std::move(publisher_));
+            co_return;
         }
         publisher_.reset();
     }
@@ -411,12 +423,7 @@ class Daemon {
         // The coordinator stops the owned units (draining them) and releases them, so that
         // other instances take them over at once.
         coordinator_.stop();
-        auto deadline = std::chrono::steady_clock::now() + options_.drain + seconds(5);
-        asio::steady_timer tick(io_);
-        while (!coordinator_.done() && std::chrono::steady_clock::now() < deadline) {
-            tick.expires_after(milliseconds(10));
-            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
+        (void)co_await coordinator_done_.wait_for(options_.drain + seconds(5));
         bool drained = co_await subscribers_.stop_all(options_.drain);
         co_await stop_publisher();
         feed_.stop();
@@ -446,8 +453,10 @@ class Daemon {
     int exit_code_ = 0;
     std::map<std::string, metrics::WebhookSeries> webhook_series_;
     std::unique_ptr<outbox::Publisher> publisher_;
-    std::shared_ptr<bool> publisher_done_ = std::make_shared<bool>(true);
+    std::shared_ptr<Completion> publisher_done_;                        // of publisher_'s run()
+    std::vector<std::unique_ptr<outbox::Publisher>> stuck_publishers_;  // did not stop in time
     // Last: these hold handlers that refer to the members above.
+    Completion coordinator_done_;  // set when coordinator_.run() has ended
     std::unique_ptr<http::Server> server_;
     asio::signal_set signals_;
     asio::steady_timer monitor_timer_;

@@ -1,7 +1,6 @@
 #include "daemon/subscribers.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <utility>
 
@@ -39,7 +38,7 @@ Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
 }
 
 void Subscribers::start(const std::string& name, const Unit& unit) {
-    auto entry = std::make_shared<Entry>();
+    auto entry = std::make_shared<Entry>(ex_);
     entry->definition = unit.definition;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
@@ -48,7 +47,7 @@ void Subscribers::start(const std::string& name, const Unit& unit) {
         unit.make_sink(), feed_, options_, std::make_shared<engine::SubscriberStatus>(),
         [series](double seconds) { series.batch_duration_seconds->observe(seconds); });
     asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
-        entry->done = true;
+        entry->done.set();
         if (!e)
             return;
         try {
@@ -79,19 +78,15 @@ asio::awaitable<bool> Subscribers::stop(std::vector<std::string> names,
 asio::awaitable<bool> Subscribers::wait_done(std::vector<std::shared_ptr<Entry>> entries,
                                              std::chrono::milliseconds bound) {
     auto deadline = std::chrono::steady_clock::now() + bound;
-    asio::steady_timer tick(ex_);
     bool all = true;
     for (const auto& e : entries) {
-        while (!e->done && std::chrono::steady_clock::now() < deadline) {
-            tick.expires_after(std::chrono::milliseconds(10));
-            co_await tick.async_wait(asio::use_awaitable);
-        }
-        if (!e->done) {
+        bool ended = co_await e->done.wait_until(deadline);
+        if (!ended) {
             draining_.push_back(e);  // still in its batch: stop_all() waits for it
             all = false;
         }
     }
-    std::erase_if(draining_, [](const auto& e) { return e->done; });
+    std::erase_if(draining_, [](const auto& e) { return e->done.is_set(); });
     co_return all;
 }
 
@@ -197,7 +192,7 @@ asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
 std::vector<std::string> Subscribers::handed_over() {
     std::vector<std::string> out;
     for (const auto& [name, entry] : entries_) {
-        if (entry->done && entry->runner->lost_ownership())
+        if (entry->done.is_set() && entry->runner->lost_ownership())
             out.push_back(name);
     }
     return out;

@@ -21,6 +21,7 @@
 #include "engine/coordinator.hpp"
 #include "engine/feed.hpp"
 #include "engine/runner.hpp"
+#include "infra/async/completion.hpp"
 #include "infra/metrics/sluice_metrics.hpp"
 
 namespace sluice::daemon {
@@ -64,11 +65,12 @@ class Subscribers final : public engine::Work {
 
   private:
     struct Entry {
+        explicit Entry(asio::any_io_executor ex) : done(std::move(ex)) {}
         std::unique_ptr<engine::Runner> runner;
         UnitDefinition definition;
         metrics::SubscriberKind kind;
         metrics::SubscriberSeries series;
-        bool done = false;
+        Completion done;  // set when the runner's task has ended
     };
     struct Unit {
         UnitDefinition definition;

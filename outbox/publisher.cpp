@@ -5,6 +5,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,12 +21,13 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
 constexpr int retention_batch = 1000;
 constexpr int max_retention_batches = 100;  // per pass; the next pass continues
-constexpr milliseconds notification_wait = 1s;
+constexpr milliseconds notification_wait = 60s;
 
 std::vector<std::string> names(const std::vector<config::Webhook>& webhooks) {
     std::vector<std::string> out;
@@ -36,11 +39,10 @@ std::vector<std::string> names(const std::vector<config::Webhook>& webhooks) {
 }  // namespace
 
 Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings)
-    : strand_(asio::make_strand(executor)),
+    : executor_(executor),
       settings_(std::move(settings)),
       stats_(names(settings_.webhooks)),
-      listen_timer_(strand_),
-      maintain_timer_(strand_) {
+      stopped_(executor) {
     for (const auto& webhook : settings_.webhooks) {
         WorkerSettings ws{.webhook = webhook,
                           .database = settings_.database,
@@ -64,13 +66,13 @@ PublisherSettings Publisher::settings_from(const config::Config& config) {
 }
 
 void Publisher::stop() {
-    if (stopping_.exchange(true))
-        return;
-    for (auto& w : workers_)
-        w->stop();
-    asio::post(strand_, [this] {
-        listen_timer_.cancel();
-        maintain_timer_.cancel();
+    // Inline on the loop's thread; from another thread, posted to it.
+    asio::dispatch(executor_, [this] {
+        if (stopped_.is_set())
+            return;
+        stopped_.set();
+        for (auto& w : workers_)
+            w->stop();
     });
 }
 
@@ -79,23 +81,16 @@ void Publisher::wake_all() {
         w->wake();
 }
 
-asio::awaitable<void> Publisher::pause(asio::steady_timer& timer, milliseconds duration) {
-    if (stopping_)
-        co_return;
-    timer.expires_after(duration);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
 asio::awaitable<void> Publisher::run() {
     if (workers_.empty())
         co_return;
     using Op =
-        decltype(asio::co_spawn(strand_, std::declval<asio::awaitable<void>>(), asio::deferred));
+        decltype(asio::co_spawn(executor_, std::declval<asio::awaitable<void>>(), asio::deferred));
     std::vector<Op> ops;
     for (auto& w : workers_)
-        ops.push_back(asio::co_spawn(w->strand(), w->run(), asio::deferred));
-    ops.push_back(asio::co_spawn(strand_, listen(), asio::deferred));
-    ops.push_back(asio::co_spawn(strand_, maintain(), asio::deferred));
+        ops.push_back(asio::co_spawn(executor_, w->run(), asio::deferred));
+    ops.push_back(asio::co_spawn(executor_, listen(), asio::deferred));
+    ops.push_back(asio::co_spawn(executor_, maintain(), asio::deferred));
     auto [order, exceptions] =
         co_await asio::experimental::make_parallel_group(std::move(ops))
             .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
@@ -109,18 +104,22 @@ asio::awaitable<void> Publisher::run() {
 asio::awaitable<void> Publisher::listen() {
     std::optional<pg::AsyncConnection> db;
     Backoff backoff(250ms, 30s);
-    while (!stopping_) {
+    while (!stopped_.is_set()) {
         std::string failure;
         try {
             if (!db) {
-                db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
+                db.emplace(co_await pg::AsyncConnection::connect(executor_, settings_.database.url,
                                                                  settings_.database.connect_timeout,
                                                                  "sluice outbox listener"));
                 co_await db->query("LISTEN " + std::string(store::outbox_channel), {},
                                    settings_.database.statement_timeout);
                 wake_all();  // rows enqueued while we were not listening
             }
-            auto notes = co_await db->wait_notifications(notification_wait);
+            // Until a notification comes or stop() (the bound only keeps the wait finite).
+            auto woken = co_await (db->wait_notifications(notification_wait) || stopped_.wait());
+            if (woken.index() != 0)
+                break;
+            auto notes = std::get<0>(std::move(woken));
             bool state_changed = std::any_of(notes.begin(), notes.end(), [](const auto& n) {
                 return n.payload == store::outbox_state_payload;
             });
@@ -139,7 +138,7 @@ asio::awaitable<void> Publisher::listen() {
             auto retry_in = backoff.next();
             log::warn("outbox listener lost its database connection; workers keep polling",
                       {{"error", failure}, {"retry_in_ms", retry_in.count()}});
-            co_await pause(listen_timer_, retry_in);
+            (void)co_await stopped_.wait_for(retry_in);
         }
     }
 }
@@ -147,11 +146,11 @@ asio::awaitable<void> Publisher::listen() {
 asio::awaitable<void> Publisher::maintain() {
     std::optional<pg::AsyncConnection> db;
     auto next_retention = Clock::now();
-    while (!stopping_) {
+    while (!stopped_.is_set()) {
         std::string failure;
         try {
             if (!db) {
-                db.emplace(co_await pg::AsyncConnection::connect(strand_, settings_.database.url,
+                db.emplace(co_await pg::AsyncConnection::connect(executor_, settings_.database.url,
                                                                  settings_.database.connect_timeout,
                                                                  "sluice outbox maintenance"));
             }
@@ -166,7 +165,7 @@ asio::awaitable<void> Publisher::maintain() {
             db.reset();
             log::warn("outbox maintenance failed", {{"error", failure}});
         }
-        co_await pause(maintain_timer_, settings_.maintenance_interval);
+        (void)co_await stopped_.wait_for(settings_.maintenance_interval);
     }
 }
 
@@ -187,7 +186,7 @@ asio::awaitable<void> Publisher::maintenance_pass(pg::AsyncConnection& db, bool 
     if (!retention)
         co_return;
     std::int64_t deleted = 0;
-    for (int batch = 0; batch < max_retention_batches && !stopping_; ++batch) {
+    for (int batch = 0; batch < max_retention_batches && !stopped_.is_set(); ++batch) {
         auto step = retention_step(settings_.outbox.retention, retention_batch);
         auto result = co_await db.query(step.sql_or_name, step.params, timeout);
         auto n = std::stoll(result.affected());

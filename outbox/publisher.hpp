@@ -7,27 +7,29 @@
 // Usage (daemon):
 //   outbox::Publisher publisher(ioc.get_executor(), outbox::Publisher::settings_from(config));
 //   asio::co_spawn(ioc, publisher.run(), on_done);   // returns after stop() has drained
-//   ...on SIGTERM: publisher.stop();                  // any thread; idempotent
-//   metrics: publisher.stats().snapshot()             // any thread
+//   ...on SIGTERM: publisher.stop();                  // idempotent
+//   metrics: publisher.stats().snapshot()
 // run() returns once every worker has finished and recorded its in-flight deliveries (each
-// bounded by its webhook timeout) and the helper loops have ended (within ~1 s of stop()).
-// Do not cancel run() through Asio cancellation; use stop(). The Publisher must outlive run().
+// bounded by its webhook timeout) and the helper loops have ended (at once: stop() interrupts
+// their waits). Do not cancel run() through Asio cancellation; use stop(). The Publisher must
+// outlive run().
+// Threading: the event-loop thread only (no strands, no locks), except stop(), which another
+// thread (a test) may call: it then only posts to the loop.
 //
 // Error policy: the constructor throws std::invalid_argument / std::runtime_error for
 // configuration errors (URL, TLS files, secrets), with the webhook name. Nothing in run() ends
 // the daemon: database and endpoint failures are logged (webhook=<name>) and retried.
 #pragma once
 
-#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <memory>
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/async/completion.hpp"
 #include "outbox/stats.hpp"
 #include "outbox/webhook_worker.hpp"
 
@@ -58,23 +60,17 @@ class Publisher {
     [[nodiscard]] const OutboxStats& stats() const { return stats_; }
 
   private:
-    using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-
     boost::asio::awaitable<void> listen();
     boost::asio::awaitable<void> maintain();
     boost::asio::awaitable<void> maintenance_pass(pg::AsyncConnection& db, bool retention);
-    boost::asio::awaitable<void> pause(boost::asio::steady_timer& timer,
-                                       std::chrono::milliseconds duration);
     void wake_all();
 
-    Strand strand_;
+    boost::asio::any_io_executor executor_;
     PublisherSettings settings_;
     OutboxStats stats_;
     std::vector<std::unique_ptr<WebhookWorker>> workers_;
-    std::atomic<bool> stopping_{false};
-    // Declared last: stop() cancels them, and they must go before what the loops use.
-    boost::asio::steady_timer listen_timer_;
-    boost::asio::steady_timer maintain_timer_;
+    // Declared last: set by stop(), it wakes the helper loops' waits, which refer to the above.
+    Completion stopped_;
 };
 
 }  // namespace sluice::outbox

@@ -62,22 +62,20 @@ const config::Webhook& validated(const config::Webhook& webhook) {
 
 WebhookWorker::WebhookWorker(asio::any_io_executor executor, WorkerSettings settings,
                              OutboxStats& stats)
-    : strand_(asio::make_strand(executor)),
+    : executor_(std::move(executor)),
       settings_((validated(settings.webhook), std::move(settings))),
       stats_(stats),
       random_(std::random_device{}()),
-      client_(strand_, client_options(settings_)),
-      wake_timer_(strand_) {}
+      client_(executor_, client_options(settings_)),
+      wake_timer_(executor_) {}
 
 void WebhookWorker::wake() {
-    asio::post(strand_, [this] { wake_now(); });
+    wake_now();
 }
 
 void WebhookWorker::stop() {
-    asio::post(strand_, [this] {
-        stopping_ = true;
-        wake_now();
-    });
+    stopping_ = true;
+    wake_now();
 }
 
 milliseconds WebhookWorker::lease() const {
@@ -86,10 +84,8 @@ milliseconds WebhookWorker::lease() const {
 }
 
 void WebhookWorker::recheck_state() {
-    asio::post(strand_, [this] {
-        next_state_check_ = {};
-        wake_now();
-    });
+    next_state_check_ = {};
+    wake_now();
 }
 
 void WebhookWorker::wake_now() {
@@ -146,7 +142,7 @@ asio::awaitable<void> WebhookWorker::run() {
         if (drained())
             break;
         if (more) {
-            co_await asio::post(strand_, asio::use_awaitable);  // let deliveries run
+            co_await asio::post(executor_, asio::use_awaitable);  // let deliveries run
             continue;
         }
         co_await sleep(stopping_ ? settings_.poll_interval : next_sleep_);
@@ -159,8 +155,9 @@ asio::awaitable<void> WebhookWorker::run() {
 
 asio::awaitable<bool> WebhookWorker::cycle() {
     if (!db_) {
-        db_.emplace(co_await pg::AsyncConnection::connect(
-            strand_, settings_.database.url, settings_.database.connect_timeout, "sluice outbox"));
+        db_.emplace(co_await pg::AsyncConnection::connect(executor_, settings_.database.url,
+                                                          settings_.database.connect_timeout,
+                                                          "sluice outbox"));
         // The claim's estimated cost (a correlated subquery per candidate row) can pass
         // jit_above_cost; compiling it takes tens of ms, running it about one.
         co_await db_->query("SET jit = off", {}, settings_.database.statement_timeout);
@@ -243,7 +240,7 @@ void WebhookWorker::dispatch() {
             continue;
         }
         ++in_flight_;
-        asio::co_spawn(strand_, deliver(std::move(ready.row)), [](std::exception_ptr e) {
+        asio::co_spawn(executor_, deliver(std::move(ready.row)), [](std::exception_ptr e) {
             // deliver() catches everything it can; this only reports what escaped it.
             if (e)
                 log::error("webhook delivery task failed unexpectedly");

@@ -1,11 +1,11 @@
-// Delivery for one webhook: its own strand, database connection and HTTP client, so a slow or
+// Delivery for one webhook: its own database connection and HTTP client, so a slow or
 // black-holed endpoint never delays another webhook. One loop claims due rows (leased, no open
 // transaction) and records finished attempts, both in one round trip and one transaction per
 // batch; deliveries run up to max_in_flight at a time, fed from at most max_in_flight claimed
 // rows kept ready, so sending goes on while the next batch is recorded and claimed. It sleeps until
 // woken (NOTIFY, a finished delivery, stop) or until the next row is due, at most poll_interval.
-// Threading: all state lives on the worker's strand; wake() and stop() may be called from any
-// thread. Lifetime: the worker must outlive run(); run() returns only after every delivery it
+// Threading: the event-loop thread only, like the rest of sluice (no strand, no locks).
+// Lifetime: the worker must outlive run(); run() returns only after every delivery it
 // started has finished (each is bounded by the webhook timeout).
 // Error policy: database and endpoint failures are logged with webhook=<name> and retried with
 // a bounded backoff; run() does not throw for them. The constructor throws for configuration
@@ -15,7 +15,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -47,8 +46,6 @@ struct WorkerSettings {
 
 class WebhookWorker {
   public:
-    using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-
     WebhookWorker(boost::asio::any_io_executor executor, WorkerSettings settings,
                   OutboxStats& stats);
     WebhookWorker(const WebhookWorker&) = delete;
@@ -59,7 +56,6 @@ class WebhookWorker {
     void recheck_state();  // webhook_state changed (`sluice outbox enable`): re-read it now
     void stop();           // stop claiming, finish and record what is in flight, then run() returns
 
-    [[nodiscard]] const Strand& strand() const { return strand_; }
     [[nodiscard]] const std::string& name() const { return settings_.webhook.name; }
 
   private:
@@ -74,7 +70,7 @@ class WebhookWorker {
     void finish(AttemptRecord record);
     void wake_now();
 
-    Strand strand_;
+    boost::asio::any_io_executor executor_;
     WorkerSettings settings_;
     OutboxStats& stats_;
     std::mt19937_64 random_;

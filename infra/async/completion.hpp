@@ -1,0 +1,56 @@
+// A one-shot event: set() once something has finished, and every wait resumes at once (or at
+// its deadline). What shutdown, drain and hand-over await instead of polling a `done` flag:
+// typically set() from the completion handler of the co_spawn that runs the task.
+// Threading: the event-loop thread only (sluice runs one). Lifetime: outlives its waits.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+namespace sluice {
+
+class Completion {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    explicit Completion(boost::asio::any_io_executor ex)
+        : signal_(std::move(ex), Clock::time_point::max()) {}
+    Completion(const Completion&) = delete;
+    Completion& operator=(const Completion&) = delete;
+
+    void set() {
+        set_ = true;
+        signal_.cancel();
+    }
+    [[nodiscard]] bool is_set() const { return set_; }
+
+    // Resumes once set() was called (also when it was before the wait).
+    boost::asio::awaitable<void> wait() {
+        if (!set_)
+            co_await signal_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    // True once set(); false when `deadline` came first.
+    boost::asio::awaitable<bool> wait_until(Clock::time_point deadline) {
+        using namespace boost::asio::experimental::awaitable_operators;
+        if (!set_ && Clock::now() < deadline) {
+            boost::asio::steady_timer timeout(signal_.get_executor(), deadline);
+            co_await (wait() ||
+                      timeout.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)));
+        }
+        co_return set_;
+    }
+    boost::asio::awaitable<bool> wait_for(std::chrono::milliseconds bound) {
+        return wait_until(Clock::now() + bound);
+    }
+
+  private:
+    bool set_ = false;
+    boost::asio::steady_timer signal_;  // never expires; set() cancels its waits
+};
+
+}  // namespace sluice
