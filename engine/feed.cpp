@@ -68,8 +68,8 @@ asio::awaitable<void> Feed::listen_loop() {
             dirty_ = true;  // anything may have been committed while we were not listening
             wake_fetcher();
             while (!stopped_.is_set()) {
-                auto woken = co_await (conn.wait_notifications(listen_wait) || stopped_.wait());
-                if (woken.index() == 0 && !std::get<0>(woken).empty()) {
+                auto notes = co_await stopped_.unless_set(conn.wait_notifications(listen_wait));
+                if (notes && !notes->empty()) {
                     ++stats_.notify_wakeups;
                     dirty_ = true;
                     wake_fetcher();

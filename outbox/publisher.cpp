@@ -6,7 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,7 +20,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -116,10 +114,10 @@ asio::awaitable<void> Publisher::listen() {
                 wake_all();  // rows enqueued while we were not listening
             }
             // Until a notification comes or stop() (the bound only keeps the wait finite).
-            auto woken = co_await (db->wait_notifications(notification_wait) || stopped_.wait());
-            if (woken.index() != 0)
+            auto woken = co_await stopped_.unless_set(db->wait_notifications(notification_wait));
+            if (!woken)
                 break;
-            auto notes = std::get<0>(std::move(woken));
+            auto notes = std::move(*woken);
             bool state_changed = std::any_of(notes.begin(), notes.end(), [](const auto& n) {
                 return n.payload == store::outbox_state_payload;
             });

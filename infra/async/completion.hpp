@@ -11,6 +11,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <exception>
+#include <optional>
+#include <utility>
 
 namespace sluice {
 
@@ -48,7 +51,32 @@ class Completion {
         return wait_until(Clock::now() + bound);
     }
 
+    // Runs `op` until it ends (its value, or its exception rethrown) or set() is called first
+    // (nullopt; `op` is cancelled). Not a bare `op || wait()`: `||` waits for the first
+    // *success*, so an exception from `op` would be held until set().
+    template <class T>
+    boost::asio::awaitable<std::optional<T>> unless_set(boost::asio::awaitable<T> op) {
+        using namespace boost::asio::experimental::awaitable_operators;
+        auto which = co_await (caught(std::move(op)) || wait());
+        if (which.index() == 1)
+            co_return std::nullopt;
+        auto [failure, value] = std::get<0>(std::move(which));
+        if (failure)
+            std::rethrow_exception(failure);
+        co_return std::move(value);
+    }
+
   private:
+    template <class T>
+    static boost::asio::awaitable<std::pair<std::exception_ptr, std::optional<T>>> caught(
+        boost::asio::awaitable<T> op) {
+        try {
+            co_return std::pair{std::exception_ptr{}, std::optional<T>(co_await std::move(op))};
+        } catch (...) {  // handed to unless_set(), which rethrows it
+            co_return std::pair{std::current_exception(), std::optional<T>{}};
+        }
+    }
+
     bool set_ = false;
     boost::asio::steady_timer signal_;  // never expires; set() cancels its waits
 };
