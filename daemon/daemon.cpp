@@ -1,7 +1,5 @@
 #include "daemon/daemon.hpp"
 
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,8 +9,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <random>
 
+#include "daemon/part_settings.hpp"
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
@@ -34,54 +32,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 constexpr milliseconds monitor_every{1000};
 constexpr milliseconds lag_every{5000};
-
-// Who this process is among the instances sharing the database: host:pid:random (a pid may be
-// reused by a later process on the same host; the suffix keeps ids unique).
-engine::CoordinatorOptions coordination_options(const config::Config& c) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    std::random_device random;
-    char suffix[16];
-    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffffU);
-    engine::CoordinatorOptions o;
-    o.url = c.database.url;
-    o.host = host;
-    o.pid = static_cast<int>(getpid());
-    o.instance = o.host + ":" + std::to_string(o.pid) + ":" + suffix;
-    o.failover_after = c.coordination.failover_after;
-    o.connect_timeout = c.database.connect_timeout;
-    o.statement_timeout = c.database.statement_timeout;
-    return o;
-}
-
-// Whether the publisher must restart: every outbox setting and every field of every webhook
-// (in order), except where a webhook is written in the file.
-bool same_delivery(const config::Config& a, const config::Config& b) {
-    return a.outbox == b.outbox &&
-           std::ranges::equal(a.webhooks, b.webhooks, [](const auto& x, const auto& y) {
-               return config::without_location(x) == config::without_location(y);
-           });
-}
-
-// Completion of a task that should not throw: an escaped exception is logged, contained.
-void log_task_failure(const char* task, const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        log::error("task ended with an error", {{"task", task}, {"error", ex.what()}});
-    }
-}
-
-engine::FeedOptions feed_options(const config::Config& c) {
-    return {c.database.url,
-            store::quote_qualified(c.database.events_table),
-            c.database.notify_channel,
-            c.tailer.batch_size,
-            c.tailer.poll_interval,
-            c.tailer.horizon_warning,
-            c.database.connect_timeout,
-            c.database.statement_timeout};
-}
 
 class Daemon {
   public:
