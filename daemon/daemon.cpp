@@ -373,7 +373,9 @@ class Daemon {
         // The coordinator stops the owned units (draining them) and releases them, so that
         // other instances take them over at once.
         coordinator_.stop();
-        (void)co_await coordinator_done_.wait_for(options_.drain + seconds(5));
+        bool released = co_await coordinator_done_.wait_for(options_.drain + seconds(5));
+        if (!released)
+            log::warn("coordination did not release every unit in time; stopping the rest");
         bool drained = co_await subscribers_.stop_all(options_.drain);
         co_await stop_publisher();
         feed_.stop();
