@@ -1,4 +1,6 @@
 // The configuration as data: one struct per YAML section, defaults are the member initialisers.
+// Every struct compares with a defaulted operator==, so a new field takes part in every
+// comparison (reload decides what to restart by comparing sections).
 // Error policy: loading never throws for bad input; it returns every diagnostic at once.
 #pragma once
 
@@ -18,25 +20,33 @@ struct Location {
     std::string file;
     int line = 0;    // 1-based, 0 = unknown
     int column = 0;  // 1-based, 0 = unknown
+
+    bool operator==(const Location&) const = default;
 };
 
 struct Database {
     std::string url;  // libpq URL or key=value string; never logged
     std::string events_table = "events";
-    std::string notify_channel = "sluice_events";
+    std::string notify_channel = "sluice_events";  // = store::default_events_channel
     Duration connect_timeout = 10s;
     Duration statement_timeout = 30s;
+
+    bool operator==(const Database&) const = default;
 };
 
 struct Tailer {
     int batch_size = 1000;
     Duration poll_interval = 1s;
     Duration horizon_warning = 30s;
+
+    bool operator==(const Tailer&) const = default;
 };
 
 // Several instances sharing the work (see docs/operations.md, "Running several instances").
 struct Coordination {
     Duration failover_after = 10s;  // an owner silent this long is replaced
+
+    bool operator==(const Coordination&) const = default;
 };
 
 struct OnError {
@@ -44,12 +54,16 @@ struct OnError {
     int retries = 5;
     Duration backoff = 1s;
     Then then = Then::stop;
+
+    bool operator==(const OnError&) const = default;
 };
 
 struct Handler {
     std::string event_type;
     std::string sql;    // as written, with :named parameters
     Location location;  // of the first character of the SQL text
+
+    bool operator==(const Handler&) const = default;
 };
 
 struct Projection {
@@ -61,6 +75,8 @@ struct Projection {
     OnError on_error;
     int partitions = 1;
     Location location;
+
+    bool operator==(const Projection&) const = default;
 };
 
 struct Tls {
@@ -68,11 +84,15 @@ struct Tls {
     std::string ca_file;
     std::string client_cert;
     std::string client_key;
+
+    bool operator==(const Tls&) const = default;
 };
 
 struct Retry {
     std::vector<Duration> schedule = {5s, 5min, 30min, 2h, 5h, 10h, 10h};
     double jitter = 0.2;  // fraction, 0..1
+
+    bool operator==(const Retry&) const = default;
 };
 
 enum class Ordering { per_aggregate, none };
@@ -90,22 +110,30 @@ struct Webhook {
     int max_in_flight = 64;
     Tls tls;
     Location location;
+
+    bool operator==(const Webhook&) const = default;
 };
 
 struct Outbox {
     Duration retention = std::chrono::hours(24 * 7);
     int claim_batch = 256;
     std::size_t max_response_bytes = 4096;  // stored per attempt
+
+    bool operator==(const Outbox&) const = default;
 };
 
 struct Http {
     bool enabled = true;
     std::string listen = "127.0.0.1:9464";
     std::size_t max_request_bytes = 64 * 1024;
+
+    bool operator==(const Http&) const = default;
 };
 
 struct Log {
     std::string level = "info";  // debug | info | warn | error
+
+    bool operator==(const Log&) const = default;
 };
 
 struct Config {
@@ -118,7 +146,22 @@ struct Config {
     Outbox outbox;
     Http http;
     Log log;
+
+    bool operator==(const Config&) const = default;
 };
+
+// Copies with every Location cleared: they compare what a section says, not where it is written
+// (reload restarts nothing because a section moved in the file).
+[[nodiscard]] inline Projection without_location(Projection p) {
+    p.location = {};
+    for (auto& h : p.handlers)
+        h.location = {};
+    return p;
+}
+[[nodiscard]] inline Webhook without_location(Webhook w) {
+    w.location = {};
+    return w;
+}
 
 // One problem found while loading, e.g. "sluice.yaml:12:7: unknown key 'handler'".
 struct Diagnostic {

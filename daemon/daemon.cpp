@@ -1,7 +1,5 @@
 #include "daemon/daemon.hpp"
 
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,14 +8,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
-#include <random>
+#include <algorithm>
 
-#include "daemon/lag_monitor.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_export.hpp"
+#include "daemon/part_settings.hpp"
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
+#include "engine/lag.hpp"
+#include "infra/async/completion.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/http/server.hpp"
@@ -35,61 +35,6 @@ using std::chrono::seconds;
 constexpr milliseconds monitor_every{1000};
 constexpr milliseconds lag_every{5000};
 
-// Who this process is among the instances sharing the database: host:pid:random (a pid may be
-// reused by a later process on the same host; the suffix keeps ids unique).
-engine::CoordinatorOptions coordination_options(const config::Config& c) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    std::random_device random;
-    char suffix[16];
-    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffffU);
-    engine::CoordinatorOptions o;
-    o.url = c.database.url;
-    o.host = host;
-    o.pid = static_cast<int>(getpid());
-    o.instance = o.host + ":" + std::to_string(o.pid) + ":" + suffix;
-    o.failover_after = c.coordination.failover_after;
-    o.connect_timeout = c.database.connect_timeout;
-    o.statement_timeout = c.database.statement_timeout;
-    return o;
-}
-
-// Everything that changes how webhooks are delivered: equal text, the publisher keeps running.
-std::string delivery_fingerprint(const config::Config& c) {
-    std::string out = std::to_string(c.outbox.retention.count()) + "|" +
-                      std::to_string(c.outbox.claim_batch) + "|" +
-                      std::to_string(c.outbox.max_response_bytes) + "|";
-    for (const auto& w : c.webhooks) {
-        out += w.name + '\x1f' + w.url + '\x1f';
-        for (const auto& s : w.secrets)
-            out += s + '\x1e';
-        for (const auto& t : w.event_types)
-            out += t + '\x1e';
-        for (const auto& t : w.aggregate_types)
-            out += t + '\x1e';
-        for (const auto& [k, v] : w.headers)
-            out += k + '=' + v + '\x1e';
-        out += std::to_string(w.timeout.count()) + ',' + std::to_string(w.max_in_flight) + ',' +
-               std::to_string(static_cast<int>(w.ordering)) + ',' + std::to_string(w.retry.jitter);
-        for (auto d : w.retry.schedule)
-            out += ',' + std::to_string(d.count());
-        out += '\x1f' + std::to_string(w.tls.verify) + w.tls.ca_file + '\x1f' + w.tls.client_cert +
-               '\x1f' + w.tls.client_key + '\x1d';
-    }
-    return out;
-}
-
-engine::FeedOptions feed_options(const config::Config& c) {
-    return {c.database.url,
-            pg::quote_qualified(c.database.events_table),
-            c.database.notify_channel,
-            c.tailer.batch_size,
-            c.tailer.poll_interval,
-            c.tailer.horizon_warning,
-            c.database.connect_timeout,
-            c.database.statement_timeout};
-}
-
 class Daemon {
   public:
     Daemon(asio::io_context& io, config::Config config, DaemonOptions options)
@@ -101,6 +46,7 @@ class Daemon {
           subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance,
                        coordination_.failover_after / 2),
           coordinator_(io.get_executor(), coordination_, subscribers_),
+          coordinator_done_(io.get_executor()),
           signals_(io, SIGINT, SIGTERM, SIGHUP),
           monitor_timer_(io) {}
 
@@ -112,7 +58,11 @@ class Daemon {
         }
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
-        asio::co_spawn(io_, coordinator_.run(), asio::detached);
+        asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
+            coordinator_done_.set();
+            if (e)
+                log_task_failure("coordination", e);
+        });
         if (!start_publisher()) {
             exit_code_ = 1;
             co_await shutdown(SIGTERM);
@@ -176,9 +126,9 @@ class Daemon {
             log::error("cannot start webhook delivery", {{"error", e.what()}});
             return false;
         }
-        publisher_done_ = std::make_shared<bool>(false);
+        publisher_done_ = std::make_shared<Completion>(io_.get_executor());
         asio::co_spawn(io_, publisher_->run(), [done = publisher_done_](std::exception_ptr e) {
-            *done = true;
+            done->set();
             if (!e)
                 return;
             try {
@@ -198,16 +148,13 @@ class Daemon {
         auto longest = milliseconds(0);
         for (const auto& w : config_.webhooks)
             longest = std::max(longest, w.timeout);
-        auto deadline = std::chrono::steady_clock::now() + longest + seconds(5);
-        asio::steady_timer tick(io_);
-        while (!*publisher_done_ && std::chrono::steady_clock::now() < deadline) {
-            tick.expires_after(milliseconds(10));
-            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-        if (!*publisher_done_) {
+        bool stopped = co_await publisher_done_->wait_for(longest + seconds(5));
+        if (!stopped) {
             log::error("webhook delivery did not stop in time");
             exit_code_ = 1;
-            co_return;  // keep the publisher alive: its tasks still refer to it
+            // Kept alive, as its tasks still refer to it; a new one may start meanwhile.
+            stuck_publishers_.push_back(std::move(publisher_));
+            co_return;
         }
         publisher_.reset();
     }
@@ -285,7 +232,8 @@ class Daemon {
                             config_.database.connect_timeout,
                             {"sluice monitor", config_.database.statement_timeout});
                     }
-                    co_await measure_lag(*lag_conn, quoted, subscribers_.statuses());
+                    co_await engine::measure_lag(*lag_conn, quoted, subscribers_.statuses(),
+                                                 config_.database.statement_timeout);
                 } catch (const std::exception&) {
                     failed = Failure::current();
                 }
@@ -321,11 +269,8 @@ class Daemon {
             co_return;
         }
         config::Config next = std::move(*loaded.config);
-        if (next.database.url != config_.database.url ||
-            next.database.events_table != config_.database.events_table ||
-            next.http.listen != config_.http.listen ||
-            next.tailer.batch_size != config_.tailer.batch_size ||
-            next.coordination.failover_after != config_.coordination.failover_after) {
+        if (next.database != config_.database || next.coordination != config_.coordination ||
+            next.tailer != config_.tailer || next.http != config_.http) {
             log::warn(
                 "database, tailer, coordination and http settings change only on restart; kept "
                 "the old ones");
@@ -352,14 +297,14 @@ class Daemon {
         coordinator_.wake();  // new units are taken (and removed ones released) at once
         if (auto level = log::parse_level(next.log.level))
             log::set_level(*level);
-        bool delivery_changed = delivery_fingerprint(next) != delivery_fingerprint(config_);
+        bool delivery_changed = !same_delivery(next, config_);
         if (delivery_changed)
             co_await stop_publisher();
         for (const auto& w : config_.webhooks) {
             bool kept = std::any_of(next.webhooks.begin(), next.webhooks.end(),
                                     [&](const config::Webhook& n) { return n.name == w.name; });
-            // A publisher that did not stop in time still records into the series.
-            if (!kept && !publisher_)
+            // A publisher that did not stop in time (stuck) still records into the series.
+            if (!kept && !publisher_ && stuck_publishers_.empty())
                 metrics_.outbox().remove(w.name);
         }
         config_ = std::move(next);
@@ -386,12 +331,9 @@ class Daemon {
         // The coordinator stops the owned units (draining them) and releases them, so that
         // other instances take them over at once.
         coordinator_.stop();
-        auto deadline = std::chrono::steady_clock::now() + options_.drain + seconds(5);
-        asio::steady_timer tick(io_);
-        while (!coordinator_.done() && std::chrono::steady_clock::now() < deadline) {
-            tick.expires_after(milliseconds(10));
-            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
+        bool released = co_await coordinator_done_.wait_for(options_.drain + seconds(5));
+        if (!released)
+            log::warn("coordination did not release every unit in time; stopping the rest");
         bool drained = co_await subscribers_.stop_all(options_.drain);
         co_await stop_publisher();
         feed_.stop();
@@ -419,8 +361,10 @@ class Daemon {
     bool stopping_ = false;
     int exit_code_ = 0;
     std::unique_ptr<outbox::Publisher> publisher_;
-    std::shared_ptr<bool> publisher_done_ = std::make_shared<bool>(true);
+    std::shared_ptr<Completion> publisher_done_;                        // of publisher_'s run()
+    std::vector<std::unique_ptr<outbox::Publisher>> stuck_publishers_;  // did not stop in time
     // Last: these hold handlers that refer to the members above.
+    Completion coordinator_done_;  // set when coordinator_.run() has ended
     std::unique_ptr<http::Server> server_;
     asio::signal_set signals_;
     asio::steady_timer monitor_timer_;

@@ -1,9 +1,7 @@
 #include "daemon/subscribers.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sstream>
 #include <utility>
 
 #include "infra/log/log.hpp"
@@ -30,34 +28,7 @@ metrics::SubscriberState to_metric(engine::State s) {
     return metrics::SubscriberState::starting;
 }
 
-template <class Range>
-void join(std::ostringstream& out, const Range& items) {
-    for (const auto& i : items)
-        out << i << '\x1f';
-    out << '\x1e';
-}
-
 }  // namespace
-
-std::string fingerprint(const config::Projection& p) {
-    std::ostringstream out;
-    out << p.name << '\x1e' << p.setup << '\x1e' << p.reset << '\x1e';
-    join(out, p.aggregate_types);
-    for (const auto& h : p.handlers)
-        out << h.event_type << '\x1f' << h.sql << '\x1f';
-    out << '\x1e' << p.on_error.retries << ',' << p.on_error.backoff.count() << ','
-        << static_cast<int>(p.on_error.then) << ',' << p.partitions;
-    return out.str();
-}
-
-std::string fingerprint(const config::Webhook& w) {
-    // Only what changes which events are enqueued; delivery settings belong to the publisher.
-    std::ostringstream out;
-    out << w.name << '\x1e';
-    join(out, w.event_types);
-    join(out, w.aggregate_types);
-    return out.str();
-}
 
 Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
                          metrics::SluiceMetrics& metrics, std::string owner,
@@ -67,8 +38,8 @@ Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
 }
 
 void Subscribers::start(const std::string& name, const Unit& unit) {
-    auto entry = std::make_shared<Entry>();
-    entry->fingerprint = unit.fingerprint;
+    auto entry = std::make_shared<Entry>(ex_);
+    entry->definition = unit.definition;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
     entry->runner = std::make_unique<engine::Runner>(
@@ -77,7 +48,7 @@ void Subscribers::start(const std::string& name, const Unit& unit) {
             series->batch_duration_seconds.Observe(seconds);
         });
     asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
-        entry->done = true;
+        entry->done.set();
         if (!e)
             return;
         try {
@@ -108,19 +79,15 @@ asio::awaitable<bool> Subscribers::stop(std::vector<std::string> names,
 asio::awaitable<bool> Subscribers::wait_done(std::vector<std::shared_ptr<Entry>> entries,
                                              std::chrono::milliseconds bound) {
     auto deadline = std::chrono::steady_clock::now() + bound;
-    asio::steady_timer tick(ex_);
     bool all = true;
     for (const auto& e : entries) {
-        while (!e->done && std::chrono::steady_clock::now() < deadline) {
-            tick.expires_after(std::chrono::milliseconds(10));
-            co_await tick.async_wait(asio::use_awaitable);
-        }
-        if (!e->done) {
+        bool ended = co_await e->done.wait_until(deadline);
+        if (!ended) {
             draining_.push_back(e);  // still in its batch: stop_all() waits for it
             all = false;
         }
     }
-    std::erase_if(draining_, [](const auto& e) { return e->done; });
+    std::erase_if(draining_, [](const auto& e) { return e->done.is_set(); });
     co_return all;
 }
 
@@ -141,7 +108,7 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
         for (int i = 0; i < p.partitions; ++i) {
             projections::Part part{i, p.partitions};
             units[projections::part_name(p.name, part)] = {
-                fingerprint(p), metrics::SubscriberKind::projection,
+                config::without_location(p), metrics::SubscriberKind::projection,
                 [p, table = options.quoted_table, timeout, part] {
                     return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
                 }};
@@ -149,8 +116,8 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
     }
     for (const auto& w : config.webhooks) {
         (void)outbox::DispatchSink(w, options.quoted_table);
-        units[w.name] = {fingerprint(w), metrics::SubscriberKind::webhook,
-                         [w, table = options.quoted_table] {
+        units[w.name] = {DispatchFilter{w.name, w.event_types, w.aggregate_types},
+                         metrics::SubscriberKind::webhook, [w, table = options.quoted_table] {
                              return std::make_unique<outbox::DispatchSink>(w, table);
                          }};
     }
@@ -159,7 +126,7 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
     for (const auto& [name, entry] : entries_) {
         auto it = units.find(name);
         bool stopped = entry->runner->status()->state == engine::State::stopped;
-        if (it == units.end() || it->second.fingerprint != entry->fingerprint ||
+        if (it == units.end() || it->second.definition != entry->definition ||
             it->second.kind != entry->kind || stopped) {
             to_stop.push_back(name);
             if (it == units.end() || it->second.kind != entry->kind) {
@@ -226,7 +193,7 @@ asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
 std::vector<std::string> Subscribers::handed_over() {
     std::vector<std::string> out;
     for (const auto& [name, entry] : entries_) {
-        if (entry->done && entry->runner->lost_ownership())
+        if (entry->done.is_set() && entry->runner->lost_ownership())
             out.push_back(name);
     }
     return out;

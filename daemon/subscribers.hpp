@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "config/config.hpp"
@@ -21,14 +22,23 @@
 #include "engine/coordinator.hpp"
 #include "engine/feed.hpp"
 #include "engine/runner.hpp"
+#include "infra/async/completion.hpp"
 
 namespace sluice::daemon {
 
 namespace asio = boost::asio;
 
-// A stable text of everything that defines a subscriber's behaviour: equal text, no restart.
-[[nodiscard]] std::string fingerprint(const config::Projection& p);
-[[nodiscard]] std::string fingerprint(const config::Webhook& w);
+// What a unit's runner is made from; apply() restarts a running unit when it changes.
+// A projection: every field except where it is written (config::without_location). A webhook's
+// dispatcher: only which events it enqueues; delivery settings belong to the publisher.
+struct DispatchFilter {
+    std::string name;
+    std::vector<std::string> event_types;
+    std::vector<std::string> aggregate_types;
+
+    bool operator==(const DispatchFilter&) const = default;
+};
+using UnitDefinition = std::variant<config::Projection, DispatchFilter>;
 
 class Subscribers final : public engine::Work {
   public:
@@ -55,14 +65,15 @@ class Subscribers final : public engine::Work {
 
   private:
     struct Entry {
+        explicit Entry(asio::any_io_executor ex) : done(std::move(ex)) {}
         std::unique_ptr<engine::Runner> runner;
-        std::string fingerprint;
+        UnitDefinition definition;
         metrics::SubscriberKind kind;
         std::shared_ptr<metrics::SubscriberSeries> series;
-        bool done = false;
+        Completion done;  // set when the runner's task has ended
     };
     struct Unit {
-        std::string fingerprint;
+        UnitDefinition definition;
         metrics::SubscriberKind kind;
         std::function<std::unique_ptr<engine::Sink>()> make_sink;
     };

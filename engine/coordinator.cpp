@@ -95,7 +95,6 @@ asio::awaitable<void> Coordinator::run() {
     }
     co_await work_.own({});
     stats_.owned.clear();
-    done_ = true;
 }
 
 asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {

@@ -60,6 +60,8 @@ class Coordinator {
   public:
     Coordinator(asio::any_io_executor ex, CoordinatorOptions options, Work& work);
 
+    // Returns after stop() once the owned units are stopped and released: await its completion
+    // (the daemon's shutdown does, bounded by the drain time).
     asio::awaitable<void> run();
     // Ends run(): owned units stop and are released, the instance row is removed.
     void stop();
@@ -67,7 +69,6 @@ class Coordinator {
     void wake();
 
     [[nodiscard]] const CoordinatorStats& stats() const { return stats_; }
-    [[nodiscard]] bool done() const { return done_; }
     // The period between ticks: a tenth of failover_after, within [200 ms, 1 s].
     [[nodiscard]] std::chrono::milliseconds tick() const;
 
@@ -86,7 +87,6 @@ class Coordinator {
     int backend_pid_ = 0;
     std::set<int> former_backends_;  // server sessions of earlier connections of this instance
     bool stopping_ = false;
-    bool done_ = false;
     std::unique_ptr<asio::steady_timer> timer_;
 };
 

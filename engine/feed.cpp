@@ -18,10 +18,8 @@ using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 constexpr std::size_t cache_batches = 4;
 
-asio::awaitable<void> sleep_for(milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::as_tuple(use_awaitable));
-}
+// Only bounds a LISTEN wait (a NOTIFY or stop() ends it first).
+constexpr milliseconds listen_wait{60000};
 
 // The oldest open transaction that has a transaction id holds back pg_snapshot_xmin.
 const char* horizon_sql =
@@ -33,13 +31,13 @@ const char* horizon_sql =
 }  // namespace
 
 Feed::Feed(asio::any_io_executor ex, FeedOptions options)
-    : options_(std::move(options)), changed_(ex), wake_(ex) {
+    : options_(std::move(options)), stopped_(ex), changed_(ex), wake_(ex) {
     changed_.expires_at(asio::steady_timer::time_point::max());
     wake_.expires_at(asio::steady_timer::time_point::max());
 }
 
 void Feed::stop() {
-    stopping_ = true;
+    stopped_.set();
     wake_.cancel();
     changed_.cancel();
 }
@@ -57,7 +55,7 @@ asio::awaitable<void> Feed::listen_loop() {
     auto ex = co_await asio::this_coro::executor;
     Backoff backoff(milliseconds(100), milliseconds(10000));
     bool first = true;
-    while (!stopping_) {
+    while (!stopped_.is_set()) {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
@@ -71,24 +69,23 @@ asio::awaitable<void> Feed::listen_loop() {
             backoff.reset();
             dirty_ = true;  // anything may have been committed while we were not listening
             wake_fetcher();
-            while (!stopping_) {
-                // The timeout only bounds each wait so stop() is noticed.
-                auto notes = co_await conn.wait_notifications(milliseconds(500));
-                if (!notes.empty()) {
+            while (!stopped_.is_set()) {
+                auto notes = co_await stopped_.unless_set(conn.wait_notifications(listen_wait));
+                if (notes && !notes->empty()) {
                     ++stats_.notify_wakeups;
                     dirty_ = true;
                     wake_fetcher();
                 }
             }
         } catch (const std::exception& e) {
-            if (stopping_)
+            if (stopped_.is_set())
                 break;
             ++stats_.reconnects;
             log::warn("listen connection lost; reconnecting",
                       {{"channel", options_.channel}, {"error", e.what()}});
         }
-        if (!stopping_)
-            co_await sleep_for(backoff.next());
+        if (!stopped_.is_set())
+            (void)co_await stopped_.wait_for(backoff.next());
     }
 }
 
@@ -110,7 +107,7 @@ asio::awaitable<void> Feed::fetch_loop() {
     auto last_horizon_check = std::chrono::steady_clock::time_point{};
     auto next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
     bool horizon_warned = false;
-    while (!stopping_) {
+    while (!stopped_.is_set()) {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
@@ -126,7 +123,7 @@ asio::awaitable<void> Feed::fetch_loop() {
             stats_.down_since = {};
             backoff.reset();
             dirty_ = true;
-            while (!stopping_) {
+            while (!stopped_.is_set()) {
                 stats_.last_progress = std::chrono::steady_clock::now();
                 bool behind_waiter = waiters_ > 0 && head_known_ && wanted_ > head_;
                 if (waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
@@ -180,14 +177,14 @@ asio::awaitable<void> Feed::fetch_loop() {
             if (stats_.down_since == std::chrono::steady_clock::time_point{})
                 stats_.down_since = std::chrono::steady_clock::now();
             stats_.last_error = e.what();
-            if (stopping_)
+            if (stopped_.is_set())
                 break;
             ++stats_.reconnects;
             log::warn("tailer connection lost; reconnecting", {{"error", e.what()}});
         }
         stats_.connected = false;
-        if (!stopping_)
-            co_await sleep_for(backoff.next());
+        if (!stopped_.is_set())
+            (void)co_await stopped_.wait_for(backoff.next());
     }
     changed_.cancel();
 }
@@ -215,7 +212,7 @@ asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after,
                 out.push_back(*it);
             co_return out;
         }
-        if (waited || stopping_ || std::chrono::steady_clock::now() >= deadline) {
+        if (waited || stopped_.is_set() || std::chrono::steady_clock::now() >= deadline) {
             co_return std::vector<EventRow>{};
         }
         waited = true;

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "engine/event_row.hpp"
+#include "infra/async/completion.hpp"
+#include "store/channels.hpp"
 
 namespace sluice::engine {
 
@@ -28,7 +30,7 @@ using std::chrono::milliseconds;
 struct FeedOptions {
     std::string url;
     std::string quoted_table;
-    std::string channel = "sluice_events";
+    std::string channel = std::string(store::default_events_channel);
     int batch_size = 1000;
     milliseconds poll_interval{1000};
     milliseconds horizon_warning{30000};
@@ -84,9 +86,8 @@ class Feed {
     bool dirty_ = true;  // something may be new: a NOTIFY came, or the last fetch was full
     Position wanted_;    // the furthest position a waiter asked from
     int waiters_ = 0;
-    bool stopping_ = false;
-
-    // Timers last: they hold handlers that refer to this object, so they go first.
+    // Last: they hold handlers that refer to this object, so they go first.
+    Completion stopped_;          // set by stop(): ends the listen wait and reconnect pauses
     asio::steady_timer changed_;  // cancelled to wake subscribers waiting in next()
     asio::steady_timer wake_;     // cancelled to wake the fetch loop; expires at the next poll
 };

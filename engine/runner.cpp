@@ -323,7 +323,8 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
     const config::OnError& policy = sink_->on_error();
     pg::ServerError last = first;
     record_error(last, row.position.id);
-    milliseconds delay = policy.backoff;
+    // The documented on_error schedule: `backoff`, then twice the wait before, up to 5 min.
+    Backoff delays(policy.backoff, max_retry_backoff, Backoff::Jitter::none);
     for (int attempt = 1; attempt <= policy.retries && !stopping_; ++attempt) {
         status_->state = State::retrying;
         log::warn("handler failed; retrying", {{sink_->kind(), sink_->name()},
@@ -331,8 +332,7 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
                                                {"attempt", attempt},
                                                {"sqlstate", last.sqlstate()},
                                                {"error", last.what()}});
-        co_await pause(delay);
-        delay = std::min(delay * 2, max_retry_backoff);
+        co_await pause(delays.next());
         if (stopping_)
             co_return false;
         try {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "infra/pg/literal.hpp"
+#include "store/channels.hpp"
 
 namespace sluice::outbox {
 namespace {
@@ -12,6 +13,11 @@ constexpr const char* iso = R"(YYYY-MM-DD"T"HH24:MI:SS.US"Z")";
 
 std::string utc(const std::string& column) {
     return "to_char(" + column + " AT TIME ZONE 'UTC', '" + iso + "')";
+}
+
+// Wakes running publishers (see store::outbox_channel).
+void notify_publishers(pg::Connection& conn, std::string_view payload) {
+    conn.exec("SELECT pg_notify($1, $2)", pg::Params(store::outbox_channel, payload));
 }
 
 }  // namespace
@@ -104,7 +110,7 @@ std::int64_t retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& id
    SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
  WHERE id = ANY($1::bigint[]))SQL",
                             pg::Params(pg::int_array(ids)));
-    conn.exec("SELECT pg_notify('sluice_outbox', '')");  // wake running publishers
+    notify_publishers(conn, "");
     return std::stoll(result.affected());
 }
 
@@ -114,7 +120,7 @@ std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,
    SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
  WHERE webhook = $1 AND state = $2)SQL",
                             pg::Params(webhook, state));
-    conn.exec("SELECT pg_notify('sluice_outbox', '')");
+    notify_publishers(conn, "");
     return std::stoll(result.affected());
 }
 
@@ -123,7 +129,7 @@ bool enable(pg::Connection& conn, const std::string& webhook) {
  WHERE webhook = $1 RETURNING disabled_at IS NOT NULL)SQL",
                             pg::Params(webhook));
     // Running publishers re-read their state at once instead of at their next check (5 s).
-    conn.exec("SELECT pg_notify('sluice_outbox', 'webhook_state')");
+    notify_publishers(conn, store::outbox_state_payload);
     return result.rows() == 1 && result.boolean(0, 0);
 }
 

@@ -68,7 +68,7 @@ std::string message_id(std::string_view webhook, std::int64_t event_id) {
     return id;
 }
 
-std::string build_body(const EventRow& event) {
+std::string build_body(const WebhookEvent& event) {
     std::string body;
     body.reserve(event.payload.size() + (event.metadata ? event.metadata->size() : 4) + 256);
     body += "{\"type\":" + quoted(event.event_type);
@@ -85,7 +85,7 @@ std::string build_body(const EventRow& event) {
     return body;
 }
 
-Message build_message(const config::Webhook& webhook, const EventRow& event,
+Message build_message(const config::Webhook& webhook, const WebhookEvent& event,
                       std::int64_t now_unix_seconds) {
     Message m;
     m.id = message_id(webhook.name, event.id);

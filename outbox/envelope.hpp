@@ -19,8 +19,9 @@ namespace sluice::outbox {
 using Microseconds = std::chrono::microseconds;
 using SysTime = std::chrono::sys_time<Microseconds>;
 
-// One events row as the outbox reads it.
-struct EventRow {
+// One event as a webhook message carries it: the whole events row, payload included (unlike
+// engine::EventRow, which holds only a position and the columns subscribers filter by).
+struct WebhookEvent {
     std::int64_t id = 0;
     std::string aggregate_id;
     std::string aggregate_type;
@@ -51,13 +52,13 @@ struct Message {
 // {"type","timestamp","data":{"id","aggregate_id","aggregate_type","version","payload",
 // "metadata"}}. payload and metadata are embedded verbatim after validation, so numbers keep
 // the exact text PostgreSQL produced (no round trip through double).
-[[nodiscard]] std::string build_body(const EventRow& event);
+[[nodiscard]] std::string build_body(const WebhookEvent& event);
 
 // Body plus headers: webhook-id, webhook-timestamp, webhook-signature, content-type,
 // user-agent, then the configured static headers. A configured header may replace user-agent
 // but never the webhook-*, content-type, content-length, host, connection or
 // transfer-encoding headers (those are ignored).
-[[nodiscard]] Message build_message(const config::Webhook& webhook, const EventRow& event,
+[[nodiscard]] Message build_message(const config::Webhook& webhook, const WebhookEvent& event,
                                     std::int64_t now_unix_seconds);
 
 }  // namespace sluice::outbox

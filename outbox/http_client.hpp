@@ -3,8 +3,8 @@
 // handshake, send, response). Redirects are never followed. The response body is read up to
 // body_limit but only its first keep_response_bytes are kept.
 //
-// Threading: not thread-safe. Use one client from one strand (the publisher's per-webhook
-// strand). The number of connections is bounded by the caller's concurrency: post() opens a new
+// Threading: not thread-safe; the event-loop thread only (one client per webhook worker).
+// The number of connections is bounded by the caller's concurrency: post() opens a new
 // connection only when no idle one is available, and at most max_idle are kept for reuse; the
 // publisher never has more than max_in_flight post() calls outstanding.
 // Lifetime: the client must outlive every post() it started.
@@ -49,7 +49,7 @@ struct Response {
     std::optional<std::string> retry_after;
     bool reused_connection = false;
 
-    [[nodiscard]] AttemptOutcome outcome() const { return {status, error, retry_after}; }
+    [[nodiscard]] EndpointReply outcome() const { return {status, error, retry_after}; }
 };
 
 class HttpClient {

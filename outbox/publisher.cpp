@@ -5,12 +5,16 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "infra/backoff/backoff.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
+#include "infra/pg/literal.hpp"
+#include "store/channels.hpp"
 
 namespace sluice::outbox {
 
@@ -23,16 +27,13 @@ namespace {
 
 constexpr int retention_batch = 1000;
 constexpr int max_retention_batches = 100;  // per pass; the next pass continues
-constexpr milliseconds notification_wait = 1s;
+constexpr milliseconds notification_wait = 60s;
 
 }  // namespace
 
 Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings,
                      DeliveryMetrics& metrics)
-    : strand_(asio::make_strand(executor)),
-      settings_(std::move(settings)),
-      listen_timer_(strand_),
-      maintain_timer_(strand_) {
+    : executor_(executor), settings_(std::move(settings)), stopped_(executor) {
     for (const auto& webhook : settings_.webhooks) {
         WorkerSettings ws{.webhook = webhook,
                           .database = settings_.database,
@@ -57,13 +58,13 @@ PublisherSettings Publisher::settings_from(const config::Config& config) {
 }
 
 void Publisher::stop() {
-    if (stopping_.exchange(true))
-        return;
-    for (auto& w : workers_)
-        w->stop();
-    asio::post(strand_, [this] {
-        listen_timer_.cancel();
-        maintain_timer_.cancel();
+    // Inline on the loop's thread; from another thread, posted to it.
+    asio::dispatch(executor_, [this] {
+        if (stopped_.is_set())
+            return;
+        stopped_.set();
+        for (auto& w : workers_)
+            w->stop();
     });
 }
 
@@ -72,23 +73,16 @@ void Publisher::wake_all() {
         w->wake();
 }
 
-asio::awaitable<void> Publisher::pause(asio::steady_timer& timer, milliseconds duration) {
-    if (stopping_)
-        co_return;
-    timer.expires_after(duration);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
 asio::awaitable<void> Publisher::run() {
     if (workers_.empty())
         co_return;
     using Op =
-        decltype(asio::co_spawn(strand_, std::declval<asio::awaitable<void>>(), asio::deferred));
+        decltype(asio::co_spawn(executor_, std::declval<asio::awaitable<void>>(), asio::deferred));
     std::vector<Op> ops;
     for (auto& w : workers_)
-        ops.push_back(asio::co_spawn(w->strand(), w->run(), asio::deferred));
-    ops.push_back(asio::co_spawn(strand_, listen(), asio::deferred));
-    ops.push_back(asio::co_spawn(strand_, maintain(), asio::deferred));
+        ops.push_back(asio::co_spawn(executor_, w->run(), asio::deferred));
+    ops.push_back(asio::co_spawn(executor_, listen(), asio::deferred));
+    ops.push_back(asio::co_spawn(executor_, maintain(), asio::deferred));
     auto [order, exceptions] =
         co_await asio::experimental::make_parallel_group(std::move(ops))
             .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
@@ -101,21 +95,26 @@ asio::awaitable<void> Publisher::run() {
 
 asio::awaitable<void> Publisher::listen() {
     std::optional<pg::AsyncConnection> db;
-    milliseconds backoff = 0ms;
-    while (!stopping_) {
+    Backoff backoff(250ms, 30s);
+    while (!stopped_.is_set()) {
         Failure failed;
         try {
             if (!db) {
                 db.emplace(co_await pg::AsyncConnection::connect(
-                    strand_, settings_.database.url, settings_.database.connect_timeout,
+                    executor_, settings_.database.url, settings_.database.connect_timeout,
                     {"sluice outbox listener", settings_.database.statement_timeout}));
-                co_await db->query(std::string("LISTEN ") + outbox_notify_channel, {},
-                                   settings_.database.statement_timeout);
+                co_await db->query(
+                    "LISTEN " + pg::quote_identifier(std::string(store::outbox_channel)), {},
+                    settings_.database.statement_timeout);
                 wake_all();  // rows enqueued while we were not listening
             }
-            auto notes = co_await db->wait_notifications(notification_wait);
+            // Until a notification comes or stop() (the bound only keeps the wait finite).
+            auto woken = co_await stopped_.unless_set(db->wait_notifications(notification_wait));
+            if (!woken)
+                break;
+            auto notes = std::move(*woken);
             bool state_changed = std::any_of(notes.begin(), notes.end(), [](const auto& n) {
-                return n.payload == outbox_state_payload;
+                return n.payload == store::outbox_state_payload;
             });
             if (state_changed) {
                 for (auto& w : workers_)
@@ -123,16 +122,16 @@ asio::awaitable<void> Publisher::listen() {
             } else if (!notes.empty()) {
                 wake_all();
             }
-            backoff = 0ms;
+            backoff.reset();
         } catch (const std::exception&) {
             failed = Failure::current();
         }
         if (failed) {
             db.reset();
-            backoff = std::clamp(backoff * 2, milliseconds(250), milliseconds(30s));
+            auto retry_in = backoff.next();
             log::warn("outbox listener lost its database connection; workers keep polling",
-                      {{"error", failed.what()}, {"retry_in_ms", backoff.count()}});
-            co_await pause(listen_timer_, backoff);
+                      {{"error", failed.what()}, {"retry_in_ms", retry_in.count()}});
+            (void)co_await stopped_.wait_for(retry_in);
         }
     }
 }
@@ -140,12 +139,12 @@ asio::awaitable<void> Publisher::listen() {
 asio::awaitable<void> Publisher::maintain() {
     std::optional<pg::AsyncConnection> db;
     auto next_retention = Clock::now();
-    while (!stopping_) {
+    while (!stopped_.is_set()) {
         Failure failed;
         try {
             if (!db) {
                 db.emplace(co_await pg::AsyncConnection::connect(
-                    strand_, settings_.database.url, settings_.database.connect_timeout,
+                    executor_, settings_.database.url, settings_.database.connect_timeout,
                     {"sluice outbox maintenance", settings_.database.statement_timeout}));
             }
             bool retention = Clock::now() >= next_retention;
@@ -159,7 +158,7 @@ asio::awaitable<void> Publisher::maintain() {
             db.reset();
             log::warn("outbox maintenance failed", {{"error", failed.what()}});
         }
-        co_await pause(maintain_timer_, settings_.maintenance_interval);
+        (void)co_await stopped_.wait_for(settings_.maintenance_interval);
     }
 }
 
@@ -180,7 +179,7 @@ asio::awaitable<void> Publisher::maintenance_pass(pg::AsyncConnection& db, bool 
     if (!retention)
         co_return;
     std::int64_t deleted = 0;
-    for (int batch = 0; batch < max_retention_batches && !stopping_; ++batch) {
+    for (int batch = 0; batch < max_retention_batches && !stopped_.is_set(); ++batch) {
         auto step = retention_step(settings_.outbox.retention, retention_batch);
         auto result = co_await db.query(step.sql_or_name, step.params, timeout);
         auto n = std::stoll(result.affected());

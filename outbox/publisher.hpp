@@ -1,5 +1,5 @@
 // Webhook delivery for every webhook of a configuration: one WebhookWorker per webhook (own
-// strand, database connection, HTTP connection pool), one LISTEN connection on sluice_outbox
+// database connection, HTTP connection pool), one LISTEN connection on store::outbox_channel
 // that wakes the workers when rows are enqueued or re-queued and makes them re-read their
 // disabled state when `sluice outbox enable` ran, and one maintenance connection that refreshes
 // queue counts and deletes delivered rows past outbox.retention in batches of 1000.
@@ -12,34 +12,30 @@
 // Every webhook's sluice_outbox_* series is recorded into as things happen: attempts, latency,
 // in-flight and disabled by its worker, queue sizes by the maintenance loop.
 // run() returns once every worker has finished and recorded its in-flight deliveries (each
-// bounded by its webhook timeout) and the helper loops have ended (within ~1 s of stop()).
-// Do not cancel run() through Asio cancellation; use stop(). The Publisher must outlive run().
+// bounded by its webhook timeout) and the helper loops have ended (at once: stop() interrupts
+// their waits). Do not cancel run() through Asio cancellation; use stop(). The Publisher must
+// outlive run().
+// Threading: the event-loop thread only (no strands, no locks), except stop(), which another
+// thread (a test) may call: it then only posts to the loop.
 //
 // Error policy: the constructor throws std::invalid_argument / std::runtime_error for
 // configuration errors (URL, TLS files, secrets), with the webhook name. Nothing in run() ends
 // the daemon: database and endpoint failures are logged (webhook=<name>) and retried.
 #pragma once
 
-#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <memory>
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/async/completion.hpp"
 #include "outbox/delivery_metrics.hpp"
 #include "outbox/webhook_worker.hpp"
 
 namespace sluice::outbox {
-
-inline constexpr const char* outbox_notify_channel = "sluice_outbox";
-// The payload of a NOTIFY on outbox_notify_channel that says a webhook_state row changed
-// (`sluice outbox enable`): every worker re-reads its state at once. Any other payload (the
-// enqueue trigger sends '') means new rows may be due.
-inline constexpr const char* outbox_state_payload = "webhook_state";
 
 struct PublisherSettings {
     config::Database database;
@@ -66,22 +62,16 @@ class Publisher {
     void stop();
 
   private:
-    using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-
     boost::asio::awaitable<void> listen();
     boost::asio::awaitable<void> maintain();
     boost::asio::awaitable<void> maintenance_pass(pg::AsyncConnection& db, bool retention);
-    boost::asio::awaitable<void> pause(boost::asio::steady_timer& timer,
-                                       std::chrono::milliseconds duration);
     void wake_all();
 
-    Strand strand_;
+    boost::asio::any_io_executor executor_;
     PublisherSettings settings_;
     std::vector<std::unique_ptr<WebhookWorker>> workers_;
-    std::atomic<bool> stopping_{false};
-    // Declared last: stop() cancels them, and they must go before what the loops use.
-    boost::asio::steady_timer listen_timer_;
-    boost::asio::steady_timer maintain_timer_;
+    // Declared last: set by stop(), it wakes the helper loops' waits, which refer to the above.
+    Completion stopped_;
 };
 
 }  // namespace sluice::outbox

@@ -97,7 +97,7 @@ std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view v) {
 
 }  // namespace
 
-std::string_view outcome_label(const AttemptOutcome& outcome) {
+std::string_view outcome_label(const EndpointReply& outcome) {
     // Indices into outcome_labels: 2xx 3xx 4xx 5xx timeout network tls.
     constexpr std::size_t timeout = 4, network = 5, tls = 6;
     switch (outcome.error) {
@@ -142,7 +142,7 @@ milliseconds with_jitter(milliseconds base, double jitter, double u) {
     return milliseconds(std::max<long long>(ms, 0));
 }
 
-Decision decide(const AttemptOutcome& outcome, int attempts, const config::Retry& retry,
+Decision decide(const EndpointReply& outcome, int attempts, const config::Retry& retry,
                 std::chrono::system_clock::time_point now, const UniformRandom& random) {
     Decision d;
     d.label = outcome_label(outcome);

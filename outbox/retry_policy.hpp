@@ -17,7 +17,9 @@ namespace sluice::outbox {
 // Why an attempt got no HTTP status. none = a status was received.
 enum class ErrorKind { none, timeout, network, tls };
 
-struct AttemptOutcome {
+// What the endpoint answered to one attempt, or why it did not (outcome_label() gives its
+// metrics label).
+struct EndpointReply {
     int status = 0;  // 0 when no response
     ErrorKind error = ErrorKind::none;
     std::optional<std::string> retry_after;  // the Retry-After header, verbatim
@@ -46,7 +48,7 @@ inline constexpr std::array<std::string_view, 7> outcome_labels = {
 
 // One of outcome_labels. A status outside 200..599 (which HTTP/1.1 does not allow as a final
 // response) counts as "network".
-[[nodiscard]] std::string_view outcome_label(const AttemptOutcome& outcome);
+[[nodiscard]] std::string_view outcome_label(const EndpointReply& outcome);
 
 // Retry-After as seconds ("120") or an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT"),
 // relative to now and clamped to [1s, 1h]. nullopt when it is neither.
@@ -57,7 +59,7 @@ inline constexpr std::array<std::string_view, 7> outcome_labels = {
 // the next one waits schedule[k-1] ± jitter; once k > schedule.size() the message is dead.
 // 429 and 503 with a parseable Retry-After wait for that (clamped) instead, without jitter.
 // 3xx is a failure: redirects are never followed.
-[[nodiscard]] Decision decide(const AttemptOutcome& outcome, int attempts,
+[[nodiscard]] Decision decide(const EndpointReply& outcome, int attempts,
                               const config::Retry& retry, std::chrono::system_clock::time_point now,
                               const UniformRandom& random);
 

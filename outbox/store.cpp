@@ -120,7 +120,7 @@ std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
         r.aggregate_id = std::string(result.text(i, 3));
         r.event_timestamp = micros(result.int64(i, 4));
         if (!result.is_null(i, 5)) {
-            EventRow e;
+            WebhookEvent e;
             e.id = result.int64(i, 5);
             e.aggregate_id = r.aggregate_id;
             e.aggregate_type = std::string(result.text(i, 6));

@@ -28,7 +28,7 @@ struct ClaimedRow {
     int attempts = 0;  // attempts made before this one
     std::string aggregate_id;
     SysTime event_timestamp{};
-    std::optional<EventRow> event;
+    std::optional<WebhookEvent> event;
 };
 
 // The statements a delivery worker runs for every batch are prepared once per connection

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "infra/backoff/backoff.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "outbox/signature.hpp"
@@ -18,9 +19,6 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr milliseconds min_backoff = 250ms;
-constexpr milliseconds max_backoff = 30s;
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -65,22 +63,20 @@ const config::Webhook& validated(const config::Webhook& webhook) {
 
 WebhookWorker::WebhookWorker(asio::any_io_executor executor, WorkerSettings settings,
                              WebhookMetrics metrics)
-    : strand_(asio::make_strand(executor)),
+    : executor_(std::move(executor)),
       settings_((validated(settings.webhook), std::move(settings))),
       metrics_(metrics),
       random_(std::random_device{}()),
-      client_(strand_, client_options(settings_)),
-      wake_timer_(strand_) {}
+      client_(executor_, client_options(settings_)),
+      wake_timer_(executor_) {}
 
 void WebhookWorker::wake() {
-    asio::post(strand_, [this] { wake_now(); });
+    wake_now();
 }
 
 void WebhookWorker::stop() {
-    asio::post(strand_, [this] {
-        stopping_ = true;
-        wake_now();
-    });
+    stopping_ = true;
+    wake_now();
 }
 
 milliseconds WebhookWorker::lease() const {
@@ -89,10 +85,8 @@ milliseconds WebhookWorker::lease() const {
 }
 
 void WebhookWorker::recheck_state() {
-    asio::post(strand_, [this] {
-        next_state_check_ = {};
-        wake_now();
-    });
+    next_state_check_ = {};
+    wake_now();
 }
 
 void WebhookWorker::wake_now() {
@@ -119,16 +113,16 @@ asio::awaitable<void> WebhookWorker::run() {
         Failure failed;
         try {
             more = co_await cycle();
-            backoff_ = 0ms;
+            backoff_.reset();
         } catch (const std::exception&) {
             failed = Failure::current();
         }
         if (failed) {
             db_.reset();  // reconnect: the connection may be broken or mid-pipeline
-            backoff_ = std::clamp(backoff_ * 2, min_backoff, max_backoff);
+            auto retry_in = backoff_.next();
             log::warn(
                 "outbox database error",
-                {{"webhook", name()}, {"error", failed.what()}, {"retry_in_ms", backoff_.count()}});
+                {{"webhook", name()}, {"error", failed.what()}, {"retry_in_ms", retry_in.count()}});
             if (stopping_ && in_flight_ == 0) {
                 if (!completed_.empty()) {
                     log::warn(
@@ -144,13 +138,13 @@ asio::awaitable<void> WebhookWorker::run() {
                 ready_.clear();
                 break;
             }
-            co_await sleep(backoff_);
+            co_await sleep(retry_in);
             continue;
         }
         if (drained())
             break;
         if (more) {
-            co_await asio::post(strand_, asio::use_awaitable);  // let deliveries run
+            co_await asio::post(executor_, asio::use_awaitable);  // let deliveries run
             continue;
         }
         co_await sleep(stopping_ ? settings_.poll_interval : next_sleep_);
@@ -166,7 +160,7 @@ asio::awaitable<bool> WebhookWorker::cycle() {
         // jit off: the claim's estimated cost (a correlated subquery per candidate row) can pass
         // jit_above_cost; compiling it takes tens of ms, running it about one.
         db_.emplace(co_await pg::AsyncConnection::connect(
-            strand_, settings_.database.url, settings_.database.connect_timeout,
+            executor_, settings_.database.url, settings_.database.connect_timeout,
             {"sluice outbox", settings_.database.statement_timeout, pg::Jit::off}));
         for (auto& statement :
              worker_statements(settings_.database.events_table, settings_.webhook.ordering)) {
@@ -247,7 +241,7 @@ void WebhookWorker::dispatch() {
             continue;
         }
         ++in_flight_;
-        asio::co_spawn(strand_, deliver(std::move(ready.row)), [](std::exception_ptr e) {
+        asio::co_spawn(executor_, deliver(std::move(ready.row)), [](std::exception_ptr e) {
             // deliver() catches everything it can; this only reports what escaped it.
             if (e)
                 log::error("webhook delivery task failed unexpectedly");

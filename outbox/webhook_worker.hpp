@@ -1,11 +1,11 @@
-// Delivery for one webhook: its own strand, database connection and HTTP client, so a slow or
+// Delivery for one webhook: its own database connection and HTTP client, so a slow or
 // black-holed endpoint never delays another webhook. One loop claims due rows (leased, no open
 // transaction) and records finished attempts, both in one round trip and one transaction per
 // batch; deliveries run up to max_in_flight at a time, fed from at most max_in_flight claimed
 // rows kept ready, so sending goes on while the next batch is recorded and claimed. It sleeps until
 // woken (NOTIFY, a finished delivery, stop) or until the next row is due, at most poll_interval.
-// Threading: all state lives on the worker's strand; wake() and stop() may be called from any
-// thread. Lifetime: the worker must outlive run(); run() returns only after every delivery it
+// Threading: the event-loop thread only, like the rest of sluice (no strand, no locks).
+// Lifetime: the worker must outlive run(); run() returns only after every delivery it
 // started has finished (each is bounded by the webhook timeout).
 // Error policy: database and endpoint failures are logged with webhook=<name> and retried with
 // a bounded backoff; run() does not throw for them. The constructor throws for configuration
@@ -15,7 +15,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/backoff/backoff.hpp"
 #include "infra/pg/async_connection.hpp"
 #include "outbox/delivery_metrics.hpp"
 #include "outbox/http_client.hpp"
@@ -46,8 +46,6 @@ struct WorkerSettings {
 
 class WebhookWorker {
   public:
-    using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-
     // Records attempts, deliveries, in-flight and disabled into `metrics` as they happen.
     WebhookWorker(boost::asio::any_io_executor executor, WorkerSettings settings,
                   WebhookMetrics metrics);
@@ -59,7 +57,6 @@ class WebhookWorker {
     void recheck_state();  // webhook_state changed (`sluice outbox enable`): re-read it now
     void stop();           // stop claiming, finish and record what is in flight, then run() returns
 
-    [[nodiscard]] const Strand& strand() const { return strand_; }
     [[nodiscard]] const std::string& name() const { return settings_.webhook.name; }
     [[nodiscard]] const WebhookMetrics& metrics() const { return metrics_; }
 
@@ -75,7 +72,7 @@ class WebhookWorker {
     void finish(AttemptRecord record);
     void wake_now();
 
-    Strand strand_;
+    boost::asio::any_io_executor executor_;
     WorkerSettings settings_;
     WebhookMetrics metrics_;
     std::mt19937_64 random_;
@@ -94,7 +91,7 @@ class WebhookWorker {
     bool disabled_ = false;
     std::chrono::steady_clock::time_point next_state_check_{};
     std::chrono::milliseconds next_sleep_{0};
-    std::chrono::milliseconds backoff_{0};
+    Backoff backoff_{std::chrono::milliseconds(250), std::chrono::seconds(30)};  // db failures
     bool stopping_ = false;
     bool woken_ = false;
     // Declared last: deliveries and stop() cancel it, so it must be destroyed first.

@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS sluice.webhook_state (
 
 CREATE OR REPLACE FUNCTION sluice.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-  PERFORM pg_notify('sluice_outbox', '');
+  PERFORM pg_notify({{outbox_channel}}, '');
   RETURN NULL;
 END $fn$;
 DROP TRIGGER IF EXISTS sluice_notify_outbox ON sluice.outbox;
@@ -263,11 +263,14 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         sql = replace_all(std::move(sql), "{{events_literal}}", pg::quote_literal(quoted));
         sql = replace_all(std::move(sql), "{{events}}", quoted);
         sql = replace_all(std::move(sql), "{{base}}", base);
+        sql = replace_all(std::move(sql), "{{outbox_channel}}",
+                          pg::quote_literal(std::string(outbox_channel)));
         return replace_all(std::move(sql), "{{channel}}",
                            pg::quote_literal(options.notify_channel));
     };
     return {
-        {1, "sluice schema: checkpoints, parked events, outbox, owners", "sluice", core_sql},
+        {1, "sluice schema: checkpoints, parked events, outbox, owners", "sluice",
+         expand(core_sql)},
         {2, "events table (created when absent)", options.events_table, expand(events_table_sql)},
         {3, "events: transaction_id, position index, notify trigger", options.events_table,
          expand(events_additions_sql)},

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "store/channels.hpp"
+
 namespace sluice::store {
 
 struct Migration {
@@ -21,13 +23,12 @@ struct Migration {
 
 struct SchemaOptions {
     std::string events_table = "events";  // optionally schema-qualified: app.events
-    std::string notify_channel = "sluice_events";
+    std::string notify_channel = std::string(default_events_channel);
 };
 
 [[nodiscard]] std::vector<Migration> migrations(const SchemaOptions& options);
 
 // Advisory lock key that serialises concurrent migrations.
 inline constexpr long long migrate_lock_key = 0x736c756963650001LL;  // "sluice" + 1
-inline constexpr const char* outbox_channel = "sluice_outbox";
 
 }  // namespace sluice::store

@@ -2,16 +2,21 @@
 
 #include "daemon/commands/commands.hpp"
 #include "infra/pg/literal.hpp"
+#include "store/channels.hpp"
 #include "store/migrate.hpp"
 
 namespace sluice::daemon {
 
+// config/ states the default channel on its own (it cannot include store/); keep them one.
+static_assert(config::Database{}.notify_channel == store::default_events_channel);
+
 int migrate_command(const std::vector<std::string>& args) {
     po::options_description options("Options");
     add_database_options(options);
-    options.add_options()("notify-channel",
-                          po::value<std::string>()->default_value("sluice_events"),
-                          "the channel the events trigger notifies");
+    options.add_options()(
+        "notify-channel",
+        po::value<std::string>()->default_value(std::string(store::default_events_channel)),
+        "the channel the events trigger notifies");
     po::variables_map vm;
     if (!parse_options("migrate", "[--database-url URL] [--events-table events]", options, args,
                        vm)) {

@@ -9,6 +9,7 @@
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/http_get.hpp"
 #include "daemon/commands/table.hpp"
+#include "engine/lag.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
@@ -27,18 +28,12 @@ json::object status_from_database(const std::string& url, const std::string& eve
     std::string table = pg::quote_qualified(events_table);
     std::string names_array = pg::text_array(names);
     auto r = conn.exec(
-        "SELECT c.name, c.transaction_id::text, c.event_id,"
-        " (SELECT count(*) FROM (SELECT 1 FROM " +
-            table +
-            " e WHERE (e.transaction_id, e.id) > (c.transaction_id, c.event_id) LIMIT 1000000) s),"
-            " coalesce((SELECT extract(epoch FROM now() - e.timestamp)::float8 FROM " +
-            table +
-            " e WHERE (e.transaction_id, e.id) > (c.transaction_id, c.event_id)"
-            " ORDER BY e.transaction_id, e.id LIMIT 1), 0),"
-            " (SELECT count(*) FROM sluice.parked_events p WHERE p.subscriber = c.name),"
-            " coalesce((SELECT o.instance_id FROM sluice.owners o WHERE o.name = c.name), '')"
-            " FROM sluice.checkpoints c"
-            " WHERE cardinality($1::text[]) = 0 OR c.name = ANY($1::text[]) ORDER BY c.name",
+        "SELECT c.name, c.transaction_id::text, c.event_id, lag.lag_events, lag.lag_seconds,"
+        " (SELECT count(*) FROM sluice.parked_events p WHERE p.subscriber = c.name),"
+        " coalesce((SELECT o.instance_id FROM sluice.owners o WHERE o.name = c.name), '')"
+        " FROM sluice.checkpoints c CROSS JOIN LATERAL " +
+            engine::lag_lateral(table, "c") +
+            " lag WHERE cardinality($1::text[]) = 0 OR c.name = ANY($1::text[]) ORDER BY c.name",
         pg::Params(names_array));
     json::array subs;
     for (int i = 0; i < r.rows(); ++i) {
@@ -49,8 +44,7 @@ json::object status_from_database(const std::string& url, const std::string& eve
         o["position"] = json::object{{"transaction_id", std::string(r.text(i, 1))},
                                      {"event_id", r.int64(i, 2)}};
         o["lag_events"] = r.int64(i, 3);
-        o["lag_seconds"] =
-            r.int64(i, 3) == 0 ? 0.0 : std::strtod(std::string(r.text(i, 4)).c_str(), nullptr);
+        o["lag_seconds"] = std::strtod(std::string(r.text(i, 4)).c_str(), nullptr);
         o["parked"] = r.int64(i, 5);
         o["last_error"] = "";
         o["owner"] = std::string(r.text(i, 6));

@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
@@ -49,7 +48,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
         if (ec) {
             // E.g. out of file descriptors: back off instead of spinning on the error.
             log::warn("http accept failed", {{"error", ec.message()}});
-            asio::steady_timer backoff(state->strand, std::chrono::milliseconds(100));
+            asio::steady_timer backoff(state->executor, std::chrono::milliseconds(100));
             co_await backoff.async_wait(use_tuple);
             continue;
         }
@@ -60,7 +59,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
             continue;
         }
         ++state->sessions;
-        asio::co_spawn(state->strand, run_session(state, std::move(socket)),
+        asio::co_spawn(state->executor, run_session(state, std::move(socket)),
                        log_failure("http session"));
     }
 }
@@ -77,8 +76,8 @@ asio::awaitable<bool> drained_by(std::shared_ptr<Server::State> state, Clock::ti
     co_return true;
 }
 
-asio::awaitable<void> stop_on_strand(std::shared_ptr<Server::State> state,
-                                     std::chrono::milliseconds grace) {
+asio::awaitable<void> stop_server(std::shared_ptr<Server::State> state,
+                                  std::chrono::milliseconds grace) {
     state->stopping = true;
     boost::system::error_code ignored;
     state->acceptor.close(ignored);
@@ -112,12 +111,10 @@ Server::Server(asio::any_io_executor executor, Router router, ServerOptions opti
     : state_(std::make_shared<State>(std::move(executor), std::move(router), std::move(options))) {}
 
 Server::~Server() {
-    asio::dispatch(state_->strand, [state = state_] {
-        state->stopping = true;
-        boost::system::error_code ignored;
-        state->acceptor.close(ignored);
-        state->close_connections(true);
-    });
+    state_->stopping = true;
+    boost::system::error_code ignored;
+    state_->acceptor.close(ignored);
+    state_->close_connections(true);
 }
 
 void Server::start() {
@@ -129,7 +126,7 @@ void Server::start() {
     s.acceptor.listen(asio::socket_base::max_listen_connections);
     s.port = s.acceptor.local_endpoint().port();
     s.accepting = true;
-    asio::co_spawn(s.strand, accept_loop(state_), log_failure("http accept loop"));
+    asio::co_spawn(s.executor, accept_loop(state_), log_failure("http accept loop"));
 }
 
 std::uint16_t Server::port() const {
@@ -146,7 +143,7 @@ std::uint64_t Server::connections_accepted() const {
 
 asio::awaitable<void> Server::stop(std::chrono::milliseconds grace) {
     // Not a coroutine itself: the returned awaitable owns the state, not `this`.
-    return asio::co_spawn(state_->strand, stop_on_strand(state_, grace), asio::use_awaitable);
+    return stop_server(state_, grace);
 }
 
 }  // namespace sluice::http

@@ -2,9 +2,9 @@
 // Serves a Router: GET only, bounded request size, a read deadline on every request (which
 // also ends idle keep-alive connections), a write deadline on every response, and a bounded
 // number of concurrent connections (connections beyond it are closed at once).
-// Thread-safety: all socket work runs on one strand of the given executor, so the io_context
-// may run on several threads. start(), port() and stop() may be called from any thread; the
-// router is fixed at construction and its handlers run on that strand.
+// Threading: one thread. Everything, the router's handlers included, runs on the thread that
+// runs the executor's io_context; call start(), port() and stop() from it too. The router is
+// fixed at construction.
 // Lifetime: the coroutines own the shared server state, so destroying the Server without
 // awaiting stop() is safe (it closes everything), but only stop() waits for them to finish.
 // Error policy: start() throws boost::system::system_error when the address cannot be bound.

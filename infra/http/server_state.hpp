@@ -1,11 +1,9 @@
 // Internal to sluice_http: the state shared by the Server object and its coroutines.
-// Every member except the atomics is touched only on `strand`.
+// Threading: touched only on the thread running the executor's io_context (one thread).
 #pragma once
 
-#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <map>
 
@@ -15,11 +13,11 @@ namespace sluice::http {
 
 struct Server::State {
     State(boost::asio::any_io_executor executor, Router r, ServerOptions o)
-        : strand(boost::asio::make_strand(executor)),
+        : executor(std::move(executor)),
           router(std::move(r)),
           options(std::move(o)),
-          acceptor(strand),
-          changed(strand) {}
+          acceptor(this->executor),
+          changed(this->executor) {}
 
     // A live connection as stop() sees it.
     struct Connection {
@@ -31,7 +29,7 @@ struct Server::State {
     void notify_changed() { changed.cancel(); }
     void close_connections(bool including_writing);
 
-    boost::asio::strand<boost::asio::any_io_executor> strand;
+    boost::asio::any_io_executor executor;
     const Router router;
     const ServerOptions options;
     boost::asio::ip::tcp::acceptor acceptor;
@@ -41,8 +39,8 @@ struct Server::State {
     std::size_t sessions = 0;  // spawned session coroutines not yet ended
     std::uint64_t next_id = 0;
     std::map<std::uint64_t, Connection*> connections;  // registered by running sessions
-    std::atomic<std::uint16_t> port{0};
-    std::atomic<std::uint64_t> accepted{0};
+    std::uint16_t port = 0;
+    std::uint64_t accepted = 0;
 };
 
 // One connection's request/response loop; owns the socket. Defined in session.cpp.

@@ -1,5 +1,7 @@
 #include "engine_fixture.hpp"
 
+#include "infra/pg/literal.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <exception>
 
@@ -18,7 +20,7 @@ template <class Options>
 Options options_for(const std::string& url, std::chrono::milliseconds poll) {
     Options o;
     o.url = url;
-    o.quoted_table = store::quote_qualified("events");
+    o.quoted_table = pg::quote_qualified("events");
     o.batch_size = 100;
     o.poll_interval = poll;
     o.connect_timeout = 5s;

@@ -9,8 +9,8 @@ namespace {
 
 using namespace std::chrono;
 
-EventRow order_created() {
-    EventRow e;
+WebhookEvent order_created() {
+    WebhookEvent e;
     e.id = 42;
     e.aggregate_id = "6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77";
     e.aggregate_type = "Order";

@@ -28,7 +28,7 @@ Message message(std::int64_t event_id = 1) {
     w.name = "orders";
     w.secrets = secrets;
     w.headers = {{"X-Tenant", "acme"}};
-    EventRow e;
+    WebhookEvent e;
     e.id = event_id;
     e.aggregate_id = "6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77";
     e.aggregate_type = "Order";

@@ -1,0 +1,57 @@
+#include "engine/lag.hpp"
+
+#include <map>
+
+namespace sluice::engine {
+
+std::string lag_lateral(const std::string& quoted_events_table, const std::string& alias) {
+    const std::string after = " e WHERE (e.transaction_id, e.id) > (" + alias +
+                              ".transaction_id, " + alias + ".event_id)";
+    return "(SELECT (SELECT count(*) FROM (SELECT 1 FROM " + quoted_events_table + after +
+           " LIMIT " + std::to_string(lag_count_cap) +
+           ") s) AS lag_events, coalesce((SELECT greatest(0, extract(epoch FROM "
+           "statement_timestamp() - e.timestamp))::float8 FROM " +
+           quoted_events_table + after +
+           " ORDER BY e.transaction_id, e.id LIMIT 1), 0) AS lag_seconds)";
+}
+
+boost::asio::awaitable<void> measure_lag(
+    pg::AsyncConnection& conn, const std::string& quoted_events_table,
+    const std::vector<std::shared_ptr<SubscriberStatus>>& subscribers,
+    std::chrono::milliseconds timeout) {
+    std::map<Position, std::vector<SubscriberStatus*>> by_position;
+    for (const auto& s : subscribers)
+        by_position[s->position].push_back(s.get());
+    if (by_position.empty())
+        co_return;
+    std::string transaction_ids = "{";
+    std::string event_ids = "{";
+    for (const auto& [pos, subs] : by_position) {
+        if (transaction_ids.size() > 1) {
+            transaction_ids += ',';
+            event_ids += ',';
+        }
+        transaction_ids += std::to_string(pos.transaction_id);
+        event_ids += std::to_string(pos.id);
+    }
+    transaction_ids += '}';
+    event_ids += '}';
+    auto r = co_await conn.query(
+        "SELECT lag.lag_events, lag.lag_seconds FROM unnest($1::xid8[], $2::bigint[]) "
+        "WITH ORDINALITY AS p(transaction_id, event_id, n) CROSS JOIN LATERAL " +
+            lag_lateral(quoted_events_table, "p") + " lag ORDER BY p.n",
+        pg::Params(transaction_ids, event_ids), timeout);
+    int row = 0;
+    for (const auto& [pos, subs] : by_position) {
+        auto events = r.int64(row, 0);
+        double seconds = std::strtod(std::string(r.text(row, 1)).c_str(), nullptr);
+        ++row;
+        for (auto* s : subs) {
+            // The subscriber may have moved on meanwhile; a stale figure is corrected next time.
+            s->lag_events = events;
+            s->lag_seconds = seconds;
+        }
+    }
+}
+
+}  // namespace sluice::engine
