@@ -1,6 +1,7 @@
 #include "daemon/metrics.hpp"
 
 #include "infra/metrics/exposition.hpp"
+#include "infra/metrics/family.hpp"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
@@ -79,14 +80,7 @@ prometheus::Labels with_state(prometheus::Labels labels, SubscriberState state) 
     return labels;
 }
 
-// prometheus-cpp removes a series by its handle; Add() returns the existing one.
-template <class T, class... Args>
-void remove_series(prometheus::Family<T>& family, const prometheus::Labels& labels,
-                   const Args&... args) {
-    if (family.Has(labels)) {
-        family.Remove(&family.Add(labels, args...));
-    }
-}
+using ::sluice::metrics::remove_series;
 
 }  // namespace
 

@@ -100,13 +100,30 @@ void Feed::append(std::vector<EventRow> rows) {
     }
 }
 
+asio::awaitable<void> Feed::check_horizon(pg::AsyncConnection& conn) {
+    auto r = co_await conn.query(horizon_sql, {}, options_.statement_timeout);
+    stats_.horizon_held_seconds =
+        r.rows() > 0 ? std::strtod(std::string(r.text(0, 2)).c_str(), nullptr) : 0;
+    double limit = options_.horizon_warning.count() / 1000.0;
+    if (r.rows() > 0 && stats_.horizon_held_seconds > limit && !horizon_warned_) {
+        horizon_warned_ = true;
+        log::warn(
+            "an open transaction holds back the visibility horizon; newer events wait until it "
+            "ends",
+            {{"pid", std::string(r.text(0, 0))},
+             {"application_name", std::string(r.text(0, 1))},
+             {"age_seconds", stats_.horizon_held_seconds}});
+    } else if (stats_.horizon_held_seconds <= limit) {
+        horizon_warned_ = false;
+    }
+}
+
 asio::awaitable<void> Feed::fetch_loop() {
     auto ex = co_await asio::this_coro::executor;
     Backoff backoff(milliseconds(100), milliseconds(10000));
     std::string sql = fetch_sql(options_.quoted_table);
     auto last_horizon_check = std::chrono::steady_clock::time_point{};
     auto next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
-    bool horizon_warned = false;
     while (!stopped_.is_set()) {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
@@ -142,21 +159,7 @@ asio::awaitable<void> Feed::fetch_loop() {
                 auto now = std::chrono::steady_clock::now();
                 if (now - last_horizon_check >= options_.poll_interval) {
                     last_horizon_check = now;
-                    auto r = co_await conn.query(horizon_sql, {}, options_.statement_timeout);
-                    stats_.horizon_held_seconds =
-                        r.rows() > 0 ? std::strtod(std::string(r.text(0, 2)).c_str(), nullptr) : 0;
-                    double limit = options_.horizon_warning.count() / 1000.0;
-                    if (r.rows() > 0 && stats_.horizon_held_seconds > limit && !horizon_warned) {
-                        horizon_warned = true;
-                        log::warn(
-                            "an open transaction holds back the visibility horizon; "
-                            "newer events wait until it ends",
-                            {{"pid", std::string(r.text(0, 0))},
-                             {"application_name", std::string(r.text(0, 1))},
-                             {"age_seconds", stats_.horizon_held_seconds}});
-                    } else if (stats_.horizon_held_seconds <= limit) {
-                        horizon_warned = false;
-                    }
+                    co_await check_horizon(conn);
                 }
                 // Idle: sleep until a NOTIFY, a new waiter, stop(), or the next poll. The poll
                 // deadline is absolute, so early wake-ups never push it back.

@@ -20,6 +20,7 @@
 
 #include "engine/event_row.hpp"
 #include "infra/async/completion.hpp"
+#include "infra/pg/async_connection.hpp"
 #include "store/channels.hpp"
 
 namespace sluice::engine {
@@ -74,6 +75,9 @@ class Feed {
   private:
     asio::awaitable<void> fetch_loop();
     asio::awaitable<void> listen_loop();
+    // Measures how long the oldest open transaction holds back the horizon; warns once per
+    // spell above horizon_warning.
+    asio::awaitable<void> check_horizon(pg::AsyncConnection& conn);
     void append(std::vector<EventRow> rows);
     void wake_fetcher();
 
@@ -83,6 +87,7 @@ class Feed {
     Position cache_start_;
     Position head_;  // position of the newest row read (or where reading starts)
     bool head_known_ = false;
+    bool horizon_warned_ = false;
     bool dirty_ = true;  // something may be new: a NOTIFY came, or the last fetch was full
     Position wanted_;    // the furthest position a waiter asked from
     int waiters_ = 0;

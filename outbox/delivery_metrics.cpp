@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "infra/metrics/family.hpp"
+
 namespace sluice::outbox {
 namespace {
 
@@ -9,15 +11,7 @@ double seconds(auto duration) {
     return std::chrono::duration<double>(duration).count();
 }
 
-// prometheus-cpp removes a series by its handle; Add() returns the existing one (the bucket
-// arguments of a histogram are then unused).
-template <class T, class... Args>
-void remove_series(prometheus::Family<T>& family, const prometheus::Labels& labels,
-                   const Args&... args) {
-    if (family.Has(labels)) {
-        family.Remove(&family.Add(labels, args...));
-    }
-}
+using ::sluice::metrics::remove_series;
 
 }  // namespace
 

@@ -293,6 +293,45 @@ void WebhookWorker::finish(AttemptRecord record) {
     wake_now();
 }
 
+// Logs the attempt's verdict (and notes a 410's disabling at once, before it is recorded).
+void WebhookWorker::note_verdict(const ClaimedRow& row, const Response& response,
+                                 const Decision& decision, int attempt,
+                                 std::chrono::system_clock::time_point now) {
+    switch (decision.verdict) {
+        case Verdict::delivered:
+            metrics_.record_delivered(now - row.event_timestamp);
+            log::debug("webhook delivered", {{"webhook", name()},
+                                             {"event_id", row.event_id},
+                                             {"status", response.status},
+                                             {"attempt", attempt},
+                                             {"duration_ms", to_ms(response.duration)}});
+            break;
+        case Verdict::retry:
+            log::warn("webhook attempt failed", {{"webhook", name()},
+                                                 {"event_id", row.event_id},
+                                                 {"attempt", attempt},
+                                                 {"outcome", decision.label},
+                                                 {"error", describe_failure(response)},
+                                                 {"retry_in_ms", decision.delay.count()}});
+            break;
+        case Verdict::dead:
+            log::error("webhook message is dead: retries exhausted",
+                       {{"webhook", name()},
+                        {"event_id", row.event_id},
+                        {"attempts", attempt},
+                        {"error", describe_failure(response)}});
+            break;
+        case Verdict::disable:
+            disabled_ = true;  // stop claiming now; the record makes it durable
+            metrics_.disabled->Set(1);
+            log::error(
+                "webhook endpoint answered 410 Gone: disabled until `sluice outbox "
+                "enable`",
+                {{"webhook", name()}, {"event_id", row.event_id}});
+            break;
+    }
+}
+
 asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
     const int attempt = row.attempts + 1;
     try {
@@ -329,39 +368,7 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
                                [&] { return uniform(random_); });
         metrics_.record_attempt(decision.label, response.duration);
 
-        switch (decision.verdict) {
-            case Verdict::delivered:
-                metrics_.record_delivered(now - row.event_timestamp);
-                log::debug("webhook delivered", {{"webhook", name()},
-                                                 {"event_id", row.event_id},
-                                                 {"status", response.status},
-                                                 {"attempt", attempt},
-                                                 {"duration_ms", to_ms(response.duration)}});
-                break;
-            case Verdict::retry:
-                log::warn("webhook attempt failed", {{"webhook", name()},
-                                                     {"event_id", row.event_id},
-                                                     {"attempt", attempt},
-                                                     {"outcome", decision.label},
-                                                     {"error", describe_failure(response)},
-                                                     {"retry_in_ms", decision.delay.count()}});
-                break;
-            case Verdict::dead:
-                log::error("webhook message is dead: retries exhausted",
-                           {{"webhook", name()},
-                            {"event_id", row.event_id},
-                            {"attempts", attempt},
-                            {"error", describe_failure(response)}});
-                break;
-            case Verdict::disable:
-                disabled_ = true;  // stop claiming now; the record makes it durable
-                metrics_.disabled->Set(1);
-                log::error(
-                    "webhook endpoint answered 410 Gone: disabled until `sluice outbox "
-                    "enable`",
-                    {{"webhook", name()}, {"event_id", row.event_id}});
-                break;
-        }
+        note_verdict(row, response, decision, attempt, now);
         finish(attempt_record(row, response, decision));
     } catch (const std::exception& e) {
         auto delay = settings_.webhook.retry.schedule.empty()

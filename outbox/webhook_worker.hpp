@@ -66,6 +66,8 @@ class WebhookWorker {
     [[nodiscard]] std::chrono::milliseconds lease() const;
     boost::asio::awaitable<void> refresh_disabled();
     boost::asio::awaitable<void> deliver(ClaimedRow row);
+    void note_verdict(const ClaimedRow& row, const Response& response, const Decision& decision,
+                      int attempt, std::chrono::system_clock::time_point now);
     boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
     AttemptRecord attempt_record(const ClaimedRow& row, const Response& response,
                                  const Decision& decision) const;

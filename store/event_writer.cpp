@@ -147,10 +147,12 @@ int EventWriter::append(const std::string& aggregate_id, const std::string& aggr
     return version;
 }
 
-BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
-                                    std::size_t chunk_events) {
-    std::map<std::string, const BulkEvent*> previous;  // per aggregate, for explicit versions
-    std::vector<std::pair<int, std::string>> timestamps;
+namespace {
+
+// Checks what can be checked without the database: each line on its own, and each aggregate's
+// lines against the one before. Throws std::invalid_argument naming the line.
+void check_bulk_lines(const std::vector<BulkEvent>& events) {
+    std::map<std::string, const BulkEvent*> previous;  // per aggregate
     for (const BulkEvent& b : events) {
         std::string where = "line " + std::to_string(b.line) + ": ";
         validate(b.aggregate_id, b.aggregate_type, b.event, where);
@@ -173,88 +175,101 @@ BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
                                         std::to_string(before->line) + ")");
         }
         before = &b;
+    }
+}
+
+// The events grouped by aggregate, in first-appearance order, each in line order.
+std::vector<EventWriter::Group> group_by_aggregate(const std::vector<BulkEvent>& events) {
+    std::vector<EventWriter::Group> groups;
+    std::map<std::string, std::size_t> index;
+    for (const BulkEvent& b : events) {
+        auto [it, inserted] = index.try_emplace(b.aggregate_id, groups.size());
+        if (inserted)
+            groups.emplace_back();
+        groups[it->second].push_back(&b);
+    }
+    return groups;
+}
+
+}  // namespace
+
+BulkReport EventWriter::append_bulk(const std::vector<BulkEvent>& events,
+                                    std::size_t chunk_events) {
+    check_bulk_lines(events);
+    std::vector<std::pair<int, std::string>> timestamps;
+    for (const BulkEvent& b : events) {
         if (b.event.timestamp)
             timestamps.emplace_back(b.line, *b.event.timestamp);
     }
     check_timestamps(timestamps);
-    // Group by aggregate, keeping first-appearance order and each aggregate's line order.
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<const BulkEvent*>> groups;
-    for (const BulkEvent& b : events) {
-        auto [it, inserted] = groups.try_emplace(b.aggregate_id);
-        if (inserted)
-            order.push_back(b.aggregate_id);
-        it->second.push_back(&b);
-    }
+    const auto groups = group_by_aggregate(events);
 
     BulkReport report;
-    auto append_group = [&](const std::vector<const BulkEvent*>& group) {
-        const BulkEvent& first = *group.front();
-        int expected = first.version ? *first.version - 1 : current_version(first.aggregate_id);
-        std::vector<NewEvent> batch;
-        for (const BulkEvent* b : group)
-            batch.push_back(b->event);
-        try {
-            append(first.aggregate_id, first.aggregate_type, expected, batch);
-            report.events_appended += static_cast<std::int64_t>(group.size());
-            ++report.aggregates_appended;
-        } catch (const VersionConflict& c) {
-            report.conflicts.push_back("line " + std::to_string(first.line) + ": " + c.what());
-        }
-    };
-
     std::size_t i = 0;
-    while (i < order.size()) {
+    while (i < groups.size()) {
         // A chunk is whole aggregates, about chunk_events events.
-        std::vector<const std::vector<const BulkEvent*>*> chunk;
+        std::vector<const Group*> chunk;
         std::size_t count = 0;
-        while (i < order.size() && (chunk.empty() || count < chunk_events)) {
-            chunk.push_back(&groups[order[i]]);
-            count += chunk.back()->size();
+        while (i < groups.size() && (chunk.empty() || count < chunk_events)) {
+            chunk.push_back(&groups[i]);
+            count += groups[i].size();
             ++i;
         }
-        std::string ids = pg::text_array(
-            chunk, [](const auto* g) -> const std::string& { return g->front()->aggregate_id; });
-        bool fallback = false;
-        try {
-            pg::Transaction tx(conn_);
-            auto current = conn_.exec("SELECT aggregate_id::text, max(version) FROM " + table_ +
-                                          " WHERE aggregate_id = ANY($1::uuid[]) GROUP BY 1",
-                                      pg::Params(ids));
-            std::map<std::string, int> versions;
-            for (int r = 0; r < current.rows(); ++r) {
-                versions[std::string(current.text(r, 0))] = static_cast<int>(current.int64(r, 1));
-            }
-            std::vector<Row> rows;
-            for (auto* g : chunk) {
-                const BulkEvent& first = *g->front();
-                int at = versions[first.aggregate_id];
-                // Explicit versions that do not continue the history: settle one by one.
-                if (first.version && *first.version != at + 1) {
-                    fallback = true;
-                    break;
-                }
-                for (const BulkEvent* b : *g) {
-                    rows.push_back({&b->aggregate_id, &first.aggregate_type, ++at, &b->event});
-                }
-            }
-            if (!fallback) {
-                insert_rows(rows);
-                tx.commit();
-                report.events_appended += static_cast<std::int64_t>(rows.size());
-                report.aggregates_appended += static_cast<std::int64_t>(chunk.size());
-            }
-        } catch (const pg::ServerError& e) {
-            if (e.sqlstate() != unique_violation)
-                throw;
-            fallback = true;  // a concurrent writer: find out which aggregates lost
-        }
-        if (fallback) {
-            for (auto* g : chunk)
-                append_group(*g);
+        if (!append_chunk(chunk, report)) {
+            for (const auto* g : chunk)
+                append_group(*g, report);
         }
     }
     return report;
+}
+
+bool EventWriter::append_chunk(const std::vector<const Group*>& chunk, BulkReport& report) {
+    std::string ids = pg::text_array(
+        chunk, [](const auto* g) -> const std::string& { return g->front()->aggregate_id; });
+    try {
+        pg::Transaction tx(conn_);
+        auto current = conn_.exec("SELECT aggregate_id::text, max(version) FROM " + table_ +
+                                      " WHERE aggregate_id = ANY($1::uuid[]) GROUP BY 1",
+                                  pg::Params(ids));
+        std::map<std::string, int> versions;
+        for (int r = 0; r < current.rows(); ++r) {
+            versions[std::string(current.text(r, 0))] = static_cast<int>(current.int64(r, 1));
+        }
+        std::vector<Row> rows;
+        for (const auto* g : chunk) {
+            const BulkEvent& first = *g->front();
+            int at = versions[first.aggregate_id];
+            // Explicit versions that do not continue the history: settle one by one.
+            if (first.version && *first.version != at + 1)
+                return false;
+            for (const BulkEvent* b : *g)
+                rows.push_back({&b->aggregate_id, &first.aggregate_type, ++at, &b->event});
+        }
+        insert_rows(rows);
+        tx.commit();
+        report.events_appended += static_cast<std::int64_t>(rows.size());
+        report.aggregates_appended += static_cast<std::int64_t>(chunk.size());
+        return true;
+    } catch (const pg::ServerError& e) {
+        if (e.sqlstate() != unique_violation)
+            throw;
+        return false;  // a concurrent writer: find out which aggregates lost
+    }
+}
+
+void EventWriter::append_group(const Group& group, BulkReport& report) {
+    const BulkEvent& first = *group.front();
+    int expected = first.version ? *first.version - 1 : current_version(first.aggregate_id);
+    std::vector<NewEvent> batch;
+    for (const BulkEvent* b : group)
+        batch.push_back(b->event);
+    try {
+        append(first.aggregate_id, first.aggregate_type, expected, batch);
+        report.events_appended += static_cast<std::int64_t>(group.size());
+        ++report.aggregates_appended;
+    } catch (const VersionConflict& c) {
+        report.conflicts.push_back("line " + std::to_string(first.line) + ": " + c.what());
+    }
 }
 
 std::vector<StoredEvent> load(pg::Connection& conn, const std::string& aggregate_id,

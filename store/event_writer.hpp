@@ -41,6 +41,8 @@ class EventWriter {
     // aggregate all or nothing. Validates everything first: on bad input nothing is written.
     BulkReport append_bulk(const std::vector<BulkEvent>& events, std::size_t chunk_events = 2000);
 
+    using Group = std::vector<const BulkEvent*>;  // one aggregate's events, in line order
+
   private:
     struct Row {
         const std::string* aggregate_id;
@@ -49,6 +51,11 @@ class EventWriter {
         const NewEvent* event;
     };
     void insert_rows(const std::vector<Row>& rows);
+    // Appends whole aggregates in one transaction; false (nothing written) when some aggregate
+    // must be settled on its own: explicit versions that do not continue, or a concurrent writer.
+    bool append_chunk(const std::vector<const Group*>& chunk, BulkReport& report);
+    // Appends one aggregate, reporting a version conflict instead of throwing it.
+    void append_group(const Group& group, BulkReport& report);
     int current_version(const std::string& aggregate_id);
     // Throws std::invalid_argument naming the first line whose timestamp PostgreSQL rejects.
     void check_timestamps(const std::vector<std::pair<int, std::string>>& timestamps);

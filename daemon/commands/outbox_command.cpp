@@ -9,7 +9,6 @@
 
 namespace sluice::daemon {
 
-using namespace sluice::daemon;
 namespace json = boost::json;
 
 namespace {
@@ -94,9 +93,46 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
     return exit_ok;
 }
 
-}  // namespace
+// The database URL: --database-url, else the config's, else $DATABASE_URL.
+std::string outbox_database_url(const po::variables_map& vm,
+                                const std::optional<config::Config>& config) {
+    if (vm.count("database-url") != 0U)
+        return vm["database-url"].as<std::string>();
+    if (config)
+        return config->database.url;
+    return database_url(vm);
+}
 
-int outbox_command(const std::vector<std::string>& args) {
+// retry's outbox ids; UsageError for anything that is not one.
+std::vector<std::int64_t> outbox_ids(const std::vector<std::string>& args) {
+    std::vector<std::int64_t> ids;
+    for (const auto& a : args) {
+        try {
+            std::size_t used = 0;
+            ids.push_back(std::stoll(a, &used));
+            if (used != a.size())
+                throw std::invalid_argument(a);
+        } catch (const std::exception&) {
+            throw UsageError("retry: '" + a + "' is not an outbox id");
+        }
+    }
+    return ids;
+}
+
+int retry(pg::Connection& conn, const po::variables_map& vm, const std::vector<std::int64_t>& ids) {
+    std::int64_t changed = 0;
+    if (!ids.empty()) {
+        changed = outbox::retry_ids(conn, ids);
+    } else {
+        std::string state = vm.count("state") != 0U ? vm["state"].as<std::string>() : "dead";
+        changed = outbox::retry_webhook(conn, vm["webhook"].as<std::string>(), state);
+    }
+    std::cout << "re-queued " << changed << " message" << (changed == 1 ? "" : "s")
+              << " (same webhook-id, attempts reset)\n";
+    return exit_ok;
+}
+
+po::options_description outbox_options() {
     po::options_description options("Options");
     options.add_options()("action", po::value<std::string>(), "status | list | retry | enable")(
         "args", po::value<std::vector<std::string>>()->multitoken(),
@@ -108,6 +144,13 @@ int outbox_command(const std::vector<std::string>& args) {
         "list: pending | dead | delivered; retry: dead (default)")(
         "limit", po::value<int>()->default_value(100), "list: at most this many rows")(
         "json", po::bool_switch(), "status/list: print JSON");
+    return options;
+}
+
+}  // namespace
+
+int outbox_command(const std::vector<std::string>& args) {
+    const auto options = outbox_options();
     po::positional_options_description positional;
     positional.add("action", 1).add("args", -1);
     po::variables_map vm;
@@ -134,29 +177,13 @@ int outbox_command(const std::vector<std::string>& args) {
         if (!config)
             return exit_usage;
     }
-    std::string url;
-    if (vm.count("database-url") != 0U) {
-        url = vm["database-url"].as<std::string>();
-    } else if (config) {
-        url = config->database.url;
-    } else {
-        url = database_url(vm);
-    }
+    const std::string url = outbox_database_url(vm, config);
     if (action != "status" && action != "list" && action != "retry" && action != "enable") {
         throw UsageError("unknown action '" + action + "' (status, list, retry or enable)");
     }
     std::vector<std::int64_t> ids;
     if (action == "retry") {
-        for (const auto& a : rest) {
-            try {
-                std::size_t used = 0;
-                ids.push_back(std::stoll(a, &used));
-                if (used != a.size())
-                    throw std::invalid_argument(a);
-            } catch (const std::exception&) {
-                throw UsageError("retry: '" + a + "' is not an outbox id");
-            }
-        }
+        ids = outbox_ids(rest);
         if (ids.empty() && vm.count("webhook") == 0U) {
             throw UsageError("retry: give outbox ids, or --webhook W [--state dead]");
         }
@@ -175,18 +202,8 @@ int outbox_command(const std::vector<std::string>& args) {
     }
     if (action == "list")
         return list(conn, vm);
-    if (action == "retry") {
-        std::int64_t changed = 0;
-        if (!ids.empty()) {
-            changed = outbox::retry_ids(conn, ids);
-        } else {
-            std::string state = vm.count("state") != 0U ? vm["state"].as<std::string>() : "dead";
-            changed = outbox::retry_webhook(conn, vm["webhook"].as<std::string>(), state);
-        }
-        std::cout << "re-queued " << changed << " message" << (changed == 1 ? "" : "s")
-                  << " (same webhook-id, attempts reset)\n";
-        return exit_ok;
-    }
+    if (action == "retry")
+        return retry(conn, vm, ids);
     bool was_disabled = outbox::enable(conn, rest.front());
     std::cout << (was_disabled ? "enabled " : "was not disabled: ") << rest.front() << "\n";
     return exit_ok;

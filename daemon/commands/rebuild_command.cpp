@@ -20,8 +20,6 @@
 
 namespace sluice::daemon {
 
-using namespace sluice::daemon;
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -89,6 +87,88 @@ bool confirm(const std::string& name, std::int64_t total) {
     return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+// Takes the subscriber locks of the projection and of each of its parts, so a running daemon
+// pauses them (after the batch in flight, waiting at most `lock_timeout`).
+std::vector<std::string> lock_subscribers(pg::Connection& conn, const config::Projection& p,
+                                          int lock_timeout_seconds) {
+    conn.exec("SELECT set_config('lock_timeout', $1, false)",
+              pg::Params(std::to_string(lock_timeout_seconds) + "s"));
+    std::vector<std::string> locked{p.name};
+    for (int i = 0; p.partitions > 1 && i < p.partitions; ++i)
+        locked.push_back(projections::part_name(p.name, {i, p.partitions}));
+    for (const auto& n : locked)
+        conn.exec("SELECT pg_advisory_lock(sluice.subscriber_lock_key($1))", pg::Params(n));
+    conn.exec("SET lock_timeout = 0");
+    return locked;
+}
+
+// Runs setup and reset, and puts the checkpoint back before the first event, in one
+// transaction with the reset; parked events and the checkpoints of any parts go with it.
+void reset_projection(pg::Connection& conn, const config::Projection& projection,
+                      const std::string& table) {
+    auto function = projections::apply_function(projection, table);
+    if (!projection.setup.empty())
+        conn.exec_script(projection.setup);
+    conn.exec_script(function.create_sql);
+    pg::Transaction tx(conn);
+    if (!projection.reset.empty())
+        conn.exec_script(projection.reset);
+    conn.exec(
+        "INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
+        "SET transaction_id = '0', event_id = 0, updated_at = now()",
+        pg::Params(projection.name));
+    // Parts of this projection under any partitioning: replaced by this rebuild.
+    conn.exec("DELETE FROM sluice.checkpoints WHERE left(name, length($1) + 1) = $1 || '['",
+              pg::Params(projection.name));
+    conn.exec(
+        "DELETE FROM sluice.parked_events WHERE subscriber = $1 "
+        "OR left(subscriber, length($1) + 1) = $1 || '['",
+        pg::Params(projection.name));
+    tx.commit();
+}
+
+struct Replayed {
+    engine::Position at;
+    std::int64_t events = 0;
+};
+
+// The same server-side catch-up the daemon uses: one statement per batch, its own
+// transaction, the checkpoint moved with it.
+Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink, std::int64_t total,
+                int batch_size) {
+    Progress progress(total, isatty(STDERR_FILENO) != 0);
+    Replayed out;
+    while (true) {
+        auto step = sink.catch_up_step(out.at, batch_size);
+        auto r = conn.exec(step->sql_or_name, step->params);
+        auto rows_read = r.int64(0, 0);
+        if (rows_read > 0)
+            out.at = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+        out.events += rows_read;
+        progress.update(out.events);
+        if (rows_read < batch_size)
+            break;
+    }
+    progress.update(out.events, true);
+    return out;
+}
+
+// A partitioned projection was replayed as a whole: each part starts where the whole ended.
+void hand_over_to_parts(pg::Connection& conn, const std::vector<std::string>& locked,
+                        engine::Position at) {
+    pg::Transaction tx(conn);
+    for (std::size_t i = 1; i < locked.size(); ++i) {
+        conn.exec(
+            "INSERT INTO sluice.checkpoints (name, transaction_id, event_id) "
+            "VALUES ($1, $2::xid8, $3) ON CONFLICT (name) DO UPDATE "
+            "SET transaction_id = EXCLUDED.transaction_id, event_id = EXCLUDED.event_id, "
+            "updated_at = now()",
+            pg::Params(locked[i], std::to_string(at.transaction_id), std::to_string(at.id)));
+    }
+    conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(locked.front()));
+    tx.commit();
+}
+
 }  // namespace
 
 int rebuild_command(const std::vector<std::string>& args) {
@@ -130,76 +210,19 @@ int rebuild_command(const std::vector<std::string>& args) {
     }
     // Only after the answer: nothing is written when the operator says no.
     store::migrate(conn, {config->database.events_table, config->database.notify_channel});
-
-    conn.exec("SELECT set_config('lock_timeout', $1, false)",
-              pg::Params(std::to_string(vm["lock-timeout"].as<int>()) + "s"));
-    std::vector<std::string> locked{name};
-    for (int i = 0; projection.partitions > 1 && i < projection.partitions; ++i)
-        locked.push_back(projections::part_name(name, {i, projection.partitions}));
-    for (const auto& n : locked)
-        conn.exec("SELECT pg_advisory_lock(sluice.subscriber_lock_key($1))", pg::Params(n));
-    conn.exec("SET lock_timeout = 0");
+    auto locked = lock_subscribers(conn, projection, vm["lock-timeout"].as<int>());
     log::info("rebuild started; the daemon pauses this projection meanwhile",
               {{"projection", name}, {"events", total}});
 
     projections::ProjectionSink sink(projection, table, config->database.statement_timeout);
-    auto function = projections::apply_function(projection, table);
-    if (!projection.setup.empty())
-        conn.exec_script(projection.setup);
-    conn.exec_script(function.create_sql);
-    {
-        pg::Transaction tx(conn);
-        if (!projection.reset.empty())
-            conn.exec_script(projection.reset);
-        conn.exec(
-            "INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
-            "SET transaction_id = '0', event_id = 0, updated_at = now()",
-            pg::Params(name));
-        // Parts of this projection under any partitioning: replaced by this rebuild.
-        conn.exec("DELETE FROM sluice.checkpoints WHERE left(name, length($1) + 1) = $1 || '['",
-                  pg::Params(name));
-        conn.exec(
-            "DELETE FROM sluice.parked_events WHERE subscriber = $1 "
-            "OR left(subscriber, length($1) + 1) = $1 || '['",
-            pg::Params(name));
-        tx.commit();
-    }
-
-    Progress progress(total, isatty(STDERR_FILENO) != 0);
-    engine::Position at;
-    std::int64_t done = 0;
-    int batch_size = config->tailer.batch_size;
-    // The same server-side catch-up the daemon uses: one statement per batch, its own
-    // transaction, the checkpoint moved with it.
-    while (true) {
-        auto step = sink.catch_up_step(at, batch_size);
-        auto r = conn.exec(step->sql_or_name, step->params);
-        auto rows_read = r.int64(0, 0);
-        if (rows_read > 0)
-            at = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
-        done += rows_read;
-        progress.update(done);
-        if (rows_read < batch_size)
-            break;
-    }
-    progress.update(done, true);
-    if (projection.partitions > 1) {
-        pg::Transaction tx(conn);
-        for (std::size_t i = 1; i < locked.size(); ++i) {
-            conn.exec(
-                "INSERT INTO sluice.checkpoints (name, transaction_id, event_id) "
-                "VALUES ($1, $2::xid8, $3) ON CONFLICT (name) DO UPDATE "
-                "SET transaction_id = EXCLUDED.transaction_id, event_id = EXCLUDED.event_id, "
-                "updated_at = now()",
-                pg::Params(locked[i], std::to_string(at.transaction_id), std::to_string(at.id)));
-        }
-        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(name));
-        tx.commit();
-    }
+    reset_projection(conn, projection, table);
+    auto replayed = replay(conn, sink, total, config->tailer.batch_size);
+    if (projection.partitions > 1)
+        hand_over_to_parts(conn, locked, replayed.at);
     for (const auto& n : locked)
         conn.exec("SELECT pg_advisory_unlock(sluice.subscriber_lock_key($1))", pg::Params(n));
-    std::cout << "rebuilt " << name << ": replayed " << done << " events up to event id " << at.id
-              << "\n";
+    std::cout << "rebuilt " << name << ": replayed " << replayed.events << " events up to event id "
+              << replayed.at.id << "\n";
     return exit_ok;
 }
 

@@ -16,7 +16,6 @@
 
 namespace sluice::daemon {
 
-using namespace sluice::daemon;
 namespace json = boost::json;
 
 namespace {

@@ -10,6 +10,8 @@
 namespace sluice::log {
 namespace {
 
+// Atomic, though the daemon is single-threaded: test fixtures log from a second thread while
+// the loop thread may change the level.
 std::atomic<Level> current_level{Level::info};
 
 bool needs_quotes(std::string_view v) {
