@@ -87,6 +87,10 @@ TEST_F(Reload, AppliesTheConfigDiffWhileEventsFlowWithoutLosingOrRepeatingAnEven
 
     EventWriter writer(db_->url());
     ASSERT_TRUE(writer.wait_appended(1000, 20s)) << writer.error();
+    // The old handler must have applied something before the reload, or there is no "before".
+    ASSERT_TRUE(wait_until([&] { return scalar("SELECT count(*) FROM a_applied") > 0; }, 20s))
+        << "projection a applied nothing before the reload\n"
+        << diagnose(daemon);
 
     const std::string done = "msg=\"configuration reloaded\"";
     std::size_t reloads = daemon.count_in_log(done);
