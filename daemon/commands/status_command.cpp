@@ -9,6 +9,7 @@
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/http_get.hpp"
 #include "daemon/commands/table.hpp"
+#include "daemon/json_text.hpp"
 #include "engine/lag.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
@@ -144,7 +145,7 @@ int status_command(const std::vector<std::string>& args) {
         root = status_from_database(url, config ? config->database.events_table : "events", names);
     }
     if (vm["json"].as<bool>()) {
-        std::cout << json::serialize(root) << "\n";
+        std::cout << json_text(root) << "\n";
     } else {
         print_status(root);
     }
