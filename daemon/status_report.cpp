@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "daemon/json_text.hpp"
+
 namespace sluice::daemon {
 
 Readiness readiness(const DaemonState& state) {
@@ -83,7 +85,7 @@ std::string status_json(const DaemonState& state) {
     for (const auto& e : state.config_errors)
         errors.push_back(json::string(e));
     root["config_errors"] = std::move(errors);
-    return json::serialize(root);
+    return json_text(root);
 }
 
 }  // namespace sluice::daemon

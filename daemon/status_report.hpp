@@ -32,7 +32,8 @@ struct Readiness {
 //        "coordination":{"connected","live_instances","owned":[..],"reconnects","last_error"},
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","last_error",
-//        "sqlstate","failed_event_id"}],"config_errors":[..]}
+//        "sqlstate","failed_event_id"}],"config_errors":[..]}; counts as integers, seconds as
+//        plain decimals (json_text.hpp)
 [[nodiscard]] std::string status_json(const DaemonState& state);
 
 }  // namespace sluice::daemon

@@ -37,16 +37,23 @@ Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
     options_.owner = std::move(owner);
 }
 
-void Subscribers::start(const std::string& name, const Unit& unit) {
+void Subscribers::start(const std::string& name, const Unit& unit,
+                        const engine::SubscriberStatus* previous) {
+    auto status = std::make_shared<engine::SubscriberStatus>();
+    if (previous != nullptr) {
+        status->position = previous->position;
+        status->lag_events = previous->lag_events;
+        status->lag_seconds = previous->lag_seconds;
+    }
     auto entry = std::make_shared<Entry>(ex_);
     entry->definition = unit.definition;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
-    entry->runner = std::make_unique<engine::Runner>(
-        unit.make_sink(), feed_, options_, std::make_shared<engine::SubscriberStatus>(),
-        [series = entry->series](double seconds) {
-            series->batch_duration_seconds.Observe(seconds);
-        });
+    entry->runner =
+        std::make_unique<engine::Runner>(unit.make_sink(), feed_, options_, std::move(status),
+                                         [series = entry->series](double seconds) {
+                                             series->batch_duration_seconds.Observe(seconds);
+                                         });
     asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
         entry->done.set();
         if (!e)
@@ -123,12 +130,14 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
     }
     std::vector<std::string> to_stop;
     std::vector<std::pair<std::string, metrics::SubscriberKind>> removed;
+    std::map<std::string, engine::SubscriberStatus> previous;  // of the runners restarted
     for (const auto& [name, entry] : entries_) {
         auto it = units.find(name);
         bool stopped = entry->runner->status()->state == engine::State::stopped;
         if (it == units.end() || it->second.definition != entry->definition ||
             it->second.kind != entry->kind || stopped) {
             to_stop.push_back(name);
+            previous[name] = *entry->runner->status();
             if (it == units.end() || it->second.kind != entry->kind) {
                 removed.emplace_back(name, entry->kind);
             }
@@ -151,7 +160,7 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
         if (it == units_.end() || !owned_.contains(name) || entries_.contains(name))
             continue;
         log::info("subscriber restarted", {{metrics::to_string(it->second.kind), name}});
-        start(name, it->second);
+        start(name, it->second, &previous[name]);
     }
 }
 

@@ -78,7 +78,11 @@ class Subscribers final : public engine::Work {
         std::function<std::unique_ptr<engine::Sink>()> make_sink;
     };
 
-    void start(const std::string& name, const Unit& unit);
+    // `previous`: the status of the runner this one replaces (a reload); its position and lag
+    // stand until the new runner has loaded its checkpoint and the lag monitor measured it, so
+    // a restarted unit (one stuck on an event, say) is never reported as caught up meanwhile.
+    void start(const std::string& name, const Unit& unit,
+               const engine::SubscriberStatus* previous = nullptr);
     asio::awaitable<bool> stop(std::vector<std::string> names, std::chrono::milliseconds drain);
     // Waits (bounded) for stopped runners to end; those that do not are kept in draining_.
     asio::awaitable<bool> wait_done(std::vector<std::shared_ptr<Entry>> entries,

@@ -16,8 +16,10 @@ BEGIN
   LOOP
     CASE ev.event_type
       WHEN 'OrderCreated' THEN
-        INSERT INTO order_summary_ref_a VALUES (ev.aggregate_id, (ev.payload->>'customer_id')::uuid,
-          'CREATED', jsonb_array_length(ev.payload->'order_items'), 0);
+        INSERT INTO order_summary_ref_a
+        SELECT ev.aggregate_id, (ev.payload->>'customer_id')::uuid, 'CREATED', count(i),
+          coalesce(sum((i->>'quantity')::int * (i->>'price')::numeric), 0)
+        FROM jsonb_array_elements(ev.payload->'order_items') AS i;
       WHEN 'ItemAddedToOrder' THEN
         UPDATE order_summary_ref_a SET item_count = item_count + 1,
           total = total + (ev.payload->>'price')::numeric * (ev.payload->>'quantity')::int

@@ -9,8 +9,9 @@ WITH ordered AS (
   SELECT row_number() OVER (ORDER BY transaction_id, id) - 1 AS n,
          CASE event_type
            WHEN 'OrderCreated' THEN
-             format('INSERT INTO order_summary_ref_b VALUES (%1$L::uuid, (%2$L::jsonb->>''customer_id'')::uuid, '
-                    '''CREATED'', jsonb_array_length(%2$L::jsonb->''order_items''), 0)',
+             format('INSERT INTO order_summary_ref_b SELECT %1$L::uuid, (%2$L::jsonb->>''customer_id'')::uuid, '
+                    '''CREATED'', count(i), coalesce(sum((i->>''quantity'')::int * (i->>''price'')::numeric), 0) '
+                    'FROM jsonb_array_elements(%2$L::jsonb->''order_items'') AS i',
                     aggregate_id, payload)
            WHEN 'ItemAddedToOrder' THEN
              format('UPDATE order_summary_ref_b SET item_count = item_count + 1, '

@@ -46,8 +46,12 @@ int events_command(const std::vector<std::string>& args) {
                       << ",\"metadata\":" << e.metadata.value_or("null") << ",\"timestamp\":\""
                       << e.timestamp << "\"}\n";
         } else {
+            // Metadata (who or what caused the event) only where the event carries it.
             std::cout << "v" << e.version << "  " << e.timestamp << "  " << e.event_type << "  "
-                      << e.payload << "\n";
+                      << e.payload;
+            if (e.metadata)
+                std::cout << "  metadata=" << *e.metadata;
+            std::cout << "\n";
         }
     }
     if (events.empty())

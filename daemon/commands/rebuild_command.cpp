@@ -43,13 +43,21 @@ class Progress {
   public:
     Progress(std::int64_t total, bool terminal) : total_(total), terminal_(terminal) {}
 
+    // `final` prints the last figure unless the line already shows it (then only ends the
+    // terminal's line), so the final count appears once.
     void update(std::int64_t done, bool final = false) {
         auto now = Clock::now();
+        if (final && done == printed_) {
+            if (terminal_)
+                std::cerr << "\n";
+            return;
+        }
         if (!final && now - last_ < (terminal_ ? std::chrono::milliseconds(200)
                                                : std::chrono::milliseconds(2000))) {
             return;
         }
         last_ = now;
+        printed_ = done;
         double elapsed = std::chrono::duration<double>(now - start_).count();
         double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
         std::int64_t total = std::max(total_, done);
@@ -77,6 +85,7 @@ class Progress {
     bool terminal_;
     Clock::time_point start_ = Clock::now();
     Clock::time_point last_{};
+    std::int64_t printed_ = -1;  // the count of the last line printed
 };
 
 bool confirm(const std::string& name, std::int64_t total) {

@@ -4,11 +4,13 @@
 #include <boost/json.hpp>
 #include <iomanip>
 #include <iostream>
+#include <map>
 
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/http_get.hpp"
 #include "daemon/commands/table.hpp"
+#include "daemon/json_text.hpp"
 #include "engine/lag.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
@@ -20,9 +22,21 @@ namespace json = boost::json;
 
 namespace {
 
-// The same shape as the daemon's /status, read from what the database knows.
+// What the table's POSITION, LAG and LAG_S columns mean, printed under it.
+constexpr const char* legend =
+    "POSITION: transaction id/event id of the last event the unit handled (its checkpoint); "
+    "LAG: events after it; LAG_S: age of the oldest of them, in seconds";
+
+// Configured units by name ("projection" or "webhook"); empty without --config.
+using Kinds = std::map<std::string, std::string>;
+
+// The same shape as the daemon's /status, read from what the database knows. No daemon means
+// no live state: STATE is "no daemon", KIND comes from the config.
 json::object status_from_database(const std::string& url, const std::string& events_table,
-                                  const std::vector<std::string>& names) {
+                                  const Kinds& kinds) {
+    std::vector<std::string> names;
+    for (const auto& [name, kind] : kinds)
+        names.push_back(name);
     auto conn = pg::Connection::open(url, 10, "sluice status");
     std::string table = pg::quote_qualified(events_table);
     std::string names_array = pg::text_array(names);
@@ -37,9 +51,11 @@ json::object status_from_database(const std::string& url, const std::string& eve
     json::array subs;
     for (int i = 0; i < r.rows(); ++i) {
         json::object o;
-        o["name"] = std::string(r.text(i, 0));
-        o["kind"] = "";
-        o["state"] = "unknown";
+        std::string name(r.text(i, 0));
+        auto kind = kinds.find(name);
+        o["name"] = name;
+        o["kind"] = kind == kinds.end() ? "-" : kind->second;
+        o["state"] = "no daemon";
         o["position"] = json::object{{"transaction_id", std::string(r.text(i, 1))},
                                      {"event_id", r.int64(i, 2)}};
         o["lag_events"] = r.int64(i, 3);
@@ -50,7 +66,6 @@ json::object status_from_database(const std::string& url, const std::string& eve
         subs.push_back(std::move(o));
     }
     json::object root;
-    root["source"] = "database (no daemon answered)";
     root["subscribers"] = std::move(subs);
     return root;
 }
@@ -66,6 +81,19 @@ std::string cell(const json::value& v) {
         return out.str();
     }
     return json::serialize(v);
+}
+
+// A rejected reload: the daemon runs the previous config; say why the new one was refused.
+void print_config_errors(const json::object& root) {
+    auto it = root.find("config_errors");
+    if (it == root.end() || !it->value().is_array() || it->value().as_array().empty())
+        return;
+    const auto& errors = it->value().as_array();
+    std::cout << "last reload rejected (" << errors.size()
+              << (errors.size() == 1 ? " error" : " errors")
+              << "); the daemon still runs the previous configuration:\n";
+    for (const auto& e : errors)
+        std::cout << "  " << cell(e) << "\n";
 }
 
 void print_status(const json::object& root) {
@@ -84,8 +112,10 @@ void print_status(const json::object& root) {
                         clip(error, 60)});
     }
     daemon::print_table(std::cout, rows);
+    std::cout << "(" << legend << ")\n";
     if (root.contains("source"))
-        std::cout << "(" << cell(root.at("source")) << ")\n";
+        std::cout << "(source: " << cell(root.at("source")) << ")\n";
+    print_config_errors(root);
 }
 
 }  // namespace
@@ -132,19 +162,20 @@ int status_command(const std::vector<std::string>& args) {
             throw UsageError("no daemon answered at " + address +
                              " and no database given (--config, --database-url or DATABASE_URL)");
         }
-        std::vector<std::string> names;
+        Kinds kinds;
         if (config) {
             for (const auto& p : config->projections) {
                 for (int i = 0; i < p.partitions; ++i)
-                    names.push_back(projections::part_name(p.name, {i, p.partitions}));
+                    kinds[projections::part_name(p.name, {i, p.partitions})] = "projection";
             }
             for (const auto& w : config->webhooks)
-                names.push_back(w.name);
+                kinds[w.name] = "webhook";
         }
-        root = status_from_database(url, config ? config->database.events_table : "events", names);
+        root = status_from_database(url, config ? config->database.events_table : "events", kinds);
+        root["source"] = "database (no daemon answered at " + address + ")";
     }
     if (vm["json"].as<bool>()) {
-        std::cout << json::serialize(root) << "\n";
+        std::cout << json_text(root) << "\n";
     } else {
         print_status(root);
     }

@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 namespace sluice::log {
 namespace {
@@ -123,13 +126,32 @@ bool enabled(Level level) {
     return level >= current_level.load();
 }
 
-std::string format_line(Level level, std::string_view msg, Fields fields, bool journal_prefix) {
+std::string rfc3339_utc(std::chrono::system_clock::time_point at) {
+    using namespace std::chrono;
+    auto seconds = floor<std::chrono::seconds>(at);
+    auto millis = duration_cast<milliseconds>(at - seconds).count();
+    std::time_t t = system_clock::to_time_t(seconds);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    std::array<char, 40> text{};
+    int n = std::snprintf(text.data(), text.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                          utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                          utc.tm_sec, static_cast<int>(millis));
+    return {text.data(), static_cast<std::size_t>(n)};
+}
+
+std::string format_line(Level level, std::string_view msg, Fields fields, bool journal_prefix,
+                        std::chrono::system_clock::time_point at) {
     std::string out;
-    out.reserve(128);
+    out.reserve(160);
     if (journal_prefix) {
         out += '<';
         out += std::to_string(syslog_priority(level));
         out += '>';
+    } else {
+        out += "ts=";
+        out += rfc3339_utc(at);
+        out += ' ';
     }
     out += "level=";
     out += name(level);
@@ -148,7 +170,7 @@ void write(Level level, std::string_view msg, Fields fields) {
     if (!enabled(level))
         return;
     static const bool journal = stderr_is_journal();
-    std::string line = format_line(level, msg, fields, journal);
+    std::string line = format_line(level, msg, fields, journal, std::chrono::system_clock::now());
     line += '\n';
     // One write(2) per line keeps lines whole when several threads log.
     const char* p = line.data();

@@ -1,10 +1,12 @@
 // Structured logging: one logfmt line per event of note on stderr, e.g.
-//   level=warn projection=order_summary event_id=42 msg="handler failed"
+//   ts=2026-11-23T12:00:00.042Z level=warn projection=order_summary event_id=42 msg="failed"
 // When stderr is the systemd journal (JOURNAL_STREAM matches stderr), each line starts with a
-// syslog priority prefix such as <4>. Thread-safe: a line is written with a single write(2).
-// Never pass secrets (database passwords, webhook secrets) as field values.
+// syslog priority prefix such as <4> instead of ts= (the journal stamps every line itself).
+// Thread-safe: a line is written with a single write(2). Never pass secrets (database passwords,
+// webhook secrets) as field values.
 #pragma once
 
+#include <chrono>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -32,9 +34,14 @@ using Fields = std::initializer_list<Field>;
 void set_level(Level level);
 [[nodiscard]] bool enabled(Level level);
 
-// Pure: the line that write() would emit, without the trailing newline.
+// `at` in RFC 3339, UTC, to the millisecond: 2026-11-23T12:00:00.042Z.
+[[nodiscard]] std::string rfc3339_utc(std::chrono::system_clock::time_point at);
+
+// Pure: the line that write() would emit at time `at`, without the trailing newline. For the
+// journal: the priority prefix and no timestamp; otherwise `ts=<rfc3339_utc(at)>` first.
 [[nodiscard]] std::string format_line(Level level, std::string_view msg, Fields fields,
-                                      bool journal_prefix);
+                                      bool journal_prefix,
+                                      std::chrono::system_clock::time_point at);
 
 void write(Level level, std::string_view msg, Fields fields = {});
 

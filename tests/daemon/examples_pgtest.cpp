@@ -90,10 +90,10 @@ TEST_F(Examples, OrdersFillTheReadModelAndShippedOrdersReachTheWebhook) {
 
     ASSERT_TRUE(wait_checkpoint("order_summary", head(), 10s)) << diagnose(daemon);
     EXPECT_EQ(scalar("SELECT count(*) FROM order_summary WHERE order_id = $1 AND customer_id = $2 "
-                     "AND status = 'SHIPPED' AND item_count = 2 AND total = 25.0",
+                     "AND status = 'SHIPPED' AND item_count = 2 AND total = 45.0",
                      pg::Params(order, customer)),
               1)
-        << "order_summary does not hold the shipped order with 2 items and total 25.0";
+        << "order_summary does not hold the shipped order with 2 lines and total 2 x 10 + 25";
 
     ASSERT_TRUE(receiver.wait_for_requests(1, 10s)) << diagnose(daemon);
     auto requests = receiver.requests();
@@ -103,6 +103,61 @@ TEST_F(Examples, OrdersFillTheReadModelAndShippedOrdersReachTheWebhook) {
     EXPECT_NE(requests[0].body.find("\"type\":\"OrderShipped\""), std::string::npos)
         << requests[0].body;
     EXPECT_EQ(requests[0].webhook_id, "msg_shipping_" + std::to_string(head().id));
+}
+
+// order_summary as computed from the events alone: one line per OrderCreated order_items entry
+// and per ItemAddedToOrder; item_count counts the lines, total sums quantity x price.
+const std::string orders_from_events = R"(SELECT * FROM (
+    WITH lines AS (
+      SELECT e.aggregate_id, i.line FROM events e,
+             jsonb_array_elements(e.payload->'order_items') AS i(line)
+       WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderCreated'
+      UNION ALL
+      SELECT aggregate_id, payload FROM events
+       WHERE aggregate_type = 'Order' AND event_type = 'ItemAddedToOrder')
+    SELECT e.aggregate_id, (e.payload->>'customer_id')::uuid,
+           CASE WHEN EXISTS (SELECT 1 FROM events s WHERE s.aggregate_id = e.aggregate_id
+                               AND s.event_type = 'OrderShipped') THEN 'SHIPPED'
+                ELSE 'CREATED' END,
+           (SELECT count(*) FROM lines l WHERE l.aggregate_id = e.aggregate_id),
+           (SELECT coalesce(sum((l.line->>'quantity')::numeric * (l.line->>'price')::numeric), 0)
+              FROM lines l WHERE l.aggregate_id = e.aggregate_id)
+      FROM events e WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderCreated') expected)";
+
+TEST_F(Examples, OrderSummaryEqualsItsComputationFromTheEvents) {
+    auto path = write_file("orders.yaml", example_config("orders", "127.0.0.1:9464"));
+    auto daemon = DaemonProcess::start(path, {{"DATABASE_URL", db_->url()}});
+    ASSERT_TRUE(wait_running(daemon, {"order_summary"}));
+
+    store::EventWriter writer(conn());
+    const std::string customer = R"("customer_id": "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9dc0de")";
+    const std::string reported = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0011";
+    // The reported order: created with 2 x 10.50 and 3 x 2.00 (2 lines, 27.00).
+    writer.append(reported, "Order", 0, {{"OrderCreated", "{" + customer + R"(, "order_items": [
+                      {"item_id": "product-A", "quantity": 2, "price": 10.50},
+                      {"item_id": "product-B", "quantity": 3, "price": 2.00}]})"}});
+    const std::string grown = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0012";
+    writer.append(
+        grown, "Order", 0,
+        {{"OrderCreated", "{" + customer + R"(, "order_items": [
+                      {"item_id": "product-A", "quantity": 1, "price": 4.25}]})"},
+         {"ItemAddedToOrder", R"({"item_id": "product-C", "quantity": 4, "price": 0.99})"},
+         {"ItemAddedToOrder", R"({"item_id": "product-D", "quantity": 1, "price": 100})"},
+         {"OrderShipped", R"({"shipping_date": "2026-11-23T12:00:00Z"})"}});
+    const std::string empty = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0013";
+    writer.append(
+        empty, "Order", 0,
+        {{"OrderCreated", "{" + customer + R"(, "order_items": []})"},
+         {"ItemAddedToOrder", R"({"item_id": "product-E", "quantity": 2, "price": 7.5})"}});
+
+    ASSERT_TRUE(wait_checkpoint("order_summary", head(), 10s)) << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM order_summary WHERE order_id = $1 AND item_count = 2 "
+                     "AND total = 27.00",
+                     pg::Params(reported)),
+              1)
+        << "2 x 10.50 and 3 x 2.00 are 2 lines and 27.00";
+    EXPECT_EQ(scalar("SELECT count(*) FROM order_summary"), 3);
+    EXPECT_EQ(differences("SELECT * FROM order_summary", orders_from_events), 0);
 }
 
 }  // namespace

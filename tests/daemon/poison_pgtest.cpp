@@ -2,6 +2,9 @@
 // parked with its error and SQLSTATE and every other event is applied; with `then: stop` its
 // projection stops right before it, /readyz reports the daemon unready, and a healthy projection
 // beside it carries on.
+#include <csignal>
+#include <thread>
+
 #include "daemon_fixture.hpp"
 
 namespace sluice::testing {
@@ -112,6 +115,58 @@ TEST_F(Poison, StoppedProjectionHaltsBeforeThePoisonWhileAHealthyOneContinues) {
     EXPECT_EQ(ready.status, 503);
     EXPECT_NE(ready.body.find("p1 stopped"), std::string::npos) << ready.body;
     EXPECT_FALSE(status(daemon).ready);
+}
+
+TEST_F(Poison, AStoppedProjectionsLagKeepsCountingAlsoAfterAReload) {
+    db_->migrate();
+    std::string path = write_file(
+        "sluice.yaml", base_config() + "projections:\n" + numbers_projection("p1", "stop"));
+    auto daemon = DaemonProcess::start(path);
+    ASSERT_TRUE(wait_running(daemon, {"p1"}));
+    auto batch = insert_batch_with_poison();
+    insert_event("E", "{\"n\": 100}");
+    insert_event("E", "{\"n\": 101}");
+    // Behind the checkpoint (right before the poison): the poison, the rest of its batch and
+    // the two later events.
+    const std::int64_t behind = events_in_batch - poison_index + 2;
+    ASSERT_TRUE(
+        wait_until([&] { return status(daemon).subscriber("p1")->state == "stopped"; }, 20s))
+        << diagnose(daemon);
+
+    auto counts_the_backlog = [&](const StatusView& st) {
+        auto p = st.subscriber("p1");
+        return p && p->lag_events >= behind && p->lag_seconds > 0;
+    };
+    EXPECT_TRUE(wait_status(daemon, counts_the_backlog, 15s))
+        << "a stopped projection's lag must count what it has not applied\n"
+        << diagnose(daemon);
+    auto before = status(daemon).subscriber("p1");
+    ASSERT_TRUE(before);
+
+    // A reload with the handler still failing: p1 restarts, fails again and stops again; from
+    // the first /status after the reload on, its lag is never reported as caught up.
+    std::size_t reloads = daemon.count_in_log("msg=\"configuration reloaded\"");
+    daemon.kill(SIGHUP);
+    ASSERT_TRUE(daemon.wait_for_log("msg=\"configuration reloaded\"", 20s, reloads + 1))
+        << diagnose(daemon);
+    auto deadline = std::chrono::steady_clock::now() + 8s;
+    int observed = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto p = status(daemon).subscriber("p1");
+        ASSERT_TRUE(p);
+        EXPECT_GE(p->lag_events, behind) << "state " << p->state << "\n" << diagnose(daemon);
+        EXPECT_GT(p->lag_seconds, 0) << "state " << p->state;
+        if (p->lag_events < behind || p->lag_seconds <= 0)
+            break;
+        ++observed;
+        std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_GT(observed, 0);
+    auto after = status(daemon).subscriber("p1");
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->state, "stopped") << diagnose(daemon);
+    EXPECT_EQ(after->position, before->position);
+    EXPECT_GE(after->lag_seconds, before->lag_seconds) << "the oldest unapplied event only ages";
 }
 
 }  // namespace

@@ -102,6 +102,27 @@ TEST(EventsCommand, AsOfATimeBetweenTwoEventsPrintsOnlyTheEarlierOnesAsJsonLines
     }
 }
 
+TEST(EventsCommand, TextLinesShowTheMetadataOfEventsThatCarryIt) {
+    auto db = TestDatabase::create();
+    db.migrate();
+    auto conn = db.connect();
+    store::EventWriter w(conn);
+    w.append(aggregate, "Order", 0,
+             {{"Created", R"({"step":"Created"})", R"({"user_id":"u-17","ip":"10.0.0.9"})",
+               std::nullopt},
+              {"Paid", R"({"step":"Paid"})", std::nullopt, std::nullopt}});
+
+    auto r = run_sluice({"events", "--database-url", db.url(), "--aggregate-id", aggregate});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 2u) << r.out;
+    EXPECT_TRUE(lines[0].starts_with("v1  ")) << lines[0];
+    EXPECT_TRUE(lines[0].ends_with(R"(  {"step": "Created"}  metadata={"ip": "10.0.0.9", )"
+                                   R"("user_id": "u-17"})"))
+        << lines[0];
+    EXPECT_TRUE(lines[1].ends_with(R"(  Paid  {"step": "Paid"})")) << "no metadata: " << lines[1];
+}
+
 TEST(EventsCommand, RejectsAnAsOfThatIsNotATime) {
     auto db = TestDatabase::create();
     db.migrate();

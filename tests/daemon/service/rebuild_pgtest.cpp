@@ -155,6 +155,22 @@ TEST_F(Rebuild, MovesAProjectionToANewNumberOfPartitions) {
     ASSERT_TRUE(daemon.wait_exit(30s)) << diagnose(daemon);
 }
 
+TEST_F(Rebuild, PrintsItsFinalProgressLineOnce) {
+    append_ticks(50);
+    {
+        auto daemon = DaemonProcess::start(config_);
+        ASSERT_TRUE(wait_running(daemon, {"p", "q"}));
+        ASSERT_TRUE(wait_checkpoint("p", head(), 30s)) << diagnose(daemon);
+        ASSERT_TRUE(daemon.terminate().is_exit(0));
+    }
+    auto rebuild = DaemonProcess::spawn({"rebuild", "p", "-c", config_, "--yes"});
+    auto exit = rebuild.wait_exit(60s);
+    ASSERT_TRUE(exit && exit->is_exit(0)) << rebuild.output_tail();
+    EXPECT_EQ(rebuild.count_in_log("rebuild: 50/50 events (100%)"), 1U) << rebuild.output();
+    EXPECT_EQ(rebuild.count_in_log("rebuild: "), 1U) << rebuild.output();
+    EXPECT_EQ(scalar("SELECT count(*) FROM p_applied"), 50);
+}
+
 TEST_F(Rebuild, RefusesToRunWithoutYesWhenNotOnATerminal) {
     // DaemonProcess gives the child /dev/null as stdin: no terminal to confirm on.
     auto rebuild = DaemonProcess::spawn({"rebuild", "p", "-c", config_});

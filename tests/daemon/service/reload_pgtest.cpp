@@ -184,6 +184,16 @@ TEST_F(Reload, AnInvalidConfigKeepsTheRunningOneAndIsReported) {
         << "expected an error at " << where << ", got: " << st.config_errors[0];
     EXPECT_NE(st.config_errors[0].find("retires"), std::string::npos) << st.config_errors[0];
     EXPECT_EQ(st.names(), (std::vector<std::string>{"a", "c"}));
+    // ... and so does `sluice status`, under its table.
+    auto cli = DaemonProcess::spawn(
+        {"status", "--http", "127.0.0.1:" + std::to_string(daemon.http_port())});
+    auto cli_exit = cli.wait_exit(30s);
+    ASSERT_TRUE(cli_exit && cli_exit->is_exit(0)) << cli.output();
+    EXPECT_NE(cli.output().find("last reload rejected (1 error); the daemon still runs the "
+                                "previous configuration:\n  " +
+                                st.config_errors[0] + "\n"),
+              std::string::npos)
+        << cli.output();
 
     // The old config still runs.
     append_ticks(100);
@@ -200,6 +210,10 @@ TEST_F(Reload, AnInvalidConfigKeepsTheRunningOneAndIsReported) {
     EXPECT_NE(metrics.find("\nsluice_config_last_reload_success 1\n"), std::string::npos)
         << metrics;
     EXPECT_TRUE(status(daemon).config_errors.empty());
+    auto cleared = DaemonProcess::spawn(
+        {"status", "--http", "127.0.0.1:" + std::to_string(daemon.http_port())});
+    ASSERT_TRUE(cleared.wait_exit(30s));
+    EXPECT_EQ(cleared.output().find("reload rejected"), std::string::npos) << cleared.output();
 
     daemon.kill(SIGTERM);
     auto exit = daemon.wait_exit(30s);

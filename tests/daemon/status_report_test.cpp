@@ -1,0 +1,69 @@
+// What /status says, as a pure function of the daemon's state: its numbers are plain JSON
+// numbers (counts as integers, seconds as decimals), never Boost.JSON's `0E0` exponent form.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <regex>
+
+#include "daemon/json_text.hpp"
+#include "daemon/status_report.hpp"
+
+namespace sluice::daemon {
+namespace {
+
+namespace json = boost::json;
+
+// A digit followed by an exponent: `0E0`, `6.5E0`, `1e-07`.
+bool has_exponent(const std::string& text) {
+    return std::regex_search(text, std::regex("[0-9][eE][-+]?[0-9]"));
+}
+
+TEST(JsonText, WritesDoublesAsPlainDecimals) {
+    EXPECT_EQ(plain_decimal(0.0), "0.0");
+    EXPECT_EQ(plain_decimal(6.0), "6.0");
+    EXPECT_EQ(plain_decimal(6.25), "6.25");
+    EXPECT_EQ(plain_decimal(0.000125), "0.000125");
+    EXPECT_EQ(plain_decimal(1e-7), "0.0000001");
+    EXPECT_EQ(plain_decimal(-2.5), "-2.5");
+    EXPECT_EQ(plain_decimal(std::nan("")), "null");
+}
+
+TEST(JsonText, KeepsIntegersStringsAndStructure) {
+    json::value v = {{"n", 0},
+                     {"u", std::uint64_t{18446744073709551615ULL}},
+                     {"d", 0.0},
+                     {"s", "a\"b"},
+                     {"a", json::array{1, 2.5, nullptr, true}}};
+    std::string text = json_text(v);
+    EXPECT_EQ(text, R"({"n":0,"u":18446744073709551615,"d":0.0,"s":"a\"b","a":[1,2.5,null,true]})");
+    EXPECT_EQ(json::parse(text), v);
+}
+
+TEST(StatusJson, ZeroAndFractionalSecondsHaveNoExponent) {
+    auto sub = std::make_shared<engine::SubscriberStatus>();
+    sub->name = "p";
+    sub->kind = "projection";
+    sub->lag_events = 0;
+    sub->lag_seconds = 0;
+    auto late = std::make_shared<engine::SubscriberStatus>(*sub);
+    late->name = "q";
+    late->lag_events = 3;
+    late->lag_seconds = 6.5;
+    DaemonState state;
+    state.subscribers = {sub, late};
+    state.now = std::chrono::steady_clock::now();
+
+    std::string text = status_json(state);
+    EXPECT_FALSE(has_exponent(text)) << text;
+    auto root = json::parse(text).as_object();
+    const auto& subs = root.at("subscribers").as_array();
+    EXPECT_TRUE(subs[0].at("lag_events").is_int64()) << "a count is an integer";
+    EXPECT_EQ(subs[0].at("lag_seconds").as_double(), 0.0);
+    EXPECT_EQ(subs[1].at("lag_seconds").as_double(), 6.5);
+    EXPECT_NE(text.find(R"("lag_seconds":0.0)"), std::string::npos) << text;
+    EXPECT_NE(text.find(R"("lag_seconds":6.5)"), std::string::npos) << text;
+    EXPECT_NE(text.find(R"("outage_seconds":0.0)"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace sluice::daemon
