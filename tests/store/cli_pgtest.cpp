@@ -150,6 +150,8 @@ TEST_F(AppendCommand, ReportsAnUnreachableDatabaseOnOneLine) {
     auto r = run_sluice(append_args("--database-url", "postgresql://u:secret@127.0.0.1:1/x"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+    // libpq's hint line stays a clause of its own instead of running into the reason.
+    EXPECT_THAT(r.err, HasSubstr("Connection refused; Is the server running")) << r.err;
 }
 
 TEST_F(AppendCommand, RejectsABulkFileWithABadLineAndWritesNoneOfItsLines) {
