@@ -261,6 +261,22 @@ TEST(Help, OfEverySubcommandExitsZeroAndExplainsTheExitCodes) {
     }
 }
 
+TEST(Help, ShowsPositionalArgumentsInTheUsageLineAndNotAsOptions) {
+    for (const std::string& name : listed_commands(run_sluice({"--help"}).out)) {
+        SCOPED_TRACE("sluice " + name + " --help");
+        auto r = run_sluice({name, "--help"});
+        for (const char* internal : {"--action", "--args", "--name"})
+            EXPECT_THAT(r.out, Not(HasSubstr(internal)));
+    }
+    EXPECT_THAT(run_sluice({"rebuild", "--help"}).out,
+                HasSubstr("Usage: sluice rebuild NAME --config FILE"));
+    auto outbox = run_sluice({"outbox", "--help"}).out;
+    EXPECT_THAT(outbox, HasSubstr("Usage: sluice outbox status"));
+    EXPECT_THAT(outbox, HasSubstr("sluice outbox retry ID... [--delivered]"));
+    EXPECT_THAT(outbox, HasSubstr("sluice outbox enable NAME"));
+    EXPECT_THAT(outbox, HasSubstr("--delivered"));
+}
+
 TEST(Help, WithoutASubcommandListsThemOnStderrAndExitsTwo) {
     auto r = run_sluice({});
     EXPECT_EQ(r.exit_code, 2);
