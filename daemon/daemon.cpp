@@ -35,6 +35,18 @@ using std::chrono::seconds;
 constexpr milliseconds monitor_every{1000};
 constexpr milliseconds lag_every{5000};
 
+// What an operator can do when http.listen cannot be bound.
+std::string listen_hint(const boost::system::error_code& code) {
+    namespace errc = boost::system::errc;
+    if (code == errc::address_in_use)
+        return "another sluice or program listens there; change http.listen";
+    if (code == errc::permission_denied)
+        return "ports below 1024 need privileges; change http.listen";
+    if (code == errc::address_not_available)
+        return "no interface of this host has that address; change http.listen";
+    return "change http.listen";
+}
+
 class Daemon {
   public:
     Daemon(asio::io_context& io, config::Config config, DaemonOptions options)
@@ -105,9 +117,9 @@ class Daemon {
         server_ = std::make_unique<http::Server>(io_.get_executor(), make_router(), opts);
         try {
             server_->start();
-        } catch (const std::exception& e) {
-            log::error("cannot listen for HTTP",
-                       {{"listen", config_.http.listen}, {"error", e.what()}});
+        } catch (const http::ListenError& e) {
+            log::error("http.listen " + std::string(e.what()) + " (" + listen_hint(e.code()) + ")",
+                       {{"listen", config_.http.listen}});
             return false;
         }
         log::info("HTTP endpoint listening",

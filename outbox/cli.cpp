@@ -42,7 +42,7 @@ SELECT webhook,
        extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE state = 'pending'))::float8,
        (array_agg(last_error ORDER BY next_attempt_at DESC, id DESC)
           FILTER (WHERE last_error IS NOT NULL))[1]
-  FROM sluice.outbox WHERE state IN ('pending', 'dead') GROUP BY webhook)SQL");
+  FROM sluice.outbox GROUP BY webhook)SQL");
     for (int i = 0; i < counts.rows(); ++i) {
         auto& s = entry(std::string(counts.text(i, 0)));
         s.pending = counts.int64(i, 1);
@@ -78,9 +78,11 @@ SELECT webhook,
 }
 
 std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter) {
-    auto sql = "SELECT id, webhook, event_id, aggregate_id::text, state, attempts, " +
-               utc("next_attempt_at") + ", " + utc("enqueued_at") + ", " + utc("delivered_at") +
-               R"SQL(, last_error FROM sluice.outbox
+    auto sql =
+        "SELECT id, webhook, event_id, aggregate_id::text, state, attempts, "
+        "CASE WHEN state = 'pending' THEN " +
+        utc("next_attempt_at") + " END, " + utc("enqueued_at") + ", " + utc("delivered_at") +
+        R"SQL(, last_error FROM sluice.outbox
  WHERE ($1::text IS NULL OR webhook = $1) AND ($2::text IS NULL OR state = $2)
  ORDER BY id LIMIT $3)SQL";
     auto result =
@@ -94,7 +96,7 @@ std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& fil
         e.aggregate_id = std::string(result.text(i, 3));
         e.state = std::string(result.text(i, 4));
         e.attempts = static_cast<int>(result.int64(i, 5));
-        e.next_attempt_at = std::string(result.text(i, 6));
+        e.next_attempt_at = result.optional_text(i, 6);
         e.enqueued_at = std::string(result.text(i, 7));
         e.delivered_at = result.optional_text(i, 8);
         e.last_error = result.optional_text(i, 9);
@@ -103,15 +105,44 @@ std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& fil
     return out;
 }
 
-std::int64_t retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& ids) {
+std::vector<std::string> known_webhooks(pg::Connection& conn) {
+    auto result = conn.exec(R"SQL(SELECT webhook FROM sluice.outbox
+UNION SELECT webhook FROM sluice.webhook_state ORDER BY 1)SQL");
+    std::vector<std::string> out;
+    for (int i = 0; i < result.rows(); ++i)
+        out.emplace_back(result.text(i, 0));
+    return out;
+}
+
+RetryOutcome retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& ids,
+                       bool delivered_too) {
+    RetryOutcome outcome;
     if (ids.empty())
-        return 0;
+        return outcome;
+    pg::Transaction tx(conn);
+    auto found = conn.exec(R"SQL(SELECT id, state FROM sluice.outbox
+ WHERE id = ANY($1::bigint[]) FOR UPDATE)SQL",
+                           pg::Params(pg::int_array(ids)));
+    std::map<std::int64_t, std::string> state_of;
+    for (int i = 0; i < found.rows(); ++i)
+        state_of[found.int64(i, 0)] = std::string(found.text(i, 1));
+    for (auto id : ids) {
+        auto it = state_of.find(id);
+        if (it == state_of.end())
+            outcome.unknown.push_back(id);
+        else if (it->second == "delivered" && !delivered_too)
+            outcome.delivered.push_back(id);
+    }
+    if (!outcome.unknown.empty() || !outcome.delivered.empty())
+        return outcome;  // rolled back: nothing changed
     auto result = conn.exec(R"SQL(UPDATE sluice.outbox
    SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
  WHERE id = ANY($1::bigint[]))SQL",
                             pg::Params(pg::int_array(ids)));
     notify_publishers(conn, "");
-    return std::stoll(result.affected());
+    tx.commit();
+    outcome.requeued = std::stoll(result.affected());
+    return outcome;
 }
 
 std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,

@@ -28,7 +28,8 @@ struct WebhookQueueStatus {
 };
 
 // One entry per webhook that is configured (configured_webhooks, in that order) or that has
-// outbox rows or a webhook_state row (those follow, by name).
+// outbox rows in any state or a webhook_state row (those follow, by name). Reads the whole
+// outbox (command-line use).
 [[nodiscard]] std::vector<WebhookQueueStatus> outbox_status(
     pg::Connection& conn, const std::vector<std::string>& configured_webhooks);
 
@@ -39,7 +40,7 @@ struct OutboxEntry {
     std::string aggregate_id;
     std::string state;
     int attempts = 0;
-    std::string next_attempt_at;  // ISO 8601 UTC
+    std::optional<std::string> next_attempt_at;  // ISO 8601 UTC; none unless pending
     std::string enqueued_at;
     std::optional<std::string> delivered_at;
     std::optional<std::string> last_error;
@@ -54,9 +55,22 @@ struct ListFilter {
 // Oldest first (by id).
 [[nodiscard]] std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter);
 
+// Every webhook the database knows of (with outbox rows or a webhook_state row), by name.
+[[nodiscard]] std::vector<std::string> known_webhooks(pg::Connection& conn);
+
+// What retry_ids did: when an id is unknown, or delivered without `delivered_too`, nothing
+// changed and those ids are listed.
+struct RetryOutcome {
+    std::int64_t requeued = 0;
+    std::vector<std::int64_t> unknown;
+    std::vector<std::int64_t> delivered;
+};
+
 // Makes rows pending again, due now, with attempts reset. The row (and so its webhook-id) is
-// kept. Returns how many rows changed.
-std::int64_t retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& ids);
+// kept. Re-sending a delivered row takes `delivered_too`. All or nothing.
+[[nodiscard]] RetryOutcome retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& ids,
+                                     bool delivered_too = false);
+// Returns how many rows changed.
 std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,
                            const std::string& state = "dead");
 

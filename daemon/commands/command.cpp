@@ -1,7 +1,9 @@
 #include "daemon/commands/command.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include "infra/pg/error.hpp"
 
@@ -59,6 +61,29 @@ int dispatch(const std::vector<Command>& commands, int argc, char** argv) {
     return exit_usage;
 }
 
+namespace {
+
+// `options` without those that take positional arguments: they stay parseable, but the help
+// shows them in the usage line (the synopsis), not as flags.
+po::options_description visible_options(const po::options_description& options,
+                                        const po::positional_options_description* positional) {
+    std::set<std::string> hidden;
+    if (positional != nullptr) {
+        // An unbounded last name repeats; every other one appears within the first few places.
+        const unsigned places = std::min(positional->max_total_count(), 64U);
+        for (unsigned i = 0; i < places; ++i)
+            hidden.insert(positional->name_for_position(i));
+    }
+    po::options_description visible("Options");  // the caption every command gives its own
+    for (const auto& option : options.options()) {
+        if (hidden.count(option->long_name()) == 0U)
+            visible.add(option);
+    }
+    return visible;
+}
+
+}  // namespace
+
 bool parse_options(const std::string& command, const std::string& synopsis,
                    const po::options_description& options, const std::vector<std::string>& args,
                    po::variables_map& vm, const po::positional_options_description* positional) {
@@ -71,8 +96,10 @@ bool parse_options(const std::string& command, const std::string& synopsis,
             parser.positional(*positional);
         po::store(parser.run(), vm);
         if (vm.count("help") != 0U) {
+            po::options_description shown = visible_options(options, positional);
+            shown.add_options()("help,h", "show this help");
             std::cout << "Usage: sluice " << command << " " << synopsis << "\n\n"
-                      << all << "\n"
+                      << shown << "\n"
                       << exit_codes_help;
             return false;
         }

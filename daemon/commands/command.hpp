@@ -33,7 +33,8 @@ struct Command {
 // Runs argv[1] as a subcommand; prints the list on --help or when none is given.
 int dispatch(const std::vector<Command>& commands, int argc, char** argv);
 
-// Parses a subcommand's arguments. Returns false when --help was printed (exit 0).
+// Parses a subcommand's arguments. Returns false when --help was printed (exit 0). The help
+// leaves out the options that `positional` fills: the synopsis shows those.
 // Throws UsageError for unknown options or bad values.
 bool parse_options(const std::string& command, const std::string& synopsis,
                    const po::options_description& options, const std::vector<std::string>& args,

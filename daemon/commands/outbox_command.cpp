@@ -1,6 +1,8 @@
 // `sluice outbox status|list|retry|enable`: operate the webhook outbox from the command line.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <iostream>
+#include <set>
 
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
@@ -68,16 +70,17 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
     auto rows = outbox::outbox_list(conn, filter);
     if (vm["json"].as<bool>()) {
         for (const auto& e : rows) {
-            std::cout << json::serialize(json::object{{"id", e.id},
-                                                      {"webhook", e.webhook},
-                                                      {"event_id", e.event_id},
-                                                      {"aggregate_id", e.aggregate_id},
-                                                      {"state", e.state},
-                                                      {"attempts", e.attempts},
-                                                      {"next_attempt_at", e.next_attempt_at},
-                                                      {"enqueued_at", e.enqueued_at},
-                                                      {"delivered_at", or_null(e.delivered_at)},
-                                                      {"last_error", or_null(e.last_error)}})
+            std::cout << json::serialize(
+                             json::object{{"id", e.id},
+                                          {"webhook", e.webhook},
+                                          {"event_id", e.event_id},
+                                          {"aggregate_id", e.aggregate_id},
+                                          {"state", e.state},
+                                          {"attempts", e.attempts},
+                                          {"next_attempt_at", or_null(e.next_attempt_at)},
+                                          {"enqueued_at", e.enqueued_at},
+                                          {"delivered_at", or_null(e.delivered_at)},
+                                          {"last_error", or_null(e.last_error)}})
                       << "\n";
         }
         return exit_ok;
@@ -87,7 +90,7 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
     for (const auto& e : rows) {
         std::string error = clip(e.last_error.value_or(""), 50);
         table.push_back({std::to_string(e.id), e.webhook, std::to_string(e.event_id), e.state,
-                         std::to_string(e.attempts), e.next_attempt_at, error});
+                         std::to_string(e.attempts), e.next_attempt_at.value_or("-"), error});
     }
     print_table(std::cout, table);
     return exit_ok;
@@ -119,10 +122,33 @@ std::vector<std::int64_t> outbox_ids(const std::vector<std::string>& args) {
     return ids;
 }
 
+std::string joined(const std::vector<std::int64_t>& ids) {
+    std::string out;
+    for (auto id : ids)
+        out += (out.empty() ? "" : ", ") + std::to_string(id);
+    return out;
+}
+
 int retry(pg::Connection& conn, const po::variables_map& vm, const std::vector<std::int64_t>& ids) {
     std::int64_t changed = 0;
     if (!ids.empty()) {
-        changed = outbox::retry_ids(conn, ids);
+        auto outcome = outbox::retry_ids(conn, ids, vm["delivered"].as<bool>());
+        const auto& unknown = outcome.unknown;
+        if (!unknown.empty()) {
+            throw UsageError(std::string(unknown.size() == 1
+                                             ? "retry: no outbox message with id "
+                                             : "retry: no outbox messages with ids ") +
+                             joined(unknown) + " (nothing re-queued)");
+        }
+        const auto& delivered = outcome.delivered;
+        if (!delivered.empty()) {
+            throw UsageError(
+                std::string(delivered.size() == 1 ? "retry: message " : "retry: messages ") +
+                joined(delivered) + (delivered.size() == 1 ? " was" : " were") +
+                " already delivered; pass --delivered to send " +
+                (delivered.size() == 1 ? "it" : "them") + " again (nothing re-queued)");
+        }
+        changed = outcome.requeued;
     } else {
         std::string state = vm.count("state") != 0U ? vm["state"].as<std::string>() : "dead";
         changed = outbox::retry_webhook(conn, vm["webhook"].as<std::string>(), state);
@@ -130,6 +156,36 @@ int retry(pg::Connection& conn, const po::variables_map& vm, const std::vector<s
     std::cout << "re-queued " << changed << " message" << (changed == 1 ? "" : "s")
               << " (same webhook-id, attempts reset)\n";
     return exit_ok;
+}
+
+// The webhooks sluice knows: the config's (when given) and the database's, by name.
+std::vector<std::string> webhook_names(pg::Connection& conn,
+                                       const std::optional<config::Config>& config) {
+    std::set<std::string> names;
+    if (config) {
+        for (const auto& w : config->webhooks)
+            names.insert(w.name);
+    }
+    for (auto& name : outbox::known_webhooks(conn))
+        names.insert(std::move(name));
+    return {names.begin(), names.end()};
+}
+
+// UsageError unless `name` is a webhook of the config or the database; the message lists them.
+void require_webhook(pg::Connection& conn, const std::optional<config::Config>& config,
+                     const std::string& name) {
+    auto names = webhook_names(conn, config);
+    if (std::find(names.begin(), names.end(), name) != names.end())
+        return;
+    std::string known;
+    for (const auto& n : names)
+        known += (known.empty() ? "" : ", ") + n;
+    known = known.empty() ? "no webhook is configured or has messages" : "webhooks: " + known;
+    bool projection = config && std::any_of(config->projections.begin(), config->projections.end(),
+                                            [&](const auto& p) { return p.name == name; });
+    if (projection)
+        throw UsageError("'" + name + "' is a projection, not a webhook (" + known + ")");
+    throw UsageError("no webhook named '" + name + "' (" + known + ")");
 }
 
 po::options_description outbox_options() {
@@ -142,6 +198,7 @@ po::options_description outbox_options() {
         "webhook", po::value<std::string>(), "list/retry: only this webhook")(
         "state", po::value<std::string>(),
         "list: pending | dead | delivered; retry: dead (default)")(
+        "delivered", po::bool_switch(), "retry ID...: also re-send messages already delivered")(
         "limit", po::value<int>()->default_value(100), "list: at most this many rows")(
         "json", po::bool_switch(), "status/list: print JSON");
     return options;
@@ -158,7 +215,7 @@ int outbox_command(const std::vector<std::string>& args) {
             "outbox",
             "status [--json]\n"
             "       sluice outbox list [--webhook W] [--state pending|dead|delivered] [--json]\n"
-            "       sluice outbox retry ID... | --webhook W [--state dead]\n"
+            "       sluice outbox retry ID... [--delivered] | --webhook W [--state dead]\n"
             "       sluice outbox enable NAME\n"
             "  (each with --config FILE or --database-url URL)",
             options, args, vm, &positional)) {
@@ -200,6 +257,10 @@ int outbox_command(const std::vector<std::string>& args) {
         }
         return status(conn, names, vm["json"].as<bool>());
     }
+    if (action == "enable")
+        require_webhook(conn, config, rest.front());
+    else if (vm.count("webhook") != 0U)
+        require_webhook(conn, config, vm["webhook"].as<std::string>());
     if (action == "list")
         return list(conn, vm);
     if (action == "retry")

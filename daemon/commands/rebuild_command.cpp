@@ -7,6 +7,7 @@
 // projection moves to a new number of partitions.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -178,6 +179,22 @@ void hand_over_to_parts(pg::Connection& conn, const std::vector<std::string>& lo
     tx.commit();
 }
 
+// Why `name` cannot be rebuilt: it is a webhook, or no projection has it; lists the projections.
+std::string not_a_projection(const config::Config& config, const std::string& name,
+                             const std::string& path) {
+    std::string projections;
+    for (const auto& p : config.projections)
+        projections += (projections.empty() ? "" : ", ") + p.name;
+    projections = projections.empty() ? "it has no projections" : "projections: " + projections;
+    bool webhook = std::any_of(config.webhooks.begin(), config.webhooks.end(),
+                               [&](const config::Webhook& w) { return w.name == name; });
+    if (webhook) {
+        return "'" + name + "' is a webhook in " + path +
+               ", not a projection; only projections are rebuilt (" + projections + ")";
+    }
+    return "no projection named '" + name + "' in " + path + " (" + projections + ")";
+}
+
 }  // namespace
 
 int rebuild_command(const std::vector<std::string>& args) {
@@ -199,9 +216,8 @@ int rebuild_command(const std::vector<std::string>& args) {
     std::string name = vm["name"].as<std::string>();
     auto it = std::find_if(config->projections.begin(), config->projections.end(),
                            [&](const config::Projection& p) { return p.name == name; });
-    if (it == config->projections.end()) {
-        throw UsageError("no projection named '" + name + "' in " + vm["config"].as<std::string>());
-    }
+    if (it == config->projections.end())
+        throw UsageError(not_a_projection(*config, name, vm["config"].as<std::string>()));
     const config::Projection& projection = *it;
     std::string table = pg::quote_qualified(config->database.events_table);
 

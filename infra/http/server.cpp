@@ -3,7 +3,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <exception>
+#include <sstream>
 
 #include "infra/http/server_state.hpp"
 #include "infra/log/log.hpp"
@@ -117,13 +119,40 @@ Server::~Server() {
     state_->close_connections(true);
 }
 
+namespace {
+
+// "[::1]:9464: address already in use".
+std::string listen_failure(const tcp::endpoint& endpoint, const boost::system::error_code& code) {
+    std::ostringstream out;
+    out << endpoint << ": " << code.message();
+    std::string text = out.str();
+    // The system's reason ("Address already in use") continues a sentence here.
+    if (auto at = text.find(": ") + 2; at < text.size())
+        text[at] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at])));
+    return text;
+}
+
+}  // namespace
+
+ListenError::ListenError(const tcp::endpoint& endpoint, boost::system::error_code code)
+    : std::runtime_error(listen_failure(endpoint, code)), code_(code) {}
+
 void Server::start() {
     State& s = *state_;
     const tcp::endpoint endpoint = s.options.listen;
-    s.acceptor.open(endpoint.protocol());
-    s.acceptor.set_option(tcp::acceptor::reuse_address(true));
-    s.acceptor.bind(endpoint);
-    s.acceptor.listen(asio::socket_base::max_listen_connections);
+    boost::system::error_code ec;
+    s.acceptor.open(endpoint.protocol(), ec);
+    if (!ec)
+        s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+        s.acceptor.bind(endpoint, ec);
+    if (!ec)
+        s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        boost::system::error_code ignored;
+        s.acceptor.close(ignored);
+        throw ListenError(endpoint, ec);
+    }
     s.port = s.acceptor.local_endpoint().port();
     s.accepting = true;
     asio::co_spawn(s.executor, accept_loop(state_), log_failure("http accept loop"));

@@ -7,7 +7,7 @@
 // fixed at construction.
 // Lifetime: the coroutines own the shared server state, so destroying the Server without
 // awaiting stop() is safe (it closes everything), but only stop() waits for them to finish.
-// Error policy: start() throws boost::system::system_error when the address cannot be bound.
+// Error policy: start() throws ListenError when the address cannot be bound.
 // Per-connection failures (resets, timeouts, malformed requests) end that connection only;
 // a malformed request gets 400 and an oversized one 413 before the connection closes.
 #pragma once
@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 #include "infra/http/router.hpp"
 
@@ -32,6 +33,17 @@ struct ServerOptions {
     std::chrono::milliseconds read_timeout = 10s;   // per request, including keep-alive idle
     std::chrono::milliseconds write_timeout = 10s;  // per response
     std::size_t max_connections = 64;
+};
+
+// The address could not be bound or listened on. what(): "127.0.0.1:9464: address already in
+// use" (the address and the system's reason, nothing of Boost's internals); code() says which.
+class ListenError : public std::runtime_error {
+  public:
+    ListenError(const boost::asio::ip::tcp::endpoint& endpoint, boost::system::error_code code);
+    [[nodiscard]] boost::system::error_code code() const { return code_; }
+
+  private:
+    boost::system::error_code code_;
 };
 
 class Server {

@@ -14,27 +14,33 @@ std::string redact_url(const std::string& url) {
     return std::regex_replace(out, kv_password, "$1***");
 }
 
-namespace {
-
-// One line: newlines and tabs (libpq's multi-line messages) become single spaces.
-std::string one_line(std::string text) {
+std::string one_line(const std::string& text) {
     std::string out;
     out.reserve(text.size());
+    bool line_start = true;
     for (char c : text) {
-        bool blank = c == '\n' || c == '\t' || c == '\r' || c == ' ';
-        if (blank) {
-            if (!out.empty() && out.back() != ' ')
-                out += ' ';
-        } else {
-            out += c;
+        if (c == '\n' || c == '\r') {
+            line_start = true;
+            continue;
         }
+        bool blank = c == '\t' || c == ' ';
+        if (blank) {
+            if (!line_start && !out.empty() && out.back() != ' ')
+                out += ' ';
+            continue;
+        }
+        if (line_start && !out.empty()) {
+            while (!out.empty() && out.back() == ' ')
+                out.pop_back();
+            out += "; ";
+        }
+        line_start = false;
+        out += c;
     }
     while (!out.empty() && out.back() == ' ')
         out.pop_back();
     return out;
 }
-
-}  // namespace
 
 Diagnostic diagnostic_from(PGconn* conn, const PGresult* result) {
     Diagnostic d;
@@ -53,7 +59,7 @@ Diagnostic diagnostic_from(PGconn* conn, const PGresult* result) {
     }
     if (d.message.empty() && conn != nullptr)
         d.message = PQerrorMessage(conn);
-    d.message = one_line(std::move(d.message));
+    d.message = one_line(d.message);
     if (d.message.empty())
         d.message = "unknown PostgreSQL error";
     return d;

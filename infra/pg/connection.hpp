@@ -22,6 +22,10 @@ struct ConnDeleter {
 };
 using ConnHandle = std::unique_ptr<PGconn, ConnDeleter>;
 
+// A libpq message on one line that keeps its structure: each line (libpq puts a hint on its own,
+// tab-indented line) becomes a clause joined by "; "; blanks within a line collapse to one.
+[[nodiscard]] std::string one_line(const std::string& libpq_message);
+
 // Removes the password from a libpq URL or key=value string, for messages.
 [[nodiscard]] std::string redact_url(const std::string& url);
 

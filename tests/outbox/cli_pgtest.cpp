@@ -69,11 +69,21 @@ TEST_F(OutboxCli, ListFiltersByWebhookAndState) {
     EXPECT_EQ(dead[0].attempts, 8);
     EXPECT_EQ(dead[0].last_error, "HTTP 500");
     EXPECT_EQ(dead[0].aggregate_id, agg);
-    EXPECT_EQ(dead[0].next_attempt_at.back(), 'Z');
+    EXPECT_FALSE(dead[0].next_attempt_at) << "a dead row is not attempted again";
 
     EXPECT_EQ(outbox::outbox_list(conn_, {}).size(), 4u);
     EXPECT_EQ(outbox::outbox_list(conn_, {.limit = 2}).size(), 2u);
     EXPECT_EQ(outbox::outbox_list(conn_, {.webhook = "billing"}).at(0).state, "delivered");
+}
+
+TEST_F(OutboxCli, ListGivesANextAttemptOnlyToPendingRows) {
+    auto rows = outbox::outbox_list(conn_, {});
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_FALSE(rows[0].next_attempt_at);  // dead
+    ASSERT_TRUE(rows[1].next_attempt_at);   // pending, retry in an hour
+    EXPECT_EQ(rows[1].next_attempt_at->back(), 'Z');
+    EXPECT_TRUE(rows[2].next_attempt_at);   // pending, due
+    EXPECT_FALSE(rows[3].next_attempt_at);  // delivered
 }
 
 TEST_F(OutboxCli, RetryMakesDeadRowsDueAgainKeepingTheirId) {
@@ -86,10 +96,48 @@ TEST_F(OutboxCli, RetryMakesDeadRowsDueAgainKeepingTheirId) {
 }
 
 TEST_F(OutboxCli, RetryByIdsResetsExactlyThoseRows) {
-    EXPECT_EQ(outbox::retry_ids(conn_, {ids_[1], ids_[3], 999999}), 2);
+    auto outcome = outbox::retry_ids(conn_, {ids_[0], ids_[1]});
+    EXPECT_EQ(outcome.requeued, 2);
+    EXPECT_TRUE(outcome.unknown.empty());
+    EXPECT_TRUE(outcome.delivered.empty());
     EXPECT_EQ(count("state = 'pending' AND attempts = 0 AND next_attempt_at <= now()"), 3);
+    EXPECT_EQ(count("state = 'dead'"), 0);
+    EXPECT_EQ(outbox::retry_ids(conn_, {}).requeued, 0);
+}
+
+TEST_F(OutboxCli, RetryByIdsChangesNothingWhenAnIdIsUnknown) {
+    auto outcome = outbox::retry_ids(conn_, {ids_[0], 999999});
+    EXPECT_EQ(outcome.requeued, 0);
+    EXPECT_EQ(outcome.unknown, std::vector<std::int64_t>{999999});
     EXPECT_EQ(count("state = 'dead'"), 1);
-    EXPECT_EQ(outbox::retry_ids(conn_, {}), 0);
+}
+
+TEST_F(OutboxCli, RetryByIdsResendsADeliveredRowOnlyWhenAskedTo) {
+    auto refused = outbox::retry_ids(conn_, {ids_[0], ids_[3]});
+    EXPECT_EQ(refused.requeued, 0);
+    EXPECT_EQ(refused.delivered, std::vector<std::int64_t>{ids_[3]});
+    EXPECT_EQ(count("state = 'delivered'"), 1);
+    EXPECT_EQ(count("state = 'dead'"), 1);
+
+    EXPECT_EQ(outbox::retry_ids(conn_, {ids_[0], ids_[3]}, true).requeued, 2);
+    EXPECT_EQ(count("state = 'delivered'"), 0);
+}
+
+TEST_F(OutboxCli, KnownWebhooksAreThoseWithRowsOrAState) {
+    conn_.exec("INSERT INTO sluice.webhook_state VALUES ('audit', NULL, NULL)");
+    EXPECT_EQ(outbox::known_webhooks(conn_),
+              (std::vector<std::string>{"audit", "billing", "orders"}));
+}
+
+TEST_F(OutboxCli, StatusListsAWebhookWhoseRowsAreAllDelivered) {
+    auto id = enqueue("shipping", append(agg, 5));
+    conn_.exec("UPDATE sluice.outbox SET state = 'delivered', delivered_at = now() WHERE id = $1",
+               pg::Params(id));
+    auto status = outbox::outbox_status(conn_, {});
+    ASSERT_EQ(status.size(), 3u);
+    EXPECT_EQ(status[2].webhook, "shipping");
+    EXPECT_EQ(status[2].pending, 0);
+    EXPECT_EQ(status[2].dead, 0);
 }
 
 TEST_F(OutboxCli, EnableClearsTheDisabledState) {

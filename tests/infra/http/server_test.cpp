@@ -286,5 +286,22 @@ TEST(HttpServer, StopLetsTheResponseInFlightFinishWithConnectionClose) {
     run_test(stop_finishes_response_in_flight);
 }
 
+TEST(HttpServer, ABusyAddressIsAListenErrorNamingItWithoutBoostInternals) {
+    asio::io_context io;
+    Server first(io.get_executor(), make_router(), loopback_options());
+    first.start();
+    ServerOptions same;
+    same.listen = tcp::endpoint(asio::ip::address_v4::loopback(), first.port());
+    Server second(io.get_executor(), make_router(), same);
+    try {
+        second.start();
+        FAIL() << "a second server bound the same port";
+    } catch (const ListenError& e) {
+        EXPECT_EQ(e.code(), boost::system::errc::address_in_use);
+        EXPECT_EQ(std::string(e.what()),
+                  "127.0.0.1:" + std::to_string(first.port()) + ": address already in use");
+    }
+}
+
 }  // namespace
 }  // namespace sluice::http

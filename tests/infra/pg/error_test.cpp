@@ -88,5 +88,14 @@ TEST(Failure, IsEmptyUntilACatchBlockStoresTheCurrentException) {
     EXPECT_THROW(failed.rethrow(), ServerError);
 }
 
+TEST(OneLine, JoinsLibpqsLinesWithSemicolonsSoTheHintStaysReadable) {
+    EXPECT_EQ(one_line("connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
+                       "\tIs the server running on that host and accepting TCP/IP connections?\n"),
+              "connection to server at \"127.0.0.1\", port 1 failed: Connection refused; Is the "
+              "server running on that host and accepting TCP/IP connections?");
+    EXPECT_EQ(one_line("  a  \t b \r\n\n c "), "a b; c");
+    EXPECT_EQ(one_line(""), "");
+}
+
 }  // namespace
 }  // namespace sluice::pg

@@ -1,0 +1,71 @@
+// Operator mistakes that sluice must explain in its own words: a busy http.listen port, and
+// `sluice rebuild` of a name that is not a projection.
+#include <gmock/gmock.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "daemon_fixture.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class Commands : public DaemonTest {
+  protected:
+    // Runs sluice with `args` to its end; returns its exit code and output.
+    std::pair<int, std::string> run(const std::vector<std::string>& args) {
+        auto process = DaemonProcess::spawn(args);
+        auto exit = process.wait_exit(30s);
+        if (!exit) {
+            ADD_FAILURE() << "sluice kept running\n" << process.output_tail();
+            return {-1, process.output()};
+        }
+        return {exit->exited ? exit->code : -1, process.output()};
+    }
+};
+
+TEST_F(Commands, ABusyHttpPortNamesTheConfigKeyAndTheAddressNotBoost) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor taken(io,
+                                         {boost::asio::ip::address_v4::loopback(), 0});  // listens
+    const std::string address = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
+    std::string config = base_config();
+    config.replace(config.find("127.0.0.1:0"), 11, address);
+    auto [code, out] = run({"run", "-c", write_file("busy.yaml", config)});
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_THAT(out, HasSubstr("http.listen " + address +
+                               ": address already in use (another sluice or program listens "
+                               "there; change http.listen)"));
+    EXPECT_THAT(out, Not(HasSubstr("boost")));
+    EXPECT_THAT(out, Not(HasSubstr("system:98")));
+}
+
+const std::string two_projections_and_a_webhook =
+    "projections:\n"
+    "  - name: totals\n    handlers:\n      E: SELECT 1\n"
+    "  - name: counts\n    handlers:\n      E: SELECT 1\n"
+    "webhooks:\n  - name: shipping\n    url: \"http://127.0.0.1:1/\"\n"
+    "    secrets: [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n";
+
+TEST_F(Commands, RebuildOfAWebhookSaysItIsOneAndListsTheProjections) {
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    auto [code, out] = run({"rebuild", "shipping", "-c", path, "--yes"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_EQ(out, "sluice rebuild: 'shipping' is a webhook in " + path +
+                       ", not a projection; only projections are rebuilt (projections: totals, "
+                       "counts)\n");
+}
+
+TEST_F(Commands, RebuildOfAnUnknownNameListsTheProjections) {
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    auto [code, out] = run({"rebuild", "nosuch", "-c", path, "--yes"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_EQ(out, "sluice rebuild: no projection named 'nosuch' in " + path +
+                       " (projections: totals, counts)\n");
+}
+
+}  // namespace
+}  // namespace sluice::testing

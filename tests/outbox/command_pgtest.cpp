@@ -1,0 +1,149 @@
+// `sluice outbox` through the built binary: exit codes and messages for names and ids that do
+// not exist, re-sending delivered messages, status without a config, and list's next attempt.
+#include <gmock/gmock.h>
+
+#include <iterator>
+#include <sstream>
+
+#include "outbox_fixture.hpp"
+#include "tests/store/sluice_process.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string agg = "6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77";
+
+// Outbox rows: orders has a dead one (dead_) and a delivered one (delivered_); billing only
+// delivered ones; audit is disabled and has none.
+class OutboxCommand : public OutboxDatabaseTest {
+  protected:
+    void SetUp() override {
+        dead_ = enqueue("orders", append(agg, 1));
+        delivered_ = enqueue("orders", append(agg, 2));
+        billing_ = enqueue("billing", append(agg, 3));
+        conn_.exec("UPDATE sluice.outbox SET state = 'dead', attempts = 8 WHERE id = $1",
+                   pg::Params(dead_));
+        conn_.exec(
+            "UPDATE sluice.outbox SET state = 'delivered', delivered_at = now() "
+            "WHERE id = $1 OR id = $2",
+            pg::Params(delivered_, billing_));
+        conn_.exec("INSERT INTO sluice.webhook_state VALUES ('audit', now(), 'HTTP 410')");
+    }
+
+    ProcessResult outbox(std::vector<std::string> args) {
+        args.insert(args.begin(), {"outbox", "--database-url", db_.url()});
+        return run_sluice(args);
+    }
+
+    std::int64_t dead_ = 0;
+    std::int64_t delivered_ = 0;
+    std::int64_t billing_ = 0;
+};
+
+TEST_F(OutboxCommand, EnableOfAnUnknownWebhookFailsListingTheKnownOnes) {
+    auto r = outbox({"enable", "nosuch"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err,
+              "sluice outbox: no webhook named 'nosuch' (webhooks: audit, billing, orders)\n");
+}
+
+TEST_F(OutboxCommand, EnableListsTheConfiguredWebhooksTooAndNamesAProjection) {
+    TempFile config("database:\n  url: \"" + db_.url() +
+                    "\"\n"
+                    "projections:\n  - name: totals\n    handlers:\n      E: SELECT 1\n"
+                    "webhooks:\n  - name: shipping\n    url: \"http://127.0.0.1:1/\"\n"
+                    "    secrets: [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n");
+    auto r = run_sluice({"outbox", "enable", "totals", "--config", config.path()});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err,
+              "sluice outbox: 'totals' is a projection, not a webhook (webhooks: audit, billing, "
+              "orders, shipping)\n");
+}
+
+TEST_F(OutboxCommand, EnableOfAKnownWebhookThatWasNotDisabledSaysSo) {
+    auto r = outbox({"enable", "orders"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "was not disabled: orders\n");
+    auto enabled = outbox({"enable", "audit"});
+    EXPECT_EQ(enabled.exit_code, 0) << enabled.err;
+    EXPECT_EQ(enabled.out, "enabled audit\n");
+}
+
+TEST_F(OutboxCommand, ListAndRetryOfAnUnknownWebhookFail) {
+    auto list = outbox({"list", "--webhook", "nosuch"});
+    EXPECT_EQ(list.exit_code, 2) << list.err;
+    EXPECT_THAT(list.err, HasSubstr("no webhook named 'nosuch' (webhooks: "));
+    auto retry = outbox({"retry", "--webhook", "nosuch"});
+    EXPECT_EQ(retry.exit_code, 2) << retry.err;
+    EXPECT_THAT(retry.err, HasSubstr("no webhook named 'nosuch'"));
+}
+
+TEST_F(OutboxCommand, RetryOfUnknownIdsFailsNamingThemAndRequeuesNothing) {
+    auto r = outbox({"retry", std::to_string(dead_), "999998", "999999"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err,
+              "sluice outbox: retry: no outbox messages with ids 999998, 999999 (nothing "
+              "re-queued)\n");
+    EXPECT_EQ(count("state = 'dead'"), 1);
+}
+
+TEST_F(OutboxCommand, RetryOfADeliveredMessageTakesTheDeliveredFlag) {
+    auto id = std::to_string(delivered_);
+    auto refused = outbox({"retry", id});
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_EQ(refused.err, "sluice outbox: retry: message " + id +
+                               " was already delivered; pass --delivered to send it again "
+                               "(nothing re-queued)\n");
+    EXPECT_EQ(count("state = 'delivered'"), 2);
+
+    auto resent = outbox({"retry", id, std::to_string(dead_), "--delivered"});
+    EXPECT_EQ(resent.exit_code, 0) << resent.err;
+    EXPECT_EQ(resent.out, "re-queued 2 messages (same webhook-id, attempts reset)\n");
+    EXPECT_EQ(count("state = 'pending'"), 2);
+}
+
+TEST_F(OutboxCommand, RetryByWebhookStillRequeuesItsDeadMessages) {
+    auto r = outbox({"retry", "--webhook", "orders"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "re-queued 1 message (same webhook-id, attempts reset)\n");
+    EXPECT_EQ(count("state = 'pending'"), 1);
+}
+
+TEST_F(OutboxCommand, StatusWithoutAConfigShowsEveryWebhookTheDatabaseKnows) {
+    auto r = outbox({"status"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 4u) << r.out;
+    EXPECT_EQ(lines[1].rfind("audit ", 0), 0u) << r.out;
+    EXPECT_EQ(lines[2].rfind("billing ", 0), 0u) << r.out;
+    EXPECT_EQ(lines[3].rfind("orders ", 0), 0u) << r.out;
+}
+
+TEST_F(OutboxCommand, ListShowsNoNextAttemptForRowsThatWillNotBeAttemptedAgain) {
+    enqueue("orders", append(agg, 4));  // pending
+    auto table = outbox({"list"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    auto lines = lines_of(table.out);
+    ASSERT_EQ(lines.size(), 5u) << table.out;
+    // ID WEBHOOK EVENT STATE ATTEMPTS NEXT-ATTEMPT [LAST ERROR]
+    for (int i = 1; i <= 4; ++i) {
+        std::istringstream row(lines[i]);
+        std::vector<std::string> cells{std::istream_iterator<std::string>(row), {}};
+        ASSERT_GE(cells.size(), 6u) << lines[i];
+        if (cells[3] == "pending")
+            EXPECT_EQ(cells[5].back(), 'Z') << lines[i];
+        else
+            EXPECT_EQ(cells[5], "-") << lines[i];
+    }
+
+    auto json = outbox({"list", "--json", "--state", "delivered"});
+    EXPECT_EQ(json.exit_code, 0) << json.err;
+    EXPECT_THAT(json.out, HasSubstr("\"next_attempt_at\":null"));
+}
+
+}  // namespace
+}  // namespace sluice::testing
