@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "infra/pg/literal.hpp"
+
 namespace sluice::engine {
 
 std::string lag_lateral(const std::string& quoted_events_table, const std::string& alias) {
@@ -24,18 +26,11 @@ boost::asio::awaitable<void> measure_lag(
         by_position[s->position].push_back(s.get());
     if (by_position.empty())
         co_return;
-    std::string transaction_ids = "{";
-    std::string event_ids = "{";
-    for (const auto& [pos, subs] : by_position) {
-        if (transaction_ids.size() > 1) {
-            transaction_ids += ',';
-            event_ids += ',';
-        }
-        transaction_ids += std::to_string(pos.transaction_id);
-        event_ids += std::to_string(pos.id);
-    }
-    transaction_ids += '}';
-    event_ids += '}';
+    // xid8 takes the same literal as a bigint: both arrays come from one builder.
+    const auto transaction_ids =
+        pg::int_array(by_position, [](const auto& entry) { return entry.first.transaction_id; });
+    const auto event_ids =
+        pg::int_array(by_position, [](const auto& entry) { return entry.first.id; });
     auto r = co_await conn.query(
         "SELECT lag.lag_events, lag.lag_seconds FROM unnest($1::xid8[], $2::bigint[]) "
         "WITH ORDINALITY AS p(transaction_id, event_id, n) CROSS JOIN LATERAL " +

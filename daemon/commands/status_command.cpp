@@ -44,9 +44,15 @@ json::object status_from_database(const std::string& url, const std::string& eve
         "SELECT c.name, c.transaction_id::text, c.event_id, lag.lag_events, lag.lag_seconds,"
         " (SELECT count(*) FROM sluice.parked_events p WHERE p.subscriber = c.name),"
         " coalesce((SELECT o.instance_id FROM sluice.owners o WHERE o.name = c.name), '')"
-        " FROM sluice.checkpoints c CROSS JOIN LATERAL " +
-            engine::lag_lateral(table, "c") +
-            " lag WHERE cardinality($1::text[]) = 0 OR c.name = ANY($1::text[]) ORDER BY c.name",
+        // Every configured unit (one that has not started yet is before the first event), or
+        // without a config every unit with a checkpoint.
+        " FROM (SELECT w.name, coalesce(k.transaction_id, '0') AS transaction_id,"
+        "              coalesce(k.event_id, 0) AS event_id"
+        "         FROM (SELECT unnest($1::text[]) AS name UNION SELECT name FROM"
+        "               sluice.checkpoints WHERE cardinality($1::text[]) = 0) w"
+        "         LEFT JOIN sluice.checkpoints k ON k.name = w.name) c"
+        " CROSS JOIN LATERAL " +
+            engine::lag_lateral(table, "c") + " lag ORDER BY c.name",
         pg::Params(names_array));
     json::array subs;
     for (int i = 0; i < r.rows(); ++i) {
