@@ -6,7 +6,10 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "config/config.hpp"
 #include "config/sections.hpp"
@@ -49,12 +52,17 @@ void check_unique_names(Reader& r, const YAML::Node& root, const Config& config)
 
 // In a flow collection ([a, b] or {k: v}) '{' and '}' are syntax, so ${VAR} must be quoted
 // there; yaml-cpp's own message does not say so.
-std::string flow_hint(std::string_view text, int line) {
+std::size_t line_start(std::string_view text, int line) {
     std::size_t start = 0;
     for (int i = 0; i < line && start != std::string_view::npos; ++i) {
         start = text.find('\n', start);
         start = start == std::string_view::npos ? start : start + 1;
     }
+    return start;
+}
+
+std::string flow_hint(std::string_view text, int line) {
+    const std::size_t start = line_start(text, line);
     if (start == std::string_view::npos) {
         return {};
     }
@@ -65,6 +73,47 @@ std::string flow_hint(std::string_view text, int line) {
         return {};  // no ${ on the line, or no collection opened before it
     }
     return " (inside [ ] or { }, write a value that uses ${VAR} in quotes: \"${VAR}\")";
+}
+
+// yaml-cpp reports an unclosed [ or { where it gave up looking, often the next line. The place
+// to fix is the bracket itself: the innermost one still open before that point (quotes and
+// comments skipped). Lines and columns are 1-based; nullopt when none is open.
+std::optional<std::pair<int, int>> unclosed_flow(std::string_view text, int error_line) {
+    std::vector<std::pair<int, int>> open;
+    int line = 1;
+    int column = 0;
+    char quote = 0;
+    bool comment = false;
+    char previous = '\n';
+    for (char c : text) {
+        ++column;
+        if (c == '\n') {
+            if (line > error_line)
+                break;
+            ++line;
+            column = 0;
+            comment = false;
+            previous = c;
+            continue;
+        }
+        if (comment) {
+        } else if (quote != 0) {
+            if (c == quote)
+                quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '#' && (previous == ' ' || previous == '\t' || previous == '\n')) {
+            comment = true;
+        } else if (c == '[' || c == '{') {
+            open.emplace_back(line, column);
+        } else if ((c == ']' || c == '}') && !open.empty()) {
+            open.pop_back();
+        }
+        previous = c;
+    }
+    if (open.empty())
+        return std::nullopt;
+    return open.back();
 }
 
 // Top to bottom reads best; problems without a line (a missing file) come first.
@@ -142,8 +191,17 @@ LoadResult load_string(const std::string& text, const std::string& file_name,
     try {
         root = YAML::Load(reader.parse_text());
     } catch (const YAML::ParserException& e) {
-        reader.error({file_name, e.mark.line + 1, e.mark.column + 1},
-                     e.msg + flow_hint(text, e.mark.line));
+        const bool flow_not_closed = e.msg.find("flow not found") != std::string::npos;
+        if (const auto opened =
+                flow_not_closed ? unclosed_flow(text, e.mark.line + 1) : std::nullopt) {
+            const auto [line, column] = *opened;
+            const char bracket = text[line_start(text, line - 1) + column - 1];
+            reader.error({file_name, line, column},
+                         std::string("'") + bracket + "' is never closed (" + e.msg + ")");
+        } else {
+            reader.error({file_name, e.mark.line + 1, e.mark.column + 1},
+                         e.msg + flow_hint(text, e.mark.line));
+        }
         return {std::nullopt, reader.take_diagnostics()};
     } catch (const YAML::Exception& e) {
         reader.error({file_name, e.mark.is_null() ? 0 : e.mark.line + 1,
