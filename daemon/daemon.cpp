@@ -141,13 +141,8 @@ class Daemon {
         publisher_done_ = std::make_shared<Completion>(io_.get_executor());
         asio::co_spawn(io_, publisher_->run(), [done = publisher_done_](std::exception_ptr e) {
             done->set();
-            if (!e)
-                return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log::error("webhook delivery ended with an error", {{"error", ex.what()}});
-            }
+            if (e)
+                log::error("webhook delivery ended with an error", {{"error", Failure(e).what()}});
         });
         return true;
     }
@@ -390,11 +385,7 @@ int run_daemon(config::Config config, DaemonOptions options) {
     asio::co_spawn(io, daemon->main(), [&io](std::exception_ptr e) {
         if (!e)
             return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log::error("daemon failed", {{"error", ex.what()}});
-        }
+        log::error("daemon failed", {{"error", Failure(e).what()}});
         io.stop();
     });
     io.run();

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 
@@ -38,11 +39,7 @@ bool same_delivery(const config::Config& a, const config::Config& b) {
 }
 
 void log_task_failure(const char* task, const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        log::error("task ended with an error", {{"task", task}, {"error", ex.what()}});
-    }
+    log::error("task ended with an error", {{"task", task}, {"error", Failure(e).what()}});
 }
 
 engine::FeedOptions feed_options(const config::Config& c) {

@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <utility>
 
+#include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 #include "outbox/dispatcher.hpp"
@@ -56,13 +57,9 @@ void Subscribers::start(const std::string& name, const Unit& unit,
                                          });
     asio::co_spawn(ex_, entry->runner->run(), [entry, name](std::exception_ptr e) {
         entry->done.set();
-        if (!e)
-            return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
+        if (e) {
             log::error("subscriber task ended with an error",
-                       {{"name", name}, {"error", ex.what()}});
+                       {{"name", name}, {"error", Failure(e).what()}});
         }
     });
     entries_[name] = std::move(entry);

@@ -9,7 +9,6 @@
 
 namespace sluice::daemon {
 
-
 std::optional<config::Config> load_config_or_report(const std::string& path) {
     auto loaded = config::load_file(path, config::process_environment());
     for (const auto& d : loaded.errors)

@@ -27,6 +27,8 @@ class Failure {
 
     // The exception being handled; call only inside a catch block.
     [[nodiscard]] static Failure current() noexcept { return Failure(std::current_exception()); }
+    // The exception a co_spawn completion handler was given (null: nothing failed).
+    explicit Failure(std::exception_ptr e) noexcept : e_(std::move(e)) {}
 
     [[nodiscard]] explicit operator bool() const noexcept { return static_cast<bool>(e_); }
 
@@ -74,8 +76,6 @@ class Failure {
     [[noreturn]] void rethrow() const { std::rethrow_exception(e_); }
 
   private:
-    explicit Failure(std::exception_ptr e) : e_(std::move(e)) {}
-
     std::exception_ptr e_;
 };
 
