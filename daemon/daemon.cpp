@@ -26,6 +26,7 @@
 #include "infra/notify/notify.hpp"
 #include "infra/pg/literal.hpp"
 #include "outbox/publisher.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -237,7 +238,8 @@ class Daemon {
                         lag_conn = co_await pg::AsyncConnection::connect(
                             io_.get_executor(), config_.database.url,
                             config_.database.connect_timeout,
-                            {"sluice monitor", config_.database.statement_timeout});
+                            {std::string(store::sessions::monitor),
+                             config_.database.statement_timeout});
                     }
                     co_await engine::measure_lag(*lag_conn, quoted, subscribers_.statuses(),
                                                  config_.database.statement_timeout);

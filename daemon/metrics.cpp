@@ -28,7 +28,15 @@ std::string_view to_string(SubscriberState state) {
 }
 
 std::string_view to_string(WakeupSource source) {
-    return source == WakeupSource::notify ? "notify" : "poll";
+    switch (source) {
+        case WakeupSource::notify:
+            return "notify";
+        case WakeupSource::poll:
+            return "poll";
+        case WakeupSource::held:
+            return "held";
+    }
+    return "poll";
 }
 
 std::string build_version() {
@@ -67,7 +75,7 @@ prometheus::Gauge& gauge(prometheus::Registry& r, const std::string& name,
     return gauges(r, name, help).Add({});
 }
 
-// Both sources exist from start-up. Registering the family again returns it (the registry's
+// Every source exists from start-up. Registering the family again returns it (the registry's
 // default InsertBehavior::Merge).
 prometheus::Counter& wakeups(prometheus::Registry& r, WakeupSource source) {
     return counters(r, "sluice_tailer_wakeups_total",
@@ -158,6 +166,7 @@ SluiceMetrics::SluiceMetrics(const std::string& version)
                                    "Queries the tailer ran to fetch events.")),
       tailer_notify_wakeups(wakeups(registry_, WakeupSource::notify)),
       tailer_poll_wakeups(wakeups(registry_, WakeupSource::poll)),
+      tailer_held_wakeups(wakeups(registry_, WakeupSource::held)),
       tailer_horizon_held_seconds(
           gauge(registry_, "sluice_tailer_horizon_held_seconds",
                 "How long an open transaction has held back the delivery horizon, in "

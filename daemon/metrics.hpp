@@ -36,7 +36,7 @@ using sluice::metrics::MirroredCounter;
 
 enum class SubscriberKind { projection, webhook };
 enum class SubscriberState { starting, running, retrying, stopped };
-enum class WakeupSource { notify, poll };
+enum class WakeupSource { notify, poll, held };
 
 inline constexpr std::array all_subscriber_states = {
     SubscriberState::starting, SubscriberState::running, SubscriberState::retrying,
@@ -133,10 +133,11 @@ class SluiceMetrics {
     std::map<std::pair<SubscriberKind, std::string>, Held> subscriber_series_;
 
   public:
-    // The unlabelled series (and the two wakeup sources), registered on registry_ above.
+    // The unlabelled series (and the three wakeup sources), registered on registry_ above.
     MirroredCounter tailer_fetches_total;
     MirroredCounter tailer_notify_wakeups;  // sluice_tailer_wakeups_total{source="notify"}
     MirroredCounter tailer_poll_wakeups;    // sluice_tailer_wakeups_total{source="poll"}
+    MirroredCounter tailer_held_wakeups;    // sluice_tailer_wakeups_total{source="held"}
     prometheus::Gauge& tailer_horizon_held_seconds;
     prometheus::Gauge& database_connected;
     MirroredCounter database_reconnects_total;

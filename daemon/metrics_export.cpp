@@ -7,6 +7,7 @@ void export_engine_metrics(metrics::SluiceMetrics& m, const engine::FeedStats& f
     m.tailer_fetches_total.advance_to(static_cast<double>(f.fetches));
     m.tailer_notify_wakeups.advance_to(static_cast<double>(f.notify_wakeups));
     m.tailer_poll_wakeups.advance_to(static_cast<double>(f.poll_wakeups));
+    m.tailer_held_wakeups.advance_to(static_cast<double>(f.held_rechecks));
     m.tailer_horizon_held_seconds.Set(f.horizon_held_seconds);
     m.database_connected.Set(f.connected ? 1 : 0);
     m.database_reconnects_total.advance_to(static_cast<double>(f.reconnects));

@@ -47,6 +47,7 @@ std::string status_json(const DaemonState& state) {
     root["tailer"] = {{"fetches", state.feed.fetches},
                       {"notify_wakeups", state.feed.notify_wakeups},
                       {"poll_wakeups", state.feed.poll_wakeups},
+                      {"held_rechecks", state.feed.held_rechecks},
                       {"horizon_held_seconds", state.feed.horizon_held_seconds}};
     json::array owned;
     for (const auto& name : state.coordination.owned)

@@ -7,6 +7,7 @@
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::engine {
 namespace {
@@ -60,7 +61,7 @@ asio::awaitable<void> Coordinator::run() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex_, options_.url, options_.connect_timeout,
-                {"sluice coordination", options_.statement_timeout});
+                {std::string(store::sessions::coordination), options_.statement_timeout});
             if (!first)
                 ++stats_.reconnects;
             first = false;

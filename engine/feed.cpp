@@ -10,6 +10,7 @@
 #include "infra/log/log.hpp"
 #include "infra/pg/async_connection.hpp"
 #include "infra/pg/literal.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::engine {
 namespace {
@@ -21,14 +22,23 @@ constexpr std::size_t cache_batches = 4;
 // Only bounds a LISTEN wait (a NOTIFY or stop() ends it first).
 constexpr milliseconds listen_wait{60000};
 
-// The oldest open transaction that has a transaction id holds back pg_snapshot_xmin.
+// The oldest open transaction that has a transaction id and may write events holds back the
+// event horizon (sluice.event_horizon() looks past sluice's own event-free sessions).
 const char* horizon_sql =
     "SELECT pid, coalesce(application_name, ''), "
     "extract(epoch FROM clock_timestamp() - xact_start)::float8 "
     "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+    "AND NOT sluice.writes_no_events(application_name) "
     "ORDER BY xact_start LIMIT 1";
 
 }  // namespace
+
+milliseconds held_recheck_delay(std::chrono::steady_clock::duration held_for,
+                                milliseconds poll_interval) {
+    auto proportional = std::chrono::duration_cast<milliseconds>(held_for / 500);
+    return std::max(milliseconds(1),
+                    std::min(std::max(milliseconds(2), proportional), poll_interval));
+}
 
 Feed::Feed(asio::any_io_executor ex, FeedOptions options)
     : options_(std::move(options)), stopped_(ex), changed_(ex), wake_(ex) {
@@ -46,6 +56,13 @@ void Feed::wake_fetcher() {
     wake_.cancel();
 }
 
+void Feed::transaction_ended() {
+    if (held_since_) {
+        dirty_ = true;
+        wake_fetcher();
+    }
+}
+
 asio::awaitable<void> Feed::run() {
     auto ex = co_await asio::this_coro::executor;
     co_await (fetch_loop() && listen_loop());
@@ -59,7 +76,7 @@ asio::awaitable<void> Feed::listen_loop() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
-                {"sluice listen", options_.statement_timeout});
+                {std::string(store::sessions::listen), options_.statement_timeout});
             co_await conn.exec_script("LISTEN " + pg::quote_identifier(options_.channel),
                                       options_.statement_timeout);
             if (!first) {
@@ -128,7 +145,8 @@ asio::awaitable<void> Feed::fetch_loop() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
-                {"sluice tailer", options_.statement_timeout});
+                {std::string(store::sessions::tailer), options_.statement_timeout});
+            conn.cache_statements();  // the fetch runs at every wake-up: plan it once
             if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
                 log::info(
                     "database connection restored",
@@ -145,13 +163,20 @@ asio::awaitable<void> Feed::fetch_loop() {
                 bool behind_waiter = waiters_ > 0 && head_known_ && wanted_ > head_;
                 if (waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
                     dirty_ = false;
-                    auto rows = co_await fetch(conn, sql, head_, options_.batch_size,
-                                               options_.statement_timeout);
+                    auto fetched = co_await fetch(conn, sql, head_, options_.batch_size,
+                                                  options_.statement_timeout);
                     ++stats_.fetches;
-                    if (static_cast<int>(rows.size()) == options_.batch_size)
+                    const bool full = static_cast<int>(fetched.rows.size()) == options_.batch_size;
+                    if (full)
                         dirty_ = true;
-                    if (!rows.empty()) {
-                        append(std::move(rows));
+                    if (fetched.held_back && !full) {
+                        if (!held_since_)
+                            held_since_ = std::chrono::steady_clock::now();
+                    } else {
+                        held_since_.reset();
+                    }
+                    if (!fetched.rows.empty()) {
+                        append(std::move(fetched.rows));
                         changed_.cancel();  // wake the subscribers waiting at the head
                     }
                     continue;
@@ -161,19 +186,28 @@ asio::awaitable<void> Feed::fetch_loop() {
                     last_horizon_check = now;
                     co_await check_horizon(conn);
                 }
-                // Idle: sleep until a NOTIFY, a new waiter, stop(), or the next poll. The poll
-                // deadline is absolute, so early wake-ups never push it back.
+                // Idle: sleep until a NOTIFY, a new waiter, stop(), the next poll, or, while
+                // events are held back, the next look at them. The poll deadline is absolute, so
+                // early wake-ups never push it back.
                 if (now >= next_poll)
                     next_poll = now + options_.poll_interval;
-                wake_.expires_at(next_poll);
+                auto wake_at = next_poll;
+                if (held_since_ && waiters_ > 0) {
+                    wake_at = std::min(next_poll, now + held_recheck_delay(now - *held_since_,
+                                                                           options_.poll_interval));
+                }
+                wake_.expires_at(wake_at);
                 auto [ec] = co_await wake_.async_wait(asio::as_tuple(use_awaitable));
-                if (!ec) {
-                    next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
-                    if (waiters_ > 0) {
+                if (!ec && waiters_ > 0) {
+                    dirty_ = true;
+                    if (std::chrono::steady_clock::now() >= next_poll) {
                         ++stats_.poll_wakeups;
-                        dirty_ = true;
+                    } else {
+                        ++stats_.held_rechecks;
                     }
                 }
+                if (!ec && std::chrono::steady_clock::now() >= next_poll)
+                    next_poll = std::chrono::steady_clock::now() + options_.poll_interval;
             }
         } catch (const std::exception& e) {
             stats_.connected = false;

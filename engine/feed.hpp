@@ -2,8 +2,11 @@
 // It LISTENs for the events trigger's NOTIFY (a wake-up only), polls every poll_interval to
 // cover lost notifications, keeps the most recent rows in a bounded cache and serves each
 // subscriber the rows after its position. A subscriber behind the cache reads on its own.
-// Also watches the visibility horizon: the age of the oldest open transaction that can hold
-// back events, warning when it exceeds horizon_warning.
+// Events that committed above the event horizon (engine/fetch.hpp) are held back by an older
+// open transaction, which may end without any NOTIFY: while that is so the feed looks again on a
+// short schedule (held_recheck_delay), and at once when one of this process's own transactions
+// ends. Also watches the visibility horizon: the age of the oldest open transaction that can
+// hold back events, warning when it exceeds horizon_warning.
 // Threading: all members are used from the one event-loop thread. Error policy: database
 // failures are logged and retried with bounded backoff inside run(); next() never throws
 // for database reasons.
@@ -39,8 +42,15 @@ struct FeedOptions {
     milliseconds statement_timeout{30000};
 };
 
+// How long to wait before looking again while events are held back, given how long they have
+// been: 2 ms at first, then a 500th of the time held, so that an event is read within 2 ms, or
+// 0.2% of the holding transaction's duration, of its end; never longer than poll_interval.
+[[nodiscard]] milliseconds held_recheck_delay(std::chrono::steady_clock::duration held_for,
+                                              milliseconds poll_interval);
+
 struct FeedStats {
     std::uint64_t fetches = 0;
+    std::uint64_t held_rechecks = 0;  // reads because events were held back, not a NOTIFY
     std::uint64_t notify_wakeups = 0;
     std::uint64_t poll_wakeups = 0;
     std::uint64_t reconnects = 0;
@@ -60,6 +70,8 @@ class Feed {
     void stop();
     // Wakes every subscriber waiting in next() (it returns what it has, possibly nothing).
     void wake_waiters() { changed_.cancel(); }
+    // One of this process's transactions ended: if it was holding events back, read them now.
+    void transaction_ended();
 
     // Rows after `after` in commit order (at most `max`), waiting up to `wait` for new rows
     // when `after` is at the head. Empty on timeout or wake_waiters(). nullopt: `after` is
@@ -89,7 +101,9 @@ class Feed {
     bool head_known_ = false;
     bool horizon_warned_ = false;
     bool dirty_ = true;  // something may be new: a NOTIFY came, or the last fetch was full
-    Position wanted_;    // the furthest position a waiter asked from
+    // Since when the last fetch saw committed events held back above the horizon (unset: none).
+    std::optional<std::chrono::steady_clock::time_point> held_since_;
+    Position wanted_;  // the furthest position a waiter asked from
     int waiters_ = 0;
     // Last: they hold handlers that refer to this object, so they go first.
     Completion stopped_;          // set by stop(): ends the listen wait and reconnect pauses

@@ -1,5 +1,6 @@
 #include "engine/fetch.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace sluice::engine {
@@ -15,20 +16,31 @@ Int to_int(std::string_view text) {
 }  // namespace
 
 std::string fetch_sql(const std::string& quoted_table) {
+    // One snapshot decides both what is read and whether anything committed waits above the
+    // horizon (`held`, read from the first row; a lone row of NULLs when nothing is readable).
     // Qualified names in ORDER BY: the output column "transaction_id" is text, and sorting by
     // it would read the whole range instead of walking the index.
     return "SELECT e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, "
-           "e.version, e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8 FROM " +
+           "e.version, e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8, "
+           "h.held FROM (SELECT hz.horizon, EXISTS (SELECT 1 FROM " +
+           quoted_table +
+           " x WHERE x.transaction_id >= hz.horizon) AS held"
+           " FROM (SELECT sluice.event_horizon() AS horizon) hz) h"
+           " LEFT JOIN LATERAL (SELECT * FROM " +
            quoted_table +
            " e WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
-           " AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-           " ORDER BY e.transaction_id, e.id LIMIT $3";
+           " AND e.transaction_id < h.horizon"
+           " ORDER BY e.transaction_id, e.id LIMIT $3) e ON true";
 }
 
-std::vector<EventRow> parse_rows(const pg::Result& r) {
-    std::vector<EventRow> rows;
-    rows.reserve(static_cast<std::size_t>(r.rows()));
+Fetched parse_rows(const pg::Result& r) {
+    Fetched out;
+    out.rows.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
+        if (i == 0)
+            out.held_back = r.boolean(0, 7);
+        if (r.is_null(i, 1))
+            continue;  // the row that only carries `held`
         EventRow e;
         e.position.transaction_id = to_int<std::uint64_t>(r.text(i, 0));
         e.position.id = to_int<std::int64_t>(r.text(i, 1));
@@ -37,14 +49,17 @@ std::vector<EventRow> parse_rows(const pg::Result& r) {
         e.version = to_int<int>(r.text(i, 4));
         e.event_type = r.text(i, 5);
         e.timestamp = std::strtod(std::string(r.text(i, 6)).c_str(), nullptr);
-        rows.push_back(std::move(e));
+        out.rows.push_back(std::move(e));
     }
-    return rows;
+    // The join keeps the index order in practice; commit order must not rest on a plan.
+    auto by_position = [](const EventRow& a, const EventRow& b) { return a.position < b.position; };
+    if (!std::is_sorted(out.rows.begin(), out.rows.end(), by_position))
+        std::sort(out.rows.begin(), out.rows.end(), by_position);
+    return out;
 }
 
-asio::awaitable<std::vector<EventRow>> fetch(pg::AsyncConnection& conn, std::string sql,
-                                             Position after, int limit,
-                                             std::chrono::milliseconds timeout) {
+asio::awaitable<Fetched> fetch(pg::AsyncConnection& conn, std::string sql, Position after,
+                               int limit, std::chrono::milliseconds timeout) {
     auto r = co_await conn.query(
         std::move(sql),
         pg::Params(std::to_string(after.transaction_id), std::to_string(after.id), limit), timeout);

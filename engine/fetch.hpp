@@ -1,6 +1,8 @@
-// Reading the events table in commit order. Only rows whose transaction is older than every
-// running transaction (transaction_id < pg_snapshot_xmin) are read: a transaction that took a
-// lower id but commits later is never skipped, it is simply not visible to the read yet.
+// Reading the events table in commit order. Only rows below the event horizon are read
+// (transaction_id < sluice.event_horizon(): older than every running transaction that can write
+// events): a transaction that took a lower id but commits later is never skipped, it is simply
+// not visible to the read yet. Committed rows above the horizon are "held back"; the read says
+// whether there are any, so a reader can look again when the holding transaction ends.
 // Error policy: throws pg::Error.
 #pragma once
 
@@ -17,12 +19,16 @@ namespace asio = boost::asio;
 // The SELECT for a quoted events table; parameters: $1 xid8, $2 id, $3 limit.
 [[nodiscard]] std::string fetch_sql(const std::string& quoted_table);
 
+struct Fetched {
+    std::vector<EventRow> rows;  // commit order
+    bool held_back = false;      // committed events wait above the horizon
+};
+
 // Reads up to `limit` events after `after`, in commit order (transaction_id, id).
-asio::awaitable<std::vector<EventRow>> fetch(pg::AsyncConnection& conn, std::string sql,
-                                             Position after, int limit,
-                                             std::chrono::milliseconds timeout);
+asio::awaitable<Fetched> fetch(pg::AsyncConnection& conn, std::string sql, Position after,
+                               int limit, std::chrono::milliseconds timeout);
 
 // Parses the rows of fetch_sql's result (pure, for tests).
-[[nodiscard]] std::vector<EventRow> parse_rows(const pg::Result& r);
+[[nodiscard]] Fetched parse_rows(const pg::Result& r);
 
 }  // namespace sluice::engine

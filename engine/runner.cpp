@@ -10,6 +10,7 @@
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "store/coordination.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::engine {
 namespace {
@@ -90,7 +91,9 @@ asio::awaitable<void> Runner::run() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
-                {"sluice " + status_->kind + " " + sink_->name(), options_.statement_timeout});
+                {store::sessions::subscriber(status_->kind, sink_->name()),
+                 options_.statement_timeout});
+            conn.cache_statements();  // a batch's few statements repeat: plan them once
             co_await session(conn);
             backoff.reset();
         } catch (const std::exception& e) {
@@ -217,6 +220,7 @@ asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
     steps.push_back(std::move(*step));
     auto results =
         co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+    feed_.transaction_ended();
     const pg::Result& r = results.back();
     auto rows_read = r.int64(0, 0);
     if (rows_read < options_.batch_size)
@@ -245,8 +249,9 @@ asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& co
             co_return std::move(*shared);
         behind_ = true;  // the feed has moved on: catch up on our own
     }
-    auto rows = co_await fetch(conn, fetch_sql_, status_->position, options_.batch_size,
-                               options_.statement_timeout + client_margin);
+    auto rows = (co_await fetch(conn, fetch_sql_, status_->position, options_.batch_size,
+                                options_.statement_timeout + client_margin))
+                    .rows;
     if (static_cast<int>(rows.size()) < options_.batch_size)
         behind_ = false;
     co_return rows;
@@ -274,6 +279,7 @@ asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const E
          pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
                     std::to_string(end.transaction_id), std::to_string(end.id))});
     co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+    feed_.transaction_ended();
 
     status_->position = end;
     status_->events += wanted.size();

@@ -15,6 +15,7 @@
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 #include "store/channels.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::outbox {
 
@@ -102,7 +103,8 @@ asio::awaitable<void> Publisher::listen() {
             if (!db) {
                 db.emplace(co_await pg::AsyncConnection::connect(
                     executor_, settings_.database.url, settings_.database.connect_timeout,
-                    {"sluice outbox listener", settings_.database.statement_timeout}));
+                    {std::string(store::sessions::outbox_listener),
+                     settings_.database.statement_timeout}));
                 co_await db->query(
                     "LISTEN " + pg::quote_identifier(std::string(store::outbox_channel)), {},
                     settings_.database.statement_timeout);
@@ -145,7 +147,8 @@ asio::awaitable<void> Publisher::maintain() {
             if (!db) {
                 db.emplace(co_await pg::AsyncConnection::connect(
                     executor_, settings_.database.url, settings_.database.connect_timeout,
-                    {"sluice outbox maintenance", settings_.database.statement_timeout}));
+                    {std::string(store::sessions::outbox_maintenance),
+                     settings_.database.statement_timeout}));
             }
             bool retention = Clock::now() >= next_retention;
             co_await maintenance_pass(*db, retention);

@@ -10,6 +10,7 @@
 #include "infra/log/log.hpp"
 #include "outbox/signature.hpp"
 #include "outbox/text.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::outbox {
 
@@ -161,7 +162,8 @@ asio::awaitable<bool> WebhookWorker::cycle() {
         // jit_above_cost; compiling it takes tens of ms, running it about one.
         db_.emplace(co_await pg::AsyncConnection::connect(
             executor_, settings_.database.url, settings_.database.connect_timeout,
-            {"sluice outbox", settings_.database.statement_timeout, pg::Jit::off}));
+            {std::string(store::sessions::outbox), settings_.database.statement_timeout,
+             pg::Jit::off}));
         for (auto& statement :
              worker_statements(settings_.database.events_table, settings_.webhook.ordering)) {
             co_await db_->prepare(std::move(statement.name), std::move(statement.sql),

@@ -130,7 +130,7 @@ ApplyFunction apply_function(const config::Projection& projection,
                     quoted_events_table +
                     " e\n"
                     "     WHERE (e.transaction_id, e.id) > (p_tx, p_id)\n"
-                    "       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())\n"
+                    "       AND e.transaction_id < sluice.event_horizon()\n"
                     "     ORDER BY e.transaction_id, e.id LIMIT p_limit) s\n"
                     "    ORDER BY s.transaction_id,\n"
                     "             min(s.id) OVER (PARTITION BY s.transaction_id, s.aggregate_id),\n"

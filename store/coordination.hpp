@@ -22,6 +22,9 @@ enum class Coordination {
 inline constexpr std::string_view checkpoint_moved_sqlstate = "SL001";
 inline constexpr std::string_view subscriber_busy_sqlstate = "SL002";
 inline constexpr std::string_view owner_lost_sqlstate = "SL003";
+// Not a coordination outcome: the events trigger refusing an INSERT from a session named as one
+// of sluice's event-free sessions (store/sessions.hpp).
+inline constexpr std::string_view event_free_session_sqlstate = "SL004";
 
 // The coordination outcome a refused statement reports, nullopt for any other error.
 [[nodiscard]] std::optional<Coordination> coordination_of(const pg::ServerError& e);

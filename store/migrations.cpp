@@ -1,6 +1,7 @@
 #include "store/migrations.hpp"
 
 #include "infra/pg/literal.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::store {
 namespace {
@@ -220,6 +221,43 @@ CREATE INDEX IF NOT EXISTS outbox_pending_due
 DROP INDEX IF EXISTS sluice.outbox_due;
 )SQL";
 
+// The event horizon: reading only below it, no committed event is ever skipped. It is the
+// oldest transaction in progress, like pg_snapshot_xmin, except that the transactions of
+// sluice's own event-free sessions (coordination heartbeats, webhook enqueues, outbox delivery)
+// are looked past, so they never hold an event back. That is safe because such a session cannot
+// write events: the events trigger refuses it (SQLSTATE SL004). STABLE, so it sees the calling
+// statement's snapshot; sessions of other roles show no backend_xid and count as writers.
+const char* event_horizon_sql = R"SQL(
+CREATE OR REPLACE FUNCTION sluice.writes_no_events(p_application_name text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT coalesce(p_application_name IN ({{event_free_sessions}})
+                  OR starts_with(p_application_name, {{webhook_prefix}}), false)
+$fn$;
+
+CREATE OR REPLACE FUNCTION sluice.event_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $fn$
+  SELECT CASE WHEN pg_snapshot_xmin(s) = pg_snapshot_xmax(s) THEN pg_snapshot_xmax(s)
+         ELSE coalesce(
+           (SELECT min(x) FROM pg_snapshot_xip(s) AS x
+             WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+                                   WHERE a.backend_xid IS NOT NULL
+                                     AND sluice.writes_no_events(a.application_name))),
+           pg_snapshot_xmax(s)) END
+    FROM pg_current_snapshot() AS s
+$fn$;
+
+CREATE OR REPLACE FUNCTION sluice.notify_events() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF sluice.writes_no_events(current_setting('application_name')) THEN
+    RAISE EXCEPTION 'a session named "%" may not write events', current_setting('application_name')
+      USING ERRCODE = 'SL004',
+            HINT = 'sluice reads past the open transactions of the sessions it names so; '
+                   'give this session another application_name';
+  END IF;
+  PERFORM pg_notify(TG_ARGV[0], '');
+  RETURN NULL;
+END $fn$;
+)SQL";
+
 // The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
 const char* events_table_sql = R"SQL(
 DO $do$
@@ -252,6 +290,13 @@ CREATE TRIGGER sluice_notify AFTER INSERT ON {{events}}
   FOR EACH STATEMENT EXECUTE FUNCTION sluice.notify_events({{channel}});
 )SQL";
 
+std::string event_free_list() {
+    std::string list;
+    for (std::string_view name : sessions::event_free_sessions)
+        list += (list.empty() ? "" : ", ") + pg::quote_literal(std::string(name));
+    return list;
+}
+
 }  // namespace
 
 std::vector<Migration> migrations(const SchemaOptions& options) {
@@ -263,6 +308,9 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         sql = replace_all(std::move(sql), "{{events_literal}}", pg::quote_literal(quoted));
         sql = replace_all(std::move(sql), "{{events}}", quoted);
         sql = replace_all(std::move(sql), "{{base}}", base);
+        sql = replace_all(std::move(sql), "{{event_free_sessions}}", event_free_list());
+        sql = replace_all(std::move(sql), "{{webhook_prefix}}",
+                          pg::quote_literal(std::string(sessions::webhook_prefix)));
         sql = replace_all(std::move(sql), "{{outbox_channel}}",
                           pg::quote_literal(std::string(outbox_channel)));
         return replace_all(std::move(sql), "{{channel}}",
@@ -278,6 +326,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {5, "outbox indexes", "sluice", outbox_indexes_sql},
         {6, "instances and ownership", "sluice", ownership_sql},
         {7, "outbox claim index", "sluice", outbox_claim_index_sql},
+        {8, "event horizon past sluice's own sessions", "sluice", expand(event_horizon_sql)},
     };
 }
 

@@ -8,6 +8,7 @@
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/table.hpp"
 #include "outbox/cli.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::daemon {
 
@@ -248,7 +249,7 @@ int outbox_command(const std::vector<std::string>& args) {
     if (action == "enable" && rest.size() != 1)
         throw UsageError("enable: give one webhook name");
 
-    auto conn = pg::Connection::open(url, 10, "sluice outbox");
+    auto conn = pg::Connection::open(url, 10, std::string(store::sessions::outbox));
     if (action == "status") {
         std::vector<std::string> names;
         if (config) {

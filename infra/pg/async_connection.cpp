@@ -167,8 +167,12 @@ asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
                                                std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     auto ptrs = params.pointers();
-    if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
-                          ptrs.data(), nullptr, nullptr, 0) == 0) {
+    const std::string* name = co_await cached(sql, deadline);
+    int sent = name ? PQsendQueryPrepared(conn_.get(), name->c_str(), static_cast<int>(ptrs.size()),
+                                          ptrs.data(), nullptr, nullptr, 0)
+                    : PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()),
+                                        nullptr, ptrs.data(), nullptr, nullptr, 0);
+    if (sent == 0) {
         broken_ = true;
         throw_error(diagnostic_from(conn_.get(), nullptr));
     }
@@ -214,10 +218,34 @@ asio::awaitable<void> AsyncConnection::prepare(std::string name, std::string sql
     co_await drain(deadline);
 }
 
+asio::awaitable<const std::string*> AsyncConnection::cached(const std::string& sql,
+                                                            Clock::time_point deadline) {
+    if (auto it = statements_.find(sql); it != statements_.end())
+        co_return &it->second;
+    if (statements_.size() >= statement_capacity_)
+        co_return nullptr;
+    std::string name = "sluice_s" + std::to_string(statements_.size() + 1);
+    if (PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr) == 0) {
+        broken_ = true;
+        throw_error(diagnostic_from(conn_.get(), nullptr));
+    }
+    co_await flush(deadline);
+    co_await drain(deadline);
+    co_return &statements_.emplace(sql, std::move(name)).first->second;
+}
+
 asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step> steps,
                                                                std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     PGconn* c = conn_.get();
+    for (Step& s : steps) {
+        if (s.prepared)
+            continue;
+        if (const std::string* name = co_await cached(s.sql_or_name, deadline)) {
+            s.sql_or_name = *name;
+            s.prepared = true;
+        }
+    }
     if (PQenterPipelineMode(c) == 0) {
         broken_ = true;
         throw_error(diagnostic_from(c, nullptr));

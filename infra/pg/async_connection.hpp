@@ -14,6 +14,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "infra/pg/connection.hpp"
@@ -73,6 +74,12 @@ class AsyncConnection {
     asio::awaitable<std::vector<Notification>> wait_notifications(
         std::chrono::milliseconds timeout);
 
+    // From now on each distinct SQL text that query() or pipeline() runs is prepared on first
+    // use (one extra round trip, once) and run by name after that, which spares the server
+    // parsing and planning it on every call. At most `capacity` statements are kept; later ones
+    // run unprepared. Off by default: a transaction-mode pool cannot keep session statements.
+    void cache_statements(std::size_t capacity = 32) { statement_capacity_ = capacity; }
+
     [[nodiscard]] bool is_usable() const;
     [[nodiscard]] PGconn* get() const { return conn_.get(); }
     [[nodiscard]] int backend_pid() const { return PQbackendPID(conn_.get()); }
@@ -85,6 +92,9 @@ class AsyncConnection {
     asio::awaitable<Result> next_result(Clock::time_point deadline);  // null Result = end
     asio::awaitable<void> drain(Clock::time_point deadline);
     void release_socket();
+    // The prepared name for `sql` when statements are cached (preparing it now if there is
+    // room), else nullptr: run the text.
+    asio::awaitable<const std::string*> cached(const std::string& sql, Clock::time_point deadline);
     // Throws the error `d` calls for, marking the connection broken when the session is over.
     [[noreturn]] void fail(Diagnostic d);
 
@@ -92,6 +102,8 @@ class AsyncConnection {
     ConnHandle conn_;
     std::unique_ptr<asio::posix::stream_descriptor> socket_;
     bool broken_ = false;
+    std::unordered_map<std::string, std::string> statements_;  // SQL text -> prepared name
+    std::size_t statement_capacity_ = 0;
 };
 
 }  // namespace sluice::pg

@@ -1,6 +1,8 @@
 // The NOTIFY wake-up path: with a 30 s poll interval, a committed event still reaches the read
 // model in well under a second; when its LISTEN and fetch connections are terminated, sluice
-// reconnects and catches up without waiting for a poll.
+// reconnects and catches up without waiting for a poll. Events held back by an open transaction
+// are read within milliseconds of its end, though no NOTIFY comes then; sluice's own event-free
+// sessions hold nothing back and may not write events.
 // Runs serially (see CMakeLists.txt): transaction ids are cluster-wide, so another test's open
 // transaction in another database would hold back the visibility horizon and the latency.
 #include <thread>
@@ -16,6 +18,17 @@ projections:
     setup: CREATE TABLE IF NOT EXISTS applied (event_id bigint PRIMARY KEY)
     handlers:
       E: INSERT INTO applied VALUES (:id)
+)";
+
+// Records when it applied each event, for latency measured inside the server.
+const std::string timed_recorder = R"(
+projections:
+  - name: recorder
+    setup: |
+      CREATE TABLE IF NOT EXISTS applied (event_id bigint PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT clock_timestamp())
+    handlers:
+      E: INSERT INTO applied (event_id) VALUES (:id)
 )";
 
 class Notify : public DaemonTest {
@@ -133,6 +146,69 @@ TEST_F(Notify, AnEventHeldBackByTheHorizonAtNotifyTimeArrivesWithTheNextPoll) {
     EXPECT_TRUE(wait_checkpoint("recorder", held, 5s))
         << "with a 200 ms poll interval, the event was not fetched within 5 s\n"
         << diagnose(daemon);
+}
+
+TEST_F(Notify, EventsHeldBackByAnOpenTransactionAreAppliedWithinMillisecondsOfItsEnd) {
+    db_->migrate();
+    // A minute between polls: only the held-back recheck can find the events in time.
+    auto daemon = DaemonProcess::start(
+        write_file("sluice.yaml", base_config({.poll_interval = "60s"}) + timed_recorder));
+    ASSERT_TRUE(wait_running(daemon, {"recorder"}));
+    Position warmup = insert_event("E");
+    ASSERT_TRUE(wait_checkpoint("recorder", warmup, 10s)) << diagnose(daemon);
+
+    auto holder = db_->connect();
+    holder.exec("BEGIN");
+    holder.exec("SELECT pg_current_xact_id()");
+    Position last;
+    for (int i = 0; i < 3; ++i)
+        last = insert_event("E");
+    auto rechecks = status(daemon).held_rechecks;
+    ASSERT_TRUE(wait_until([&] { return status(daemon).held_rechecks > rechecks + 10; }, 5s))
+        << "the held-back events were not looked at again\n"
+        << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM applied WHERE event_id > $1", pg::Params(warmup.id)), 0)
+        << "applied while an older transaction was still open";
+
+    holder.exec("COMMIT");
+    std::string ended(holder.exec("SELECT clock_timestamp()::text").text(0, 0));
+    ASSERT_TRUE(wait_checkpoint("recorder", last, 5s)) << diagnose(daemon);
+    auto r = conn().exec(
+        "SELECT (extract(epoch FROM max(applied_at) - $1::timestamptz) * 1000)::float8 "
+        "FROM applied WHERE event_id > $2",
+        pg::Params(ended, warmup.id));
+    double ms = std::strtod(std::string(r.text(0, 0)).c_str(), nullptr);
+    // Typically 2 to 5 ms; the bound leaves room for a busy machine, far below the poll.
+    EXPECT_LT(ms, 100.0) << "the last held-back event was applied " << ms
+                         << " ms after the holding transaction ended";
+}
+
+TEST_F(Notify, SluicesOwnEventFreeSessionsHoldNothingBackAndMayNotWriteEvents) {
+    db_->migrate();
+    auto daemon = DaemonProcess::start(
+        write_file("sluice.yaml", base_config({.poll_interval = "60s"}) + recorder));
+    ASSERT_TRUE(wait_running(daemon, {"recorder"}));
+
+    // A transaction of a session named like sluice's coordination connection stays open.
+    auto heartbeat = db_->connect();
+    heartbeat.exec("SET application_name = 'sluice coordination'");
+    heartbeat.exec("BEGIN");
+    heartbeat.exec("SELECT pg_current_xact_id()");
+    Position p = insert_event("E");
+    EXPECT_TRUE(wait_checkpoint("recorder", p, 5s))
+        << "an event-free session's open transaction held the event back\n"
+        << diagnose(daemon);
+
+    std::string sqlstate;
+    try {
+        heartbeat.exec(
+            "INSERT INTO events (aggregate_id, aggregate_type, version, event_type, payload) "
+            "VALUES (gen_random_uuid(), 'Test', 1, 'E', '{}')");
+    } catch (const pg::ServerError& e) {
+        sqlstate = e.sqlstate();
+    }
+    EXPECT_EQ(sqlstate, "SL004") << "a session named as event-free wrote an event";
+    heartbeat.exec("ROLLBACK");
 }
 
 }  // namespace

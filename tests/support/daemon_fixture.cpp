@@ -66,6 +66,7 @@ StatusView parse_status(const std::string& body) {
     v.fetches = json::value_to<std::uint64_t>(tailer.at("fetches"));
     v.notify_wakeups = json::value_to<std::uint64_t>(tailer.at("notify_wakeups"));
     v.poll_wakeups = json::value_to<std::uint64_t>(tailer.at("poll_wakeups"));
+    v.held_rechecks = json::value_to<std::uint64_t>(tailer.at("held_rechecks"));
     for (const auto& item : root.at("subscribers").as_array())
         v.subscribers.push_back(parse_subscriber(item.as_object()));
     for (const auto& e : root.at("config_errors").as_array())

@@ -48,6 +48,7 @@ struct StatusView {
     std::uint64_t fetches = 0;
     std::uint64_t notify_wakeups = 0;
     std::uint64_t poll_wakeups = 0;
+    std::uint64_t held_rechecks = 0;
     std::vector<SubscriberView> subscribers;
     std::vector<std::string> config_errors;
 

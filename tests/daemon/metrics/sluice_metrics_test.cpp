@@ -16,7 +16,8 @@ TEST(SluiceMetrics, ExportsTheGlobalSeriesAtZeroFromStartUp) {
     const std::string text = m.expose();
     for (const char* line :
          {"sluice_tailer_fetches_total 0", "sluice_tailer_wakeups_total{source=\"notify\"} 0",
-          "sluice_tailer_wakeups_total{source=\"poll\"} 0", "sluice_tailer_horizon_held_seconds 0",
+          "sluice_tailer_wakeups_total{source=\"poll\"} 0",
+          "sluice_tailer_wakeups_total{source=\"held\"} 0", "sluice_tailer_horizon_held_seconds 0",
           "sluice_database_connected 0", "sluice_database_reconnects_total 0",
           "sluice_coordination_connected 0", "sluice_instances_live 0", "sluice_owned_units 0",
           "sluice_ownership_takeovers_total 0", "sluice_config_last_reload_success 1",
