@@ -164,6 +164,9 @@ SluiceMetrics::SluiceMetrics(const std::string& version)
       outbox_(registry_),
       tailer_fetches_total(counter(registry_, "sluice_tailer_fetches_total",
                                    "Queries the tailer ran to fetch events.")),
+      tailer_fetch_seconds_total(
+          counter(registry_, "sluice_tailer_fetch_seconds_total",
+                  "Time the tailer spent fetching events, round trips included.")),
       tailer_notify_wakeups(wakeups(registry_, WakeupSource::notify)),
       tailer_poll_wakeups(wakeups(registry_, WakeupSource::poll)),
       tailer_held_wakeups(wakeups(registry_, WakeupSource::held)),

@@ -135,6 +135,7 @@ class SluiceMetrics {
   public:
     // The unlabelled series (and the three wakeup sources), registered on registry_ above.
     MirroredCounter tailer_fetches_total;
+    MirroredCounter tailer_fetch_seconds_total;
     MirroredCounter tailer_notify_wakeups;  // sluice_tailer_wakeups_total{source="notify"}
     MirroredCounter tailer_poll_wakeups;    // sluice_tailer_wakeups_total{source="poll"}
     MirroredCounter tailer_held_wakeups;    // sluice_tailer_wakeups_total{source="held"}

@@ -5,6 +5,7 @@ namespace sluice::daemon {
 void export_engine_metrics(metrics::SluiceMetrics& m, const engine::FeedStats& f,
                            const engine::CoordinatorStats& c, bool ready) {
     m.tailer_fetches_total.advance_to(static_cast<double>(f.fetches));
+    m.tailer_fetch_seconds_total.advance_to(f.fetch_seconds);
     m.tailer_notify_wakeups.advance_to(static_cast<double>(f.notify_wakeups));
     m.tailer_poll_wakeups.advance_to(static_cast<double>(f.poll_wakeups));
     m.tailer_held_wakeups.advance_to(static_cast<double>(f.held_rechecks));

@@ -163,9 +163,13 @@ asio::awaitable<void> Feed::fetch_loop() {
                 bool behind_waiter = waiters_ > 0 && head_known_ && wanted_ > head_;
                 if (waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
                     dirty_ = false;
+                    auto started = std::chrono::steady_clock::now();
                     auto fetched = co_await fetch(conn, sql, head_, options_.batch_size,
                                                   options_.statement_timeout);
                     ++stats_.fetches;
+                    stats_.fetch_seconds +=
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                            .count();
                     const bool full = static_cast<int>(fetched.rows.size()) == options_.batch_size;
                     if (full)
                         dirty_ = true;

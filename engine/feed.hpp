@@ -51,6 +51,7 @@ struct FeedOptions {
 struct FeedStats {
     std::uint64_t fetches = 0;
     std::uint64_t held_rechecks = 0;  // reads because events were held back, not a NOTIFY
+    double fetch_seconds = 0;         // time spent in fetches, round trip included
     std::uint64_t notify_wakeups = 0;
     std::uint64_t poll_wakeups = 0;
     std::uint64_t reconnects = 0;

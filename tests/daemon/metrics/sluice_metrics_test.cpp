@@ -15,7 +15,8 @@ TEST(SluiceMetrics, ExportsTheGlobalSeriesAtZeroFromStartUp) {
     const SluiceMetrics m("1.2.3");
     const std::string text = m.expose();
     for (const char* line :
-         {"sluice_tailer_fetches_total 0", "sluice_tailer_wakeups_total{source=\"notify\"} 0",
+         {"sluice_tailer_fetches_total 0", "sluice_tailer_fetch_seconds_total 0",
+          "sluice_tailer_wakeups_total{source=\"notify\"} 0",
           "sluice_tailer_wakeups_total{source=\"poll\"} 0",
           "sluice_tailer_wakeups_total{source=\"held\"} 0", "sluice_tailer_horizon_held_seconds 0",
           "sluice_database_connected 0", "sluice_database_reconnects_total 0",
