@@ -12,17 +12,26 @@ Int to_int(std::string_view text) {
     return out;
 }
 
+// The columns parse_rows reads, from the events table as `e`.
+std::string select_rows(const std::string& quoted_table) {
+    return "SELECT e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, "
+           "e.version, e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8 FROM " +
+           quoted_table + " e";
+}
+
 }  // namespace
 
 std::string fetch_sql(const std::string& quoted_table) {
     // Qualified names in ORDER BY: the output column "transaction_id" is text, and sorting by
     // it would read the whole range instead of walking the index.
-    return "SELECT e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, "
-           "e.version, e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8 FROM " +
-           quoted_table +
-           " e WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
+    return select_rows(quoted_table) +
+           " WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
            " AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
            " ORDER BY e.transaction_id, e.id LIMIT $3";
+}
+
+std::string fetch_one_sql(const std::string& quoted_table) {
+    return select_rows(quoted_table) + " WHERE e.id = $1::bigint";
 }
 
 std::vector<EventRow> parse_rows(const pg::Result& r) {

@@ -17,6 +17,10 @@ namespace asio = boost::asio;
 // The SELECT for a quoted events table; parameters: $1 xid8, $2 id, $3 limit.
 [[nodiscard]] std::string fetch_sql(const std::string& quoted_table);
 
+// The SELECT of one event by id ($1), parsed by parse_rows; no visibility horizon (for an event
+// known to be committed, e.g. a parked one).
+[[nodiscard]] std::string fetch_one_sql(const std::string& quoted_table);
+
 // Reads up to `limit` events after `after`, in commit order (transaction_id, id).
 asio::awaitable<std::vector<EventRow>> fetch(pg::AsyncConnection& conn, std::string sql,
                                              Position after, int limit,
