@@ -25,6 +25,8 @@ struct Progress {
     std::optional<engine::Retried> stopped_by;  // not_parked or not_in_events of `at`
 };
 
+// Retries `events` in order on one connection, stopping at the first failure. `progress` is the
+// caller's, which runs the loop to its end before reading it.
 asio::awaitable<void> retry_in_order(std::vector<store::ParkedEvent> events,
                                      std::map<std::string, Unit> units, config::Database database,
                                      bool single, Progress& progress) {
@@ -70,21 +72,22 @@ asio::awaitable<void> retry_in_order(std::vector<store::ParkedEvent> events,
     progress.at.reset();
 }
 
-// What went wrong with `event`, for stderr; whether it stays parked is known only when the server
-// refused a statement (the transaction rolled back).
+// What went wrong with the event in hand, for stderr. It surely stays parked when its sink could
+// not be prepared or the server refused a statement (the transaction rolled back); a connection
+// lost during COMMIT leaves that open.
 std::string describe_failure(const Failure& failed, const Progress& progress) {
     const store::ParkedEvent& event = *progress.at;
     std::string where = "event " + std::to_string(event.event_id) + " of " + event.subscriber;
     if (progress.preparing)
         where = "preparing the handlers of " + event.subscriber + " for " + where;
     std::string out = "retry: " + where + " failed: " + failed.what();
-    if (auto e = failed.as<pg::ServerError>()) {
-        out += " (SQLSTATE " + e->sqlstate() + "); it stays parked, nothing of it was applied";
-    } else {
-        out +=
-            "; check with `sluice parked list " + event.subscriber + "` whether it is still parked";
-    }
-    return out;
+    const auto refused = failed.as<pg::ServerError>();
+    if (refused)
+        out += " (SQLSTATE " + refused->sqlstate() + ")";
+    if (refused || progress.preparing)
+        return out + "; it stays parked, nothing of it was applied";
+    return out + "; check with `sluice parked list " + event.subscriber +
+           "` whether it is still parked";
 }
 
 }  // namespace
