@@ -7,9 +7,6 @@
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
-#include "outbox/dispatcher.hpp"
-#include "projections/partition.hpp"
-#include "projections/projection_sink.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -104,27 +101,8 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
                                   config.database.connect_timeout,
                                   config.database.statement_timeout,
                                   options_.owner};
-    // Build every sink once first: a handler that cannot be embedded changes nothing.
-    std::map<std::string, Unit> units;
-    for (const auto& p : config.projections) {
-        auto timeout = config.database.statement_timeout;
-        (void)projections::ProjectionSink(p, options.quoted_table, timeout);
-        for (int i = 0; i < p.partitions; ++i) {
-            projections::Part part{i, p.partitions};
-            units[projections::part_name(p.name, part)] = {
-                config::without_location(p), metrics::SubscriberKind::projection,
-                [p, table = options.quoted_table, timeout, part] {
-                    return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
-                }};
-        }
-    }
-    for (const auto& w : config.webhooks) {
-        (void)outbox::DispatchSink(w, options.quoted_table);
-        units[w.name] = {DispatchFilter{w.name, w.event_types, w.aggregate_types},
-                         metrics::SubscriberKind::webhook, [w, table = options.quoted_table] {
-                             return std::make_unique<outbox::DispatchSink>(w, table);
-                         }};
-    }
+    // Every sink is built once first: a handler that cannot be embedded changes nothing.
+    std::map<std::string, Unit> units = units_of(config);
     std::vector<std::string> to_stop;
     std::vector<std::pair<std::string, metrics::SubscriberKind>> removed;
     std::map<std::string, engine::SubscriberStatus> previous;  // of the runners restarted

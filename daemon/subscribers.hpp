@@ -14,11 +14,11 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "config/config.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/units.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/feed.hpp"
 #include "engine/runner.hpp"
@@ -27,18 +27,6 @@
 namespace sluice::daemon {
 
 namespace asio = boost::asio;
-
-// What a unit's runner is made from; apply() restarts a running unit when it changes.
-// A projection: every field except where it is written (config::without_location). A webhook's
-// dispatcher: only which events it enqueues; delivery settings belong to the publisher.
-struct DispatchFilter {
-    std::string name;
-    std::vector<std::string> event_types;
-    std::vector<std::string> aggregate_types;
-
-    bool operator==(const DispatchFilter&) const = default;
-};
-using UnitDefinition = std::variant<config::Projection, DispatchFilter>;
 
 class Subscribers final : public engine::Work {
   public:
@@ -72,12 +60,6 @@ class Subscribers final : public engine::Work {
         std::shared_ptr<metrics::SubscriberSeries> series;
         Completion done;  // set when the runner's task has ended
     };
-    struct Unit {
-        UnitDefinition definition;
-        metrics::SubscriberKind kind;
-        std::function<std::unique_ptr<engine::Sink>()> make_sink;
-    };
-
     // `previous`: the status of the runner this one replaces (a reload); its position and lag
     // stand until the new runner has loaded its checkpoint and the lag monitor measured it, so
     // a restarted unit (one stuck on an event, say) is never reported as caught up meanwhile.

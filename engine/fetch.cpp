@@ -13,6 +13,11 @@ Int to_int(std::string_view text) {
     return out;
 }
 
+// The columns parse_rows reads first, from the events table as `e`.
+constexpr const char* event_columns =
+    "e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, e.version, "
+    "e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8";
+
 }  // namespace
 
 std::string fetch_sql(const std::string& quoted_table) {
@@ -20,10 +25,8 @@ std::string fetch_sql(const std::string& quoted_table) {
     // horizon (`held`, read from the first row; a lone row of NULLs when nothing is readable).
     // Qualified names in ORDER BY: the output column "transaction_id" is text, and sorting by
     // it would read the whole range instead of walking the index.
-    return "SELECT e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, "
-           "e.version, e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8, "
-           "h.held FROM (SELECT hz.horizon, EXISTS (SELECT 1 FROM " +
-           quoted_table +
+    return std::string("SELECT ") + event_columns +
+           ", h.held FROM (SELECT hz.horizon, EXISTS (SELECT 1 FROM " + quoted_table +
            " x WHERE x.transaction_id >= hz.horizon) AS held"
            " FROM (SELECT sluice.event_horizon() AS horizon) hz) h"
            " LEFT JOIN LATERAL (SELECT * FROM " +
@@ -31,6 +34,11 @@ std::string fetch_sql(const std::string& quoted_table) {
            " e WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
            " AND e.transaction_id < h.horizon"
            " ORDER BY e.transaction_id, e.id LIMIT $3) e ON true";
+}
+
+std::string fetch_one_sql(const std::string& quoted_table) {
+    return std::string("SELECT ") + event_columns + ", false FROM " + quoted_table +
+           " e WHERE e.id = $1::bigint";
 }
 
 Fetched parse_rows(const pg::Result& r) {

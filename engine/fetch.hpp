@@ -24,6 +24,10 @@ struct Fetched {
     bool held_back = false;      // committed events wait above the horizon
 };
 
+// The SELECT of one event by id ($1), parsed by parse_rows; no visibility horizon (for an event
+// known to be committed, e.g. a parked one).
+[[nodiscard]] std::string fetch_one_sql(const std::string& quoted_table);
+
 // Reads up to `limit` events after `after`, in commit order (transaction_id, id).
 asio::awaitable<Fetched> fetch(pg::AsyncConnection& conn, std::string sql, Position after,
                                int limit, std::chrono::milliseconds timeout);

@@ -9,12 +9,6 @@
 namespace sluice::outbox {
 namespace {
 
-constexpr const char* iso = R"(YYYY-MM-DD"T"HH24:MI:SS.US"Z")";
-
-std::string utc(const std::string& column) {
-    return "to_char(" + column + " AT TIME ZONE 'UTC', '" + iso + "')";
-}
-
 // Wakes running publishers (see store::outbox_channel).
 void notify_publishers(pg::Connection& conn, std::string_view payload) {
     conn.exec("SELECT pg_notify($1, $2)", pg::Params(store::outbox_channel, payload));
@@ -55,7 +49,7 @@ SELECT webhook,
     }
 
     auto states = conn.exec("SELECT webhook, disabled_at IS NOT NULL, disabled_reason, " +
-                            utc("disabled_at") + " FROM sluice.webhook_state");
+                            pg::iso_utc("disabled_at") + " FROM sluice.webhook_state");
     for (int i = 0; i < states.rows(); ++i) {
         auto& s = entry(std::string(states.text(i, 0)));
         s.disabled = states.boolean(i, 1);
@@ -81,7 +75,8 @@ std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& fil
     auto sql =
         "SELECT id, webhook, event_id, aggregate_id::text, state, attempts, "
         "CASE WHEN state = 'pending' THEN " +
-        utc("next_attempt_at") + " END, " + utc("enqueued_at") + ", " + utc("delivered_at") +
+        pg::iso_utc("next_attempt_at") + " END, " + pg::iso_utc("enqueued_at") + ", " +
+        pg::iso_utc("delivered_at") +
         R"SQL(, last_error FROM sluice.outbox
  WHERE ($1::text IS NULL OR webhook = $1) AND ($2::text IS NULL OR state = $2)
  ORDER BY id LIMIT $3)SQL";

@@ -280,9 +280,8 @@ std::vector<StoredEvent> load(pg::Connection& conn, const std::string& aggregate
     }
     std::string sql =
         "SELECT id, transaction_id::text, aggregate_id::text, aggregate_type, version, "
-        "event_type, payload::text, metadata::text, "
-        "to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " +
-        pg::quote_qualified(events_table) +
+        "event_type, payload::text, metadata::text, " +
+        pg::iso_utc("timestamp") + " FROM " + pg::quote_qualified(events_table) +
         " WHERE aggregate_id = $1 AND ($2::timestamptz IS NULL OR timestamp <= $2::timestamptz)"
         " ORDER BY version";
     auto r = conn.exec(sql, pg::Params(aggregate_id, as_of));

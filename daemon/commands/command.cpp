@@ -5,6 +5,7 @@
 #include <iostream>
 #include <set>
 
+#include "daemon/commands/commands.hpp"
 #include "infra/pg/error.hpp"
 
 namespace sluice::daemon {
@@ -123,6 +124,14 @@ std::string database_url(const po::variables_map& vm) {
     if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0')
         return env;
     throw UsageError("no database: pass --database-url or set DATABASE_URL");
+}
+
+std::string database_url(const po::variables_map& vm, const std::optional<config::Config>& config) {
+    if (vm.count("database-url") != 0U)
+        return vm["database-url"].as<std::string>();
+    if (config)
+        return config->database.url;
+    return database_url(vm);
 }
 
 }  // namespace sluice::daemon

@@ -14,6 +14,11 @@ namespace sluice::daemon {
 // Loads and validates a config file; prints every error (file:line:column) and returns nullopt.
 std::optional<config::Config> load_config_or_report(const std::string& path);
 
+// The database URL: --database-url, else the config's (when one was loaded), else $DATABASE_URL;
+// UsageError when there is none.
+[[nodiscard]] std::string database_url(const po::variables_map& vm,
+                                       const std::optional<config::Config>& config);
+
 int run_command(const std::vector<std::string>& args);
 int check_config_command(const std::vector<std::string>& args);
 int status_command(const std::vector<std::string>& args);
@@ -22,5 +27,6 @@ int outbox_command(const std::vector<std::string>& args);
 int migrate_command(const std::vector<std::string>& args);
 int append_command(const std::vector<std::string>& args);
 int events_command(const std::vector<std::string>& args);
+int parked_command(const std::vector<std::string>& args);
 
 }  // namespace sluice::daemon

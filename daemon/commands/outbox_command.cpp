@@ -97,16 +97,6 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
     return exit_ok;
 }
 
-// The database URL: --database-url, else the config's, else $DATABASE_URL.
-std::string outbox_database_url(const po::variables_map& vm,
-                                const std::optional<config::Config>& config) {
-    if (vm.count("database-url") != 0U)
-        return vm["database-url"].as<std::string>();
-    if (config)
-        return config->database.url;
-    return database_url(vm);
-}
-
 // retry's outbox ids; UsageError for anything that is not one.
 std::vector<std::int64_t> outbox_ids(const std::vector<std::string>& args) {
     std::vector<std::int64_t> ids;
@@ -235,7 +225,7 @@ int outbox_command(const std::vector<std::string>& args) {
         if (!config)
             return exit_usage;
     }
-    const std::string url = outbox_database_url(vm, config);
+    const std::string url = database_url(vm, config);
     if (action != "status" && action != "list" && action != "retry" && action != "enable") {
         throw UsageError("unknown action '" + action + "' (status, list, retry or enable)");
     }

@@ -53,4 +53,9 @@ std::string quote_literal(std::string_view text) {
     return doubled(text, '\'');
 }
 
+std::string iso_utc(std::string_view expression) {
+    return "to_char(" + std::string(expression) +
+           R"( AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))";
+}
+
 }  // namespace sluice::pg

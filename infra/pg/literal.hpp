@@ -25,6 +25,10 @@ namespace sluice::pg {
 // ordinary characters).
 [[nodiscard]] std::string quote_literal(std::string_view text);
 
+// `expression` (a timestamptz) as ISO 8601 UTC text with microseconds, 2024-05-01T12:00:00.000000Z:
+// the one format every command prints times in. NULL stays NULL.
+[[nodiscard]] std::string iso_utc(std::string_view expression);
+
 // An array literal of `items` (each through `proj`) with every element double-quoted and
 // escaped: {"a","b \"c\""}. Bind it as a text[] (or uuid[], ...) parameter.
 template <class Range, class Proj = std::identity>

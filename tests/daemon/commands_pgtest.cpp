@@ -1,5 +1,6 @@
-// Operator mistakes that sluice must explain in its own words: a busy http.listen port, and
-// `sluice rebuild` of a name that is not a projection.
+// Operator mistakes that sluice must explain in its own words: a busy http.listen port,
+// `sluice rebuild` of a name that is not a projection, and `sluice parked` with a name that is no
+// subscriber, bad usage, or a database URL with a password.
 #include <gmock/gmock.h>
 
 #include <boost/asio/io_context.hpp>
@@ -65,6 +66,87 @@ TEST_F(Commands, RebuildOfAnUnknownNameListsTheProjections) {
     EXPECT_EQ(code, 2) << out;
     EXPECT_EQ(out, "sluice rebuild: no projection named 'nosuch' in " + path +
                        " (projections: totals, counts)\n");
+}
+
+TEST_F(Commands, ParkedWithAnUnknownNameExitsTwoAndListsTheSubscribers) {
+    migrate();
+    conn().exec("INSERT INTO sluice.checkpoints (name) VALUES ('gone'), ('split[1/2]')");
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    const std::string known = "(subscribers: counts, gone, shipping, split, totals)\n";
+
+    auto list = run({"parked", "list", "nosuch", "-c", path});
+    EXPECT_EQ(list.first, 2) << list.second;
+    EXPECT_EQ(list.second, "sluice parked: no subscriber named 'nosuch' " + known);
+    auto drop = run({"parked", "drop", "nosuch", "--all", "-c", path});
+    EXPECT_EQ(drop.first, 2) << drop.second;
+    EXPECT_EQ(drop.second, "sluice parked: no subscriber named 'nosuch' " + known);
+    // retry takes the config's handlers: only its subscribers count.
+    auto retry = run({"parked", "retry", "gone", "--all", "-c", path});
+    EXPECT_EQ(retry.first, 2) << retry.second;
+    EXPECT_EQ(retry.second, "sluice parked: no subscriber named 'gone' in " + path +
+                                " (subscribers: counts, shipping, totals)\n");
+
+    // Known names: a webhook, a projection of the database only, a part; nothing parked.
+    for (const char* name : {"shipping", "gone", "split", "split[1/2]"}) {
+        auto r = run({"parked", "list", name, "-c", path});
+        EXPECT_EQ(r.first, 0) << r.second;
+        EXPECT_EQ(r.second, std::string("no parked events of ") + name + "\n");
+    }
+    auto none = run({"parked", "list", "nosuch", "--database-url", db_->url()});
+    EXPECT_EQ(none.first, 2) << none.second;
+    EXPECT_EQ(none.second,
+              "sluice parked: no subscriber named 'nosuch' (subscribers: gone, split)\n");
+}
+
+TEST_F(Commands, ParkedHasHelpOnEverySubcommandAndBadUsageExitsTwo) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"parked", "--help"},
+                                                 {"parked", "list", "--help"},
+                                                 {"parked", "retry", "--help"},
+                                                 {"parked", "drop", "-h"}}) {
+        auto [code, out] = run(args);
+        EXPECT_EQ(code, 0) << out;
+        EXPECT_THAT(out, HasSubstr("Usage: sluice parked " +
+                                   (args[1].starts_with("-") ? std::string("list") : args[1])))
+            << out;
+    }
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+        {{"parked"}, "say what to do: list, retry or drop (see sluice parked --help)"},
+        {{"parked", "show"}, "unknown action 'show' (list, retry or drop)"},
+        {{"parked", "retry", "totals", "--all"},
+         "the option '--config' is required but missing (see sluice parked retry --help)"},
+        {{"parked", "retry", "--all", "-c", path},
+         "retry: name the subscriber (see sluice parked retry --help)"},
+        {{"parked", "drop", "totals", "-c", path}, "drop: give either --event ID or --all"},
+        {{"parked", "drop", "totals", "--event", "3", "--all", "-c", path},
+         "drop: give either --event ID or --all"},
+        {{"parked", "retry", "totals", "--event", "three", "-c", path},
+         "the argument ('three') for option '--event' is invalid (see sluice parked retry "
+         "--help)"},
+        {{"parked", "list", "--all", "-c", path},
+         "unrecognised option '--all' (see sluice parked list --help)"},
+    };
+    for (const auto& [args, message] : bad) {
+        auto [code, out] = run(args);
+        EXPECT_EQ(code, 2) << out;
+        EXPECT_EQ(out, "sluice parked: " + message + "\n");
+    }
+}
+
+TEST_F(Commands, ParkedNeverPrintsTheDatabasePassword) {
+    const std::string url = "postgresql://sluice:pw-s3cret-42@127.0.0.1:1/nowhere";
+    auto config = base_config();
+    config.replace(config.find(db_->url()), db_->url().size(), url);
+    auto path = write_file("secret.yaml", config + two_projections_and_a_webhook);
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"parked", "list", "--database-url", url},
+          {"parked", "retry", "totals", "--all", "-c", path},
+          {"parked", "drop", "totals", "--all", "-c", path}}) {
+        auto [code, out] = run(args);
+        EXPECT_EQ(code, 1) << out;
+        EXPECT_THAT(out, HasSubstr("cannot connect to PostgreSQL")) << out;
+        EXPECT_THAT(out, Not(HasSubstr("pw-s3cret-42"))) << out;
+    }
 }
 
 }  // namespace

@@ -1,0 +1,84 @@
+#include "engine/parked_retry.hpp"
+
+#include "engine/fetch.hpp"
+#include "infra/failure/failure.hpp"
+#include "store/coordination.hpp"
+
+namespace sluice::engine {
+
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds client_margin{5000};  // client deadline beyond the server's timeout
+constexpr std::string_view query_canceled = "57014";
+
+// Takes the subscriber's transaction-level advisory lock, waiting for the daemon's batch of it.
+// A session that holds it longer than the statement timeout (a rebuild) is reported as SL002,
+// the SQLSTATE the daemon's own batches meet in that case.
+asio::awaitable<void> lock_subscriber(pg::AsyncConnection& conn, const std::string& name,
+                                      milliseconds deadline) {
+    std::optional<pg::ServerError> refused;
+    try {
+        co_await conn.query("SELECT pg_advisory_xact_lock(sluice.subscriber_lock_key($1))",
+                            pg::Params(name), deadline);
+    } catch (const pg::ServerError& e) {
+        if (e.sqlstate() != query_canceled)
+            throw;
+        refused = e;
+    }
+    if (refused) {
+        throw pg::ServerError(
+            name + " is being written by another session (a rebuild?): " + refused->what(),
+            std::string(store::subscriber_busy_sqlstate));
+    }
+}
+
+// The transaction's work, inside BEGIN ... COMMIT; returns what to do with it.
+asio::awaitable<Retried> unpark_and_apply(pg::AsyncConnection& conn, const Sink& sink,
+                                          std::int64_t event_id, const RetryOptions& options) {
+    const milliseconds deadline = options.statement_timeout + client_margin;
+    co_await lock_subscriber(conn, sink.name(), deadline);
+    auto deleted = co_await conn.query(
+        "DELETE FROM sluice.parked_events WHERE subscriber = $1 AND event_id = $2 "
+        "RETURNING event_id",
+        pg::Params(sink.name(), event_id), deadline);
+    if (deleted.rows() == 0)
+        co_return Retried::not_parked;
+    auto rows = parse_rows(co_await conn.query(fetch_one_sql(options.quoted_events_table),
+                                               pg::Params(event_id), deadline))
+                    .rows;
+    if (rows.empty())
+        co_return Retried::not_in_events;
+    if (!sink.wants(rows.front()))
+        co_return Retried::not_wanted;
+    const std::vector<const EventRow*> event{&rows.front()};
+    co_await conn.pipeline(sink.apply_steps(event), deadline);
+    co_return Retried::applied;
+}
+
+}  // namespace
+
+asio::awaitable<Retried> retry_parked(pg::AsyncConnection& conn, const Sink& sink,
+                                      std::int64_t event_id, RetryOptions options) {
+    const milliseconds deadline = options.statement_timeout + client_margin;
+    co_await conn.query("BEGIN", {}, deadline);
+    Retried outcome = Retried::not_parked;
+    Failure failed;
+    try {
+        outcome = co_await unpark_and_apply(conn, sink, event_id, options);
+    } catch (const pg::Error&) {
+        failed = Failure::current();
+    }
+    if (failed) {
+        // A lost connection or a passed deadline ended the session: the server rolls back.
+        if (conn.is_usable())
+            co_await conn.query("ROLLBACK", {}, deadline);
+        failed.rethrow();
+    }
+    const bool keep = outcome == Retried::applied || outcome == Retried::not_wanted;
+    co_await conn.query(keep ? "COMMIT" : "ROLLBACK", {}, deadline);
+    co_return outcome;
+}
+
+}  // namespace sluice::engine
