@@ -41,8 +41,9 @@ milliseconds held_recheck_delay(std::chrono::steady_clock::duration held_for,
 }
 
 Feed::Feed(asio::any_io_executor ex, FeedOptions options)
-    : options_(std::move(options)), stopped_(ex), changed_(ex), wake_(ex) {
+    : options_(std::move(options)), stopped_(ex), changed_(ex), news_(ex), wake_(ex) {
     changed_.expires_at(asio::steady_timer::time_point::max());
+    news_.expires_at(asio::steady_timer::time_point::max());
     wake_.expires_at(asio::steady_timer::time_point::max());
 }
 
@@ -50,6 +51,7 @@ void Feed::stop() {
     stopped_.set();
     wake_.cancel();
     changed_.cancel();
+    news_.cancel();
 }
 
 void Feed::wake_fetcher() {
@@ -90,6 +92,8 @@ asio::awaitable<void> Feed::listen_loop() {
                 auto notes = co_await stopped_.unless_set(conn.wait_notifications(listen_wait));
                 if (notes && !notes->empty()) {
                     ++stats_.notify_wakeups;
+                    ++notifies_;
+                    news_.cancel();  // subscribers reading in the server go at once
                     dirty_ = true;
                     wake_fetcher();
                 }
@@ -182,6 +186,7 @@ asio::awaitable<void> Feed::fetch_loop() {
                     if (!fetched.rows.empty()) {
                         append(std::move(fetched.rows));
                         changed_.cancel();  // wake the subscribers waiting at the head
+                        news_.cancel();
                     }
                     continue;
                 }
@@ -228,6 +233,41 @@ asio::awaitable<void> Feed::fetch_loop() {
             (void)co_await stopped_.wait_for(backoff.next());
     }
     changed_.cancel();
+    news_.cancel();
+}
+
+void Feed::start_at(Position after) {
+    if (!head_known_ || (after > head_ && waiters_ == 0)) {
+        cache_.clear();
+        cache_start_ = head_ = after;
+        head_known_ = true;
+        dirty_ = true;
+    }
+}
+
+asio::awaitable<bool> Feed::wait_for_news(Position after, std::uint64_t& seen, milliseconds wait) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    bool waited = false;
+    while (true) {
+        start_at(after);
+        if (notifies_ != seen || after < head_) {
+            seen = notifies_;
+            co_return true;
+        }
+        if (waited || stopped_.is_set() || std::chrono::steady_clock::now() >= deadline)
+            co_return false;
+        waited = true;
+        ++waiters_;
+        wanted_ = std::max(wanted_, after);
+        if (dirty_ || after > head_)
+            wake_fetcher();
+        asio::steady_timer timeout(news_.get_executor(), deadline);
+        co_await (news_.async_wait(asio::as_tuple(use_awaitable)) ||
+                  timeout.async_wait(asio::as_tuple(use_awaitable)));
+        --waiters_;
+        if (news_.expiry() != asio::steady_timer::time_point::max())
+            news_.expires_at(asio::steady_timer::time_point::max());
+    }
 }
 
 asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after, std::size_t max,
@@ -235,13 +275,7 @@ asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after,
     auto deadline = std::chrono::steady_clock::now() + wait;
     bool waited = false;
     while (true) {
-        if (!head_known_ || (after > head_ && waiters_ == 0)) {
-            // Nobody else is waiting: start (or jump) the shared read at this subscriber.
-            cache_.clear();
-            cache_start_ = head_ = after;
-            head_known_ = true;
-            dirty_ = true;
-        }
+        start_at(after);
         if (after < cache_start_)
             co_return std::nullopt;
         if (after < head_) {

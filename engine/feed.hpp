@@ -82,7 +82,13 @@ class Feed {
 
     [[nodiscard]] const FeedStats& stats() const { return stats_; }
     [[nodiscard]] Position head() const { return head_; }
-    // How many subscribers are waiting in next() at the head right now (tests, diagnostics).
+    // For subscribers that read and apply in the server (Sink::catch_up_step), so that a single
+    // event costs them one round trip: waits up to `wait` until there may be events after
+    // `after` (a NOTIFY came since the caller last looked, or the feed read past `after`). `seen`
+    // is the caller's count of NOTIFYs handled. True: read now.
+    asio::awaitable<bool> wait_for_news(Position after, std::uint64_t& seen, milliseconds wait);
+
+    // How many subscribers are waiting at the head right now (tests, diagnostics).
     [[nodiscard]] int waiters() const { return waiters_; }
 
   private:
@@ -92,6 +98,9 @@ class Feed {
     // spell above horizon_warning.
     asio::awaitable<void> check_horizon(pg::AsyncConnection& conn);
     void append(std::vector<EventRow> rows);
+    // The first subscriber to wait starts the shared read at its position; one that is ahead of
+    // it while nobody else waits moves it there.
+    void start_at(Position after);
     void wake_fetcher();
 
     FeedOptions options_;
@@ -106,9 +115,11 @@ class Feed {
     std::optional<std::chrono::steady_clock::time_point> held_since_;
     Position wanted_;  // the furthest position a waiter asked from
     int waiters_ = 0;
+    std::uint64_t notifies_ = 0;  // NOTIFYs received, for wait_for_news
     // Last: they hold handlers that refer to this object, so they go first.
     Completion stopped_;          // set by stop(): ends the listen wait and reconnect pauses
     asio::steady_timer changed_;  // cancelled to wake subscribers waiting in next()
+    asio::steady_timer news_;     // cancelled to wake subscribers waiting in wait_for_news()
     asio::steady_timer wake_;     // cancelled to wake the fetch loop; expires at the next poll
 };
 

@@ -127,7 +127,16 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
     status_->state = State::running;
     status_->last_progress = std::chrono::steady_clock::now();
     while (!stopping_) {
-        if (behind_ && sink_->catch_up_step(status_->position, options_.batch_size)) {
+        // A sink that reads and applies in the server does so at the head too: a NOTIFY leads
+        // straight to one statement, one round trip per event, with no fetch before it.
+        if (sink_->catch_up_step(status_->position, options_.batch_size)) {
+            if (!behind_) {
+                bool news = co_await feed_.wait_for_news(status_->position, notifies_seen_,
+                                                         options_.poll_interval);
+                status_->last_progress = std::chrono::steady_clock::now();
+                if (!news || stopping_)
+                    continue;
+            }
             Failure failed;
             try {
                 co_await catch_up(conn);
@@ -141,8 +150,9 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
                 co_await coordinate(conn, *outcome);
                 continue;
             }
-            // A handler failed somewhere in this stretch: read it and take the batch path,
-            // which isolates the failing event.
+            // A handler failed somewhere in this stretch: read it on our own and take the
+            // batch path, which isolates the failing event.
+            behind_ = true;
         }
         auto rows = co_await next_rows(conn);
         status_->last_progress = std::chrono::steady_clock::now();
@@ -223,8 +233,7 @@ asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
     feed_.transaction_ended();
     const pg::Result& r = results.back();
     auto rows_read = r.int64(0, 0);
-    if (rows_read < options_.batch_size)
-        behind_ = false;  // reached the head: join the feed
+    behind_ = rows_read >= options_.batch_size;  // short of a full batch: at the head
     status_->last_progress = std::chrono::steady_clock::now();
     if (rows_read == 0)
         co_return;

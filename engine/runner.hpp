@@ -1,13 +1,15 @@
 // Runs one subscriber: reads events (from the shared Feed at the head, on its own when behind),
 // applies each batch and advances its checkpoint in one transaction (libpq pipeline: one round
-// trip), and contains failures: a connection error reconnects and resumes from the stored
-// checkpoint; a handler error isolates the failing event (committing the good ones before it),
-// retries it per on_error, then stops the subscriber there or parks the event and moves on.
-// With an owner set, every batch transaction first checks that this instance still owns the
-// subscriber (sluice.check_owner); when another instance has taken it over the runner ends.
-// Threading: event-loop thread only. Error policy: run() never throws; outcomes are in status.
-// A pg::ServerError on a usable connection is a handler's error or a coordination outcome
-// (store/coordination.hpp); pg::ConnectionLost and pg::Timeout end the session and reconnect.
+// trip). A sink that can read and apply in the server (Sink::catch_up_step) does so at the head
+// too, woken by the feed: one statement per wake-up, no fetch before it. It contains failures: a
+// connection error reconnects and resumes from the stored checkpoint; a handler error isolates the
+// failing event (committing the good ones before it), retries it per on_error, then stops the
+// subscriber there or parks the event and moves on. With an owner set, every batch transaction
+// first checks that this instance still owns the subscriber (sluice.check_owner); when another
+// instance has taken it over the runner ends. Threading: event-loop thread only. Error policy:
+// run() never throws; outcomes are in status. A pg::ServerError on a usable connection is a
+// handler's error or a coordination outcome (store/coordination.hpp); pg::ConnectionLost and
+// pg::Timeout end the session and reconnect.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -85,6 +87,7 @@ class Runner {
     BatchObserver on_batch_;
     std::string fetch_sql_;
     bool behind_ = true;  // read on our own until a short read says we reached the head
+    std::uint64_t notifies_seen_ = 0;  // for Feed::wait_for_news
     bool stopping_ = false;
     bool lost_ownership_ = false;
 
