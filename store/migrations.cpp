@@ -226,7 +226,8 @@ DROP INDEX IF EXISTS sluice.outbox_due;
 // sluice's own event-free sessions (coordination heartbeats, webhook enqueues, outbox delivery)
 // are looked past, so they never hold an event back. That is safe because such a session cannot
 // write events: the events trigger refuses it (SQLSTATE SL004). STABLE, so it sees the calling
-// statement's snapshot; sessions of other roles show no backend_xid and count as writers.
+// statement's snapshot; PL/pgSQL, so its query is planned once per session, not per call.
+// Sessions of other roles show no backend_xid and count as writers.
 const char* event_horizon_sql = R"SQL(
 CREATE OR REPLACE FUNCTION sluice.writes_no_events(p_application_name text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $fn$
@@ -234,16 +235,20 @@ LANGUAGE sql IMMUTABLE AS $fn$
                   OR starts_with(p_application_name, {{webhook_prefix}}), false)
 $fn$;
 
-CREATE OR REPLACE FUNCTION sluice.event_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $fn$
-  SELECT CASE WHEN pg_snapshot_xmin(s) = pg_snapshot_xmax(s) THEN pg_snapshot_xmax(s)
-         ELSE coalesce(
-           (SELECT min(x) FROM pg_snapshot_xip(s) AS x
-             WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
-                                   WHERE a.backend_xid IS NOT NULL
-                                     AND sluice.writes_no_events(a.application_name))),
-           pg_snapshot_xmax(s)) END
-    FROM pg_current_snapshot() AS s
-$fn$;
+CREATE OR REPLACE FUNCTION sluice.event_horizon() RETURNS xid8 LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  s pg_snapshot := pg_current_snapshot();
+  oldest xid8;
+BEGIN
+  IF pg_snapshot_xmin(s) = pg_snapshot_xmax(s) THEN
+    RETURN pg_snapshot_xmax(s);  -- nothing in progress: the common case, no catalog read
+  END IF;
+  SELECT min(x) INTO oldest FROM pg_snapshot_xip(s) AS x
+   WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+                         WHERE a.backend_xid IS NOT NULL
+                           AND sluice.writes_no_events(a.application_name));
+  RETURN coalesce(oldest, pg_snapshot_xmax(s));
+END $fn$;
 
 CREATE OR REPLACE FUNCTION sluice.notify_events() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
