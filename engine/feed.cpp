@@ -61,8 +61,26 @@ void Feed::wake_fetcher() {
 void Feed::transaction_ended() {
     if (held_since_) {
         dirty_ = true;
+        probe_ = true;
         wake_fetcher();
     }
+}
+
+void Feed::look_again() {
+    probe_ = true;
+    wake_fetcher();
+}
+
+void Feed::wake_news_waiters() {
+    ++notifies_;
+    news_.cancel();
+}
+
+void Feed::note_held(bool held) {
+    if (!held)
+        held_since_.reset();
+    else if (!held_since_)
+        held_since_ = std::chrono::steady_clock::now();
 }
 
 asio::awaitable<void> Feed::run() {
@@ -87,15 +105,16 @@ asio::awaitable<void> Feed::listen_loop() {
             first = false;
             backoff.reset();
             dirty_ = true;  // anything may have been committed while we were not listening
+            wake_news_waiters();
             wake_fetcher();
             while (!stopped_.is_set()) {
                 auto notes = co_await stopped_.unless_set(conn.wait_notifications(listen_wait));
                 if (notes && !notes->empty()) {
                     ++stats_.notify_wakeups;
-                    ++notifies_;
-                    news_.cancel();  // subscribers reading in the server go at once
+                    wake_news_waiters();  // subscribers reading in the server go at once
                     dirty_ = true;
-                    wake_fetcher();
+                    if (row_waiters_ > 0)
+                        wake_fetcher();
                 }
             }
         } catch (const std::exception& e) {
@@ -164,9 +183,10 @@ asio::awaitable<void> Feed::fetch_loop() {
             dirty_ = true;
             while (!stopped_.is_set()) {
                 stats_.last_progress = std::chrono::steady_clock::now();
-                bool behind_waiter = waiters_ > 0 && head_known_ && wanted_ > head_;
-                if (waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
+                bool behind_waiter = row_waiters_ > 0 && head_known_ && wanted_ > head_;
+                if (row_waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
                     dirty_ = false;
+                    probe_ = false;  // this read says whether anything is held back, too
                     auto started = std::chrono::steady_clock::now();
                     auto fetched = co_await fetch(conn, sql, head_, options_.batch_size,
                                                   options_.statement_timeout);
@@ -177,17 +197,28 @@ asio::awaitable<void> Feed::fetch_loop() {
                     const bool full = static_cast<int>(fetched.rows.size()) == options_.batch_size;
                     if (full)
                         dirty_ = true;
-                    if (fetched.held_back && !full) {
-                        if (!held_since_)
-                            held_since_ = std::chrono::steady_clock::now();
-                    } else {
-                        held_since_.reset();
-                    }
+                    note_held(fetched.held_back && !full);
                     if (!fetched.rows.empty()) {
                         append(std::move(fetched.rows));
                         changed_.cancel();  // wake the subscribers waiting at the head
-                        news_.cancel();
+                        wake_news_waiters();
                     }
+                    continue;
+                }
+                if (!news_from_.empty() && probe_) {
+                    // Subscribers that read in the server only need to know whether there is
+                    // anything after the earliest of them: one row says so.
+                    probe_ = false;
+                    auto started = std::chrono::steady_clock::now();
+                    auto fetched = co_await fetch(conn, sql, *news_from_.begin(), 1,
+                                                  options_.statement_timeout);
+                    ++stats_.fetches;
+                    stats_.fetch_seconds +=
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                            .count();
+                    note_held(fetched.held_back);
+                    if (!fetched.rows.empty())
+                        wake_news_waiters();
                     continue;
                 }
                 auto now = std::chrono::steady_clock::now();
@@ -209,6 +240,7 @@ asio::awaitable<void> Feed::fetch_loop() {
                 auto [ec] = co_await wake_.async_wait(asio::as_tuple(use_awaitable));
                 if (!ec && waiters_ > 0) {
                     dirty_ = true;
+                    probe_ = true;
                     if (std::chrono::steady_clock::now() >= next_poll) {
                         ++stats_.poll_wakeups;
                     } else {
@@ -249,8 +281,7 @@ asio::awaitable<bool> Feed::wait_for_news(Position after, std::uint64_t& seen, m
     auto deadline = std::chrono::steady_clock::now() + wait;
     bool waited = false;
     while (true) {
-        start_at(after);
-        if (notifies_ != seen || after < head_) {
+        if (notifies_ != seen || (head_known_ && after < head_)) {
             seen = notifies_;
             co_return true;
         }
@@ -258,12 +289,13 @@ asio::awaitable<bool> Feed::wait_for_news(Position after, std::uint64_t& seen, m
             co_return false;
         waited = true;
         ++waiters_;
-        wanted_ = std::max(wanted_, after);
-        if (dirty_ || after > head_)
+        auto from = news_from_.insert(after);
+        if (probe_)
             wake_fetcher();
         asio::steady_timer timeout(news_.get_executor(), deadline);
         co_await (news_.async_wait(asio::as_tuple(use_awaitable)) ||
                   timeout.async_wait(asio::as_tuple(use_awaitable)));
+        news_from_.erase(from);
         --waiters_;
         if (news_.expiry() != asio::steady_timer::time_point::max())
             news_.expires_at(asio::steady_timer::time_point::max());
@@ -292,6 +324,7 @@ asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after,
         }
         waited = true;
         ++waiters_;
+        ++row_waiters_;
         if (after > wanted_)
             wanted_ = after;
         // Only when there is something to read now; otherwise the NOTIFY or the poll comes.
@@ -301,6 +334,7 @@ asio::awaitable<std::optional<std::vector<EventRow>>> Feed::next(Position after,
         co_await (changed_.async_wait(asio::as_tuple(use_awaitable)) ||
                   timeout.async_wait(asio::as_tuple(use_awaitable)));
         --waiters_;
+        --row_waiters_;
         if (changed_.expiry() != asio::steady_timer::time_point::max()) {
             changed_.expires_at(asio::steady_timer::time_point::max());
         }

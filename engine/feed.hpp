@@ -1,7 +1,10 @@
 // The shared fetch: one reader of the events table for every subscriber that is at the head.
 // It LISTENs for the events trigger's NOTIFY (a wake-up only), polls every poll_interval to
 // cover lost notifications, keeps the most recent rows in a bounded cache and serves each
-// subscriber the rows after its position. A subscriber behind the cache reads on its own.
+// subscriber the rows after its position (next()). A subscriber behind the cache reads on its
+// own. Subscribers that read and apply in the server need no rows, only the wake-up
+// (wait_for_news()): a NOTIFY wakes them at once, and the feed reads nothing for them unless
+// asked (a poll, look_again(), events held back), and then only whether one row is there.
 // Events that committed above the event horizon (engine/fetch.hpp) are held back by an older
 // open transaction, which may end without any NOTIFY: while that is so the feed looks again on a
 // short schedule (held_recheck_delay), and at once when one of this process's own transactions
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +77,9 @@ class Feed {
     void wake_waiters() { changed_.cancel(); }
     // One of this process's transactions ended: if it was holding events back, read them now.
     void transaction_ended();
+    // A subscriber woken by wait_for_news found nothing to read (its events may be held back):
+    // the feed looks whether anything is, and if so looks again until it can be read.
+    void look_again();
 
     // Rows after `after` in commit order (at most `max`), waiting up to `wait` for new rows
     // when `after` is at the head. Empty on timeout or wake_waiters(). nullopt: `after` is
@@ -101,6 +108,10 @@ class Feed {
     // The first subscriber to wait starts the shared read at its position; one that is ahead of
     // it while nobody else waits moves it there.
     void start_at(Position after);
+    // Wakes the subscribers in wait_for_news: they read at once.
+    void wake_news_waiters();
+    // Records whether the last read saw committed events held back above the horizon.
+    void note_held(bool held);
     void wake_fetcher();
 
     FeedOptions options_;
@@ -113,9 +124,12 @@ class Feed {
     bool dirty_ = true;  // something may be new: a NOTIFY came, or the last fetch was full
     // Since when the last fetch saw committed events held back above the horizon (unset: none).
     std::optional<std::chrono::steady_clock::time_point> held_since_;
-    Position wanted_;  // the furthest position a waiter asked from
-    int waiters_ = 0;
-    std::uint64_t notifies_ = 0;  // NOTIFYs received, for wait_for_news
+    Position wanted_;      // the furthest position a waiter asked from
+    int waiters_ = 0;      // in next() or wait_for_news()
+    int row_waiters_ = 0;  // in next(): they need the rows, read into the cache
+    bool probe_ = false;   // wait_for_news subscribers need a look: a poll, a recheck, look_again
+    std::multiset<Position> news_from_;  // positions of the subscribers in wait_for_news
+    std::uint64_t notifies_ = 0;         // NOTIFYs received, for wait_for_news
     // Last: they hold handlers that refer to this object, so they go first.
     Completion stopped_;          // set by stop(): ends the listen wait and reconnect pauses
     asio::steady_timer changed_;  // cancelled to wake subscribers waiting in next()

@@ -138,13 +138,17 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
                     continue;
             }
             Failure failed;
+            std::int64_t read = 0;
             try {
-                co_await catch_up(conn);
+                read = co_await catch_up(conn);
             } catch (const pg::ServerError&) {
                 failed = refused(conn);
             }
-            if (!failed)
+            if (!failed) {
+                if (read == 0)
+                    feed_.look_again();  // woken, yet nothing readable: held back?
                 continue;
+            }
             const auto outcome = coordination_of(failed);
             if (outcome) {
                 co_await coordinate(conn, *outcome);
@@ -222,7 +226,7 @@ asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, store::Coord
     co_await load_checkpoint(conn);
 }
 
-asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
+asio::awaitable<std::int64_t> Runner::catch_up(pg::AsyncConnection& conn) {
     auto started = std::chrono::steady_clock::now();
     auto step = sink_->catch_up_step(status_->position, options_.batch_size);
     std::vector<pg::Step> steps;
@@ -236,7 +240,7 @@ asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
     behind_ = rows_read >= options_.batch_size;  // short of a full batch: at the head
     status_->last_progress = std::chrono::steady_clock::now();
     if (rows_read == 0)
-        co_return;
+        co_return 0;
     status_->position = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
     status_->events += static_cast<std::uint64_t>(r.int64(0, 1));
     ++status_->batches;
@@ -247,6 +251,7 @@ asio::awaitable<void> Runner::catch_up(pg::AsyncConnection& conn) {
     if (on_batch_) {
         on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
     }
+    co_return rows_read;
 }
 
 asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& conn) {
