@@ -129,7 +129,7 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
     while (!stopping_) {
         // A sink that reads and applies in the server does so at the head too: a NOTIFY leads
         // straight to one statement, one round trip per event, with no fetch before it.
-        if (sink_->catch_up_step(status_->position, options_.batch_size)) {
+        if (sink_->catch_up_step(status_->position, options_.batch_size, options_.owner)) {
             if (!behind_) {
                 bool news = co_await feed_.wait_for_news(status_->position, notifies_seen_,
                                                          options_.poll_interval);
@@ -228,10 +228,9 @@ asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, store::Coord
 
 asio::awaitable<std::int64_t> Runner::catch_up(pg::AsyncConnection& conn) {
     auto started = std::chrono::steady_clock::now();
-    auto step = sink_->catch_up_step(status_->position, options_.batch_size);
+    // One statement: it checks ownership and takes the lock itself.
     std::vector<pg::Step> steps;
-    add_guard_steps(steps, false);  // the catch-up statement takes the lock itself
-    steps.push_back(std::move(*step));
+    steps.push_back(*sink_->catch_up_step(status_->position, options_.batch_size, options_.owner));
     auto results =
         co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
     feed_.transaction_ended();

@@ -33,11 +33,13 @@ class Sink {
     [[nodiscard]] virtual std::vector<pg::Step> apply_steps(
         const std::vector<const EventRow*>& events) const = 0;
 
-    // Optional fast path for a subscriber far behind: one statement that reads up to `limit`
-    // events after `from` inside the server, applies them, moves the checkpoint (guarded like a
-    // batch) and returns one row (rows_read, applied, last_tx, last_id, last_ts).
-    [[nodiscard]] virtual std::optional<pg::Step> catch_up_step(const Position& /*from*/,
-                                                                int /*limit*/) const {
+    // Optional: one statement that reads up to `limit` events after `from` inside the server,
+    // applies them, moves the checkpoint (guarded like a batch: when `owner` is not empty it
+    // first checks, as sluice.check_owner does, that this instance still owns the subscriber)
+    // and returns one row (rows_read, applied, last_tx, last_id, last_ts). The runner uses it
+    // behind and at the head: one round trip per wake-up.
+    [[nodiscard]] virtual std::optional<pg::Step> catch_up_step(
+        const Position& /*from*/, int /*limit*/, const std::string& /*owner*/) const {
         return std::nullopt;
     }
 };

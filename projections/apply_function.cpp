@@ -111,7 +111,7 @@ ApplyFunction apply_function(const config::Projection& projection,
     // in index order, each aggregate's events of one transaction in version order; then the
     // checkpoint moves to the last row read. Same transaction, same guards as a batch.
     f.create_sql += "CREATE OR REPLACE FUNCTION " + catch_up +
-                    "(p_name text, p_tx xid8, p_id bigint, p_limit integer,\n"
+                    "(p_name text, p_tx xid8, p_id bigint, p_limit integer, p_owner text,\n"
                     "  OUT rows_read integer, OUT applied integer, OUT last_tx xid8,\n"
                     "  OUT last_id bigint, OUT last_ts float8) LANGUAGE plpgsql AS " +
                     tag +
@@ -120,6 +120,9 @@ ApplyFunction apply_function(const config::Projection& projection,
                     "  sluice_ev record;\n"
                     "  sluice_applied integer := 0;\n"
                     "BEGIN\n"
+                    "  IF p_owner <> '' THEN\n"
+                    "    PERFORM sluice.check_owner(p_name, p_owner);\n"
+                    "  END IF;\n"
                     "  PERFORM sluice.begin_batch(p_name, p_tx, p_id);\n"
                     "  rows_read := 0; last_tx := p_tx; last_id := p_id; last_ts := 0;\n"
                     "  FOR sluice_ev IN\n"
@@ -156,7 +159,7 @@ ApplyFunction apply_function(const config::Projection& projection,
                     tag + ";\n";
     f.call_sql = "SELECT " + name + "($1::bigint[])";
     f.catch_up_sql = "SELECT rows_read, applied, last_tx::text, last_id, last_ts FROM " + catch_up +
-                     "($1, $2::xid8, $3, $4)";
+                     "($1, $2::xid8, $3, $4, $5)";
     return f;
 }
 

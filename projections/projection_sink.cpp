@@ -58,10 +58,10 @@ std::vector<pg::Step> ProjectionSink::apply_steps(
              }))}};
 }
 
-std::optional<pg::Step> ProjectionSink::catch_up_step(const engine::Position& from,
-                                                      int limit) const {
+std::optional<pg::Step> ProjectionSink::catch_up_step(const engine::Position& from, int limit,
+                                                      const std::string& owner) const {
     return pg::Step{function_.catch_up_sql, pg::Params(name_, std::to_string(from.transaction_id),
-                                                       std::to_string(from.id), limit)};
+                                                       std::to_string(from.id), limit, owner)};
 }
 
 }  // namespace sluice::projections

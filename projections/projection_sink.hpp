@@ -26,8 +26,8 @@ class ProjectionSink final : public engine::Sink {
     [[nodiscard]] bool wants(const engine::EventRow& event) const override;
     [[nodiscard]] std::vector<pg::Step> apply_steps(
         const std::vector<const engine::EventRow*>& events) const override;
-    [[nodiscard]] std::optional<pg::Step> catch_up_step(const engine::Position& from,
-                                                        int limit) const override;
+    [[nodiscard]] std::optional<pg::Step> catch_up_step(const engine::Position& from, int limit,
+                                                        const std::string& owner) const override;
 
   private:
     // Every part's name as a text[] literal.

@@ -149,7 +149,8 @@ Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink, s
     Progress progress(total, isatty(STDERR_FILENO) != 0);
     Replayed out;
     while (true) {
-        auto step = sink.catch_up_step(out.at, batch_size);
+        // No ownership check: the rebuild holds the subscriber's session lock instead.
+        auto step = sink.catch_up_step(out.at, batch_size, "");
         auto r = conn.exec(step->sql_or_name, step->params);
         auto rows_read = r.int64(0, 0);
         if (rows_read > 0)
