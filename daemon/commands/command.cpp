@@ -5,7 +5,9 @@
 #include <iostream>
 #include <set>
 
+#include "infra/pg/connection.hpp"
 #include "infra/pg/error.hpp"
+#include "infra/pg/literal.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -123,6 +125,40 @@ std::string database_url(const po::variables_map& vm) {
     if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0')
         return env;
     throw UsageError("no database: pass --database-url or set DATABASE_URL");
+}
+
+std::string events_table(const po::variables_map& vm) {
+    std::string table = vm["events-table"].as<std::string>();
+    try {
+        (void)pg::quote_qualified(table);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--events-table: ") + e.what());
+    }
+    return table;
+}
+
+namespace {
+
+bool table_exists(pg::Connection& conn, const std::string& qualified) {
+    return conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(qualified)).boolean(0, 0);
+}
+
+}  // namespace
+
+void require_events_table(pg::Connection& conn, const std::string& events_table) {
+    if (!table_exists(conn, pg::quote_qualified(events_table))) {
+        throw UsageError("this database has no events table '" + events_table +
+                         "': run sluice migrate first (or check the database URL and "
+                         "--events-table)");
+    }
+}
+
+void require_sluice_schema(pg::Connection& conn) {
+    if (!table_exists(conn, "sluice.schema_migrations")) {
+        throw UsageError(
+            "this database has no sluice schema: run sluice migrate first (or check the "
+            "database URL)");
+    }
 }
 
 }  // namespace sluice::daemon

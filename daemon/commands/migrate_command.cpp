@@ -1,7 +1,6 @@
 #include <iostream>
 
 #include "daemon/commands/commands.hpp"
-#include "infra/pg/literal.hpp"
 #include "store/channels.hpp"
 #include "store/migrate.hpp"
 
@@ -22,13 +21,7 @@ int migrate_command(const std::vector<std::string>& args) {
                        vm)) {
         return exit_ok;
     }
-    store::SchemaOptions schema{vm["events-table"].as<std::string>(),
-                                vm["notify-channel"].as<std::string>()};
-    try {
-        (void)pg::quote_qualified(schema.events_table);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-    }
+    store::SchemaOptions schema{events_table(vm), vm["notify-channel"].as<std::string>()};
     auto conn = pg::Connection::open(database_url(vm), 10, "sluice migrate");
     auto report = store::migrate(conn, schema);
     for (const auto& step : report.applied)

@@ -12,6 +12,7 @@
 #include "daemon/commands/table.hpp"
 #include "daemon/json_text.hpp"
 #include "engine/lag.hpp"
+#include "infra/http/listen_address.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
@@ -38,6 +39,7 @@ json::object status_from_database(const std::string& url, const std::string& eve
     for (const auto& [name, kind] : kinds)
         names.push_back(name);
     auto conn = pg::Connection::open(url, 10, "sluice status");
+    require_sluice_schema(conn);
     std::string table = pg::quote_qualified(events_table);
     std::string names_array = pg::text_array(names);
     auto r = conn.exec(
@@ -118,6 +120,11 @@ void print_status(const json::object& root) {
                         clip(error, 60)});
     }
     daemon::print_table(std::cout, rows);
+    if (rows.size() == 1) {
+        // From the database without a config, only units that have run have a checkpoint.
+        std::cout << "(no projection or webhook has run against this database yet; --config "
+                     "FILE lists the configured ones)\n";
+    }
     std::cout << "(" << legend << ")\n";
     if (root.contains("source"))
         std::cout << "(source: " << cell(root.at("source")) << ")\n";
@@ -148,6 +155,9 @@ int status_command(const std::vector<std::string>& args) {
     std::string address = vm.count("http") != 0U ? vm["http"].as<std::string>()
                           : config               ? config->http.listen
                                                  : std::string("127.0.0.1:9464");
+    if (vm.count("http") != 0U && !http::parse_listen_address(address)) {
+        throw UsageError("--http '" + address + "' is not HOST:PORT (e.g. 127.0.0.1:9464)");
+    }
     json::object root;
     if (auto body = http_get(address, "/status", std::chrono::seconds(2))) {
         boost::system::error_code ec;
@@ -162,7 +172,7 @@ int status_command(const std::vector<std::string>& args) {
             url = vm["database-url"].as<std::string>();
         } else if (config) {
             url = config->database.url;
-        } else if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) {
+        } else if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0') {
             url = env;
         } else {
             throw UsageError("no daemon answered at " + address +

@@ -1,5 +1,5 @@
-// Operator mistakes that sluice must explain in its own words: a busy http.listen port, and
-// `sluice rebuild` of a name that is not a projection.
+// Operator mistakes that sluice must explain in its own words: a busy http.listen port,
+// `sluice rebuild` of a name that is not a projection or without one, and values out of range.
 #include <gmock/gmock.h>
 
 #include <boost/asio/io_context.hpp>
@@ -65,6 +65,44 @@ TEST_F(Commands, RebuildOfAnUnknownNameListsTheProjections) {
     EXPECT_EQ(code, 2) << out;
     EXPECT_EQ(out, "sluice rebuild: no projection named 'nosuch' in " + path +
                        " (projections: totals, counts)\n");
+}
+
+TEST_F(Commands, RebuildWithoutANameOrWithTwoSaysSoWithoutInternalOptionNames) {
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    auto [none_code, none] = run({"rebuild", "-c", path, "--yes"});
+    EXPECT_EQ(none_code, 2) << none;
+    EXPECT_EQ(none,
+              "sluice rebuild: give the projection to rebuild: sluice rebuild NAME --config "
+              "FILE\n");
+    auto [two_code, two] = run({"rebuild", "totals", "counts", "-c", path, "--yes"});
+    EXPECT_EQ(two_code, 2) << two;
+    EXPECT_EQ(two, "sluice rebuild: rebuild takes one projection name, got also 'counts'\n");
+}
+
+TEST_F(Commands, NegativeSecondsAreUsageErrors) {
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    auto [rebuild_code, rebuild] =
+        run({"rebuild", "totals", "-c", path, "--yes", "--lock-timeout", "-5"});
+    EXPECT_EQ(rebuild_code, 2) << rebuild;
+    EXPECT_EQ(rebuild,
+              "sluice rebuild: --lock-timeout must be 0 (no limit) or more seconds, got -5\n");
+    auto [run_code, run_out] = run({"run", "-c", path, "--drain", "-1"});
+    EXPECT_EQ(run_code, 2) << run_out;
+    EXPECT_EQ(run_out, "sluice run: --drain must be 0 or more seconds, got -1\n");
+}
+
+TEST_F(Commands, StatusRejectsAnHttpAddressThatIsNotOne) {
+    auto [code, out] = run({"status", "--http", "localhost"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_EQ(out, "sluice status: --http 'localhost' is not HOST:PORT (e.g. 127.0.0.1:9464)\n");
+}
+
+TEST_F(Commands, StatusWithoutAConfigOfADatabaseNothingRanAgainstSaysHowToListUnits) {
+    migrate();
+    auto [code, out] = run({"status", "--http", "127.0.0.1:1", "--database-url", db_->url()});
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_THAT(out, HasSubstr("(no projection or webhook has run against this database yet; "
+                               "--config FILE lists the configured ones)\n"));
 }
 
 }  // namespace
