@@ -149,8 +149,14 @@ int status_command(const std::vector<std::string>& args) {
     std::optional<config::Config> config;
     if (vm.count("config") != 0U) {
         config = load_config_or_report(vm["config"].as<std::string>());
-        if (!config)
+        if (!config) {
+            // Likely the file of a reload the daemon rejected: it still answers, without it.
+            std::cerr << "sluice status: the daemon's address and database come from "
+                      << vm["config"].as<std::string>()
+                      << "; --http HOST:PORT asks the daemon without it (a rejected reload is "
+                         "listed under its table)\n";
             return exit_usage;
+        }
     }
     std::string address = vm.count("http") != 0U ? vm["http"].as<std::string>()
                           : config               ? config->http.listen

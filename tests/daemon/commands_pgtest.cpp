@@ -97,6 +97,15 @@ TEST_F(Commands, StatusRejectsAnHttpAddressThatIsNotOne) {
     EXPECT_EQ(out, "sluice status: --http 'localhost' is not HOST:PORT (e.g. 127.0.0.1:9464)\n");
 }
 
+TEST_F(Commands, StatusWithAnInvalidConfigSaysHowToAskTheDaemonWithoutIt) {
+    auto path = write_file("s.yaml", base_config() + "tailer:\n  batch_size: 0\n");
+    auto [code, out] = run({"status", "-c", path});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_THAT(out, HasSubstr("batch_size in tailer: must be between 1 and 100000, got 0\n"));
+    EXPECT_THAT(out, HasSubstr("sluice status: the daemon's address and database come from " +
+                               path + "; --http HOST:PORT asks the daemon without it"));
+}
+
 TEST_F(Commands, StatusWithoutAConfigOfADatabaseNothingRanAgainstSaysHowToListUnits) {
     migrate();
     auto [code, out] = run({"status", "--http", "127.0.0.1:1", "--database-url", db_->url()});
