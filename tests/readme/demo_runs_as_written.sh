@@ -28,8 +28,9 @@ mark="demo-test-$$-$RANDOM"
 leftovers() {
   # Every process that carries this run's mark in its environment: the demo's children
   # (PostgreSQL, sluice, the webhook sink, the appender) inherit it.
-  local pid
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+  local dir pid
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
     [ "$pid" != $$ ] || continue
     if tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "SLUICE_DEMO_TEST_MARK=$mark"; then
       echo "$pid"
