@@ -5,6 +5,7 @@
 #include <iostream>
 #include <set>
 
+#include "config/validate.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/error.hpp"
 #include "infra/pg/literal.hpp"
@@ -129,11 +130,9 @@ std::string database_url(const po::variables_map& vm) {
 
 std::string events_table(const po::variables_map& vm) {
     std::string table = vm["events-table"].as<std::string>();
-    try {
-        (void)pg::quote_qualified(table);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(std::string("--events-table: ") + e.what());
-    }
+    // The rule of the config's database.events_table.
+    if (auto problem = config::check_identifier(table, true); !problem.empty())
+        throw UsageError("--events-table: " + problem);
     return table;
 }
 

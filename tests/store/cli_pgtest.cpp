@@ -261,9 +261,19 @@ TEST(EventsTableFlag, ThatIsNoTableNameIsAUsageError) {
         auto r = run_sluice(args);
         EXPECT_EQ(r.exit_code, 2) << r.err;
         EXPECT_EQ(r.err, "sluice " + command +
-                             ": --events-table: 'events; DROP TABLE x' is not a valid table "
-                             "name\n");
+                             ": --events-table: 'events; DROP TABLE x' is not a valid table name "
+                             "(expected name or schema.name of lower-case letters, digits and "
+                             "'_', at most 63 characters each)\n");
     }
+}
+
+TEST(NotifyChannelFlag, FollowsTheConfigsRuleForItsChannel) {
+    auto r = run_sluice({"migrate", "--database-url", "postgresql://127.0.0.1:1/x",
+                         "--notify-channel", "bad name"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err,
+              "sluice migrate: --notify-channel: 'bad name' is not a valid identifier (expected a "
+              "name of lower-case letters, digits and '_', at most 63 characters each)\n");
 }
 
 std::vector<std::string> listed_commands(const std::string& help) {
