@@ -98,7 +98,7 @@ std::string check_identifier(std::string_view name, bool qualified_ok) {
     if (!ok || !short_enough) {
         return "'" + std::string(name) + "' is not a valid " +
                (qualified_ok ? "table name (expected name or schema.name"
-                             : "identifier (expected") +
+                             : "identifier (expected a name") +
                " of lower-case letters, digits and '_', at most 63 characters each)";
     }
     return {};

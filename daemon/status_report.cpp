@@ -7,10 +7,17 @@
 namespace sluice::daemon {
 
 Readiness readiness(const DaemonState& state) {
-    if (!state.feed.connected)
-        return {false, "database connection lost"};
+    // Until its first connections and its first round of taking units, an instance runs
+    // nothing yet, and nothing was lost.
+    const bool starting = state.coordination.rounds == 0 && state.coordination.last_error.empty();
+    if (!state.feed.connected) {
+        const bool never_down = state.feed.down_since == std::chrono::steady_clock::time_point{};
+        return {false, starting && never_down ? "starting" : "database connection lost"};
+    }
     if (!state.coordination.connected)
-        return {false, "coordination connection lost"};
+        return {false, starting ? "starting" : "coordination connection lost"};
+    if (starting)
+        return {false, "starting"};
     if (state.now - state.feed.last_progress > state.stall_after)
         return {false, "tailer stalled"};
     for (const auto& s : state.subscribers) {

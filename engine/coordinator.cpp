@@ -118,6 +118,7 @@ asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {
             throw PooledConnection();
         auto decision = share_.decide(input, Clock::now());
         co_await act(conn, decision);
+        ++stats_.rounds;
         if (stopping_)
             break;
         co_await wait(tick());

@@ -53,6 +53,7 @@ struct CoordinatorStats {
     std::uint64_t reconnects = 0;
     std::uint64_t takeovers = 0;  // units taken
     std::uint64_t releases = 0;   // units let go (surplus, lost, removed)
+    std::uint64_t rounds = 0;     // completed rounds (observe, decide, act): 0 while starting
     std::string last_error;
 };
 

@@ -145,7 +145,7 @@ int append_command(const std::vector<std::string>& args) {
                        options, glue_negative_numbers(args), vm)) {
         return exit_ok;
     }
-    std::string table = vm["events-table"].as<std::string>();
+    const std::string table = events_table(vm);
     if (vm.count("file") != 0U) {
         for (const char* single : {"aggregate-id", "aggregate-type", "expected-version", "type",
                                    "payload", "metadata"}) {
@@ -157,6 +157,7 @@ int append_command(const std::vector<std::string>& args) {
         auto events = read_file(path);  // all input checked before connecting
         std::string url = database_url(vm);
         auto conn = pg::Connection::open(url, 10, "sluice append");
+        require_events_table(conn, table);
         try {
             return append_file(conn, table, path, std::move(events));
         } catch (const std::invalid_argument& e) {
@@ -192,6 +193,7 @@ int append_command(const std::vector<std::string>& args) {
     }
     std::string url = database_url(vm);
     auto conn = pg::Connection::open(url, 10, "sluice append");
+    require_events_table(conn, table);
     store::EventWriter writer(conn, table);
     try {
         int version = writer.append(aggregate_id, vm["aggregate-type"].as<std::string>(),

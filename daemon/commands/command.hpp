@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace sluice::pg {
+class Connection;
+}
+
 namespace sluice::daemon {
 
 namespace po = boost::program_options;
@@ -45,5 +49,11 @@ bool parse_options(const std::string& command, const std::string& synopsis,
 [[nodiscard]] std::string database_url(const po::variables_map& vm);
 // Adds --database-url and --events-table to a command's options.
 void add_database_options(po::options_description& options);
+// --events-table, checked: UsageError unless it is one or two plain identifiers.
+[[nodiscard]] std::string events_table(const po::variables_map& vm);
+// UsageError, naming `sluice migrate`, when the database has no `events_table` or no sluice
+// schema: one sluice has never migrated, or the wrong database.
+void require_events_table(pg::Connection& conn, const std::string& events_table);
+void require_sluice_schema(pg::Connection& conn);
 
 }  // namespace sluice::daemon

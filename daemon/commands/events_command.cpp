@@ -24,7 +24,9 @@ int events_command(const std::vector<std::string>& args) {
     std::optional<std::string> as_of;
     if (vm.count("as-of") != 0U)
         as_of = vm["as-of"].as<std::string>();
+    const std::string table = events_table(vm);
     auto conn = pg::Connection::open(database_url(vm), 10, "sluice events");
+    require_events_table(conn, table);
     if (as_of) {
         try {
             conn.exec("SELECT $1::timestamptz", pg::Params(*as_of));
@@ -32,7 +34,7 @@ int events_command(const std::vector<std::string>& args) {
             throw UsageError("--as-of '" + *as_of + "' is not a time: " + e.what());
         }
     }
-    auto events = store::load(conn, id, as_of, vm["events-table"].as<std::string>());
+    auto events = store::load(conn, id, as_of, table);
     for (const auto& e : events) {
         if (vm["json"].as<bool>()) {
             // payload and metadata are printed as stored (jsonb text), not re-encoded.

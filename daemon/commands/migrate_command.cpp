@@ -1,7 +1,7 @@
 #include <iostream>
 
+#include "config/validate.hpp"
 #include "daemon/commands/commands.hpp"
-#include "infra/pg/literal.hpp"
 #include "store/channels.hpp"
 #include "store/migrate.hpp"
 
@@ -16,19 +16,17 @@ int migrate_command(const std::vector<std::string>& args) {
     options.add_options()(
         "notify-channel",
         po::value<std::string>()->default_value(std::string(store::default_events_channel)),
-        "the channel the events trigger notifies");
+        "the channel the events trigger notifies (set when the trigger is created; as the "
+        "config's database.notify_channel)");
     po::variables_map vm;
     if (!parse_options("migrate", "[--database-url URL] [--events-table events]", options, args,
                        vm)) {
         return exit_ok;
     }
-    store::SchemaOptions schema{vm["events-table"].as<std::string>(),
-                                vm["notify-channel"].as<std::string>()};
-    try {
-        (void)pg::quote_qualified(schema.events_table);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-    }
+    store::SchemaOptions schema{events_table(vm), vm["notify-channel"].as<std::string>()};
+    // The rule of the config's database.notify_channel, which the daemon LISTENs on.
+    if (auto problem = config::check_identifier(schema.notify_channel, false); !problem.empty())
+        throw UsageError("--notify-channel: " + problem);
     auto conn = pg::Connection::open(database_url(vm), 10, "sluice migrate");
     auto report = store::migrate(conn, schema);
     for (const auto& step : report.applied)

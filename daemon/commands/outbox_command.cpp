@@ -54,6 +54,10 @@ int status(pg::Connection& conn, const std::vector<std::string>& names, bool as_
                          std::to_string(s.scheduled), std::to_string(s.dead), age, error});
     }
     print_table(std::cout, table);
+    if (rows.empty()) {
+        std::cout << "(no webhook has outbox messages in this database; --config FILE lists the "
+                     "configured ones)\n";
+    }
     return exit_ok;
 }
 
@@ -68,6 +72,8 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
         }
     }
     filter.limit = vm["limit"].as<int>();
+    if (filter.limit < 1)
+        throw UsageError("--limit must be 1 or more, got " + std::to_string(filter.limit));
     auto rows = outbox::outbox_list(conn, filter);
     if (vm["json"].as<bool>()) {
         for (const auto& e : rows) {
@@ -120,6 +126,41 @@ std::string joined(const std::vector<std::int64_t>& ids) {
     return out;
 }
 
+// retry --webhook W: which messages to send again; dead by default, delivered ones only with
+// --delivered.
+std::string retry_state(const po::variables_map& vm) {
+    std::string state = vm.count("state") != 0U ? vm["state"].as<std::string>() : "dead";
+    if (state != "dead" && state != "pending" && state != "delivered") {
+        throw UsageError("retry: --state must be dead, pending or delivered, got '" + state + "'");
+    }
+    const bool delivered = vm["delivered"].as<bool>();
+    if (state == "delivered" && !delivered) {
+        throw UsageError(
+            "retry: --state delivered sends delivered messages again; pass --delivered too "
+            "(nothing re-queued)");
+    }
+    if (state != "delivered" && delivered)
+        throw UsageError("retry: --delivered with --webhook goes with --state delivered");
+    return state;
+}
+
+// The checks retry's arguments need before connecting: ids, or --webhook W [--state S].
+std::vector<std::int64_t> retry_ids(const po::variables_map& vm,
+                                    const std::vector<std::string>& rest) {
+    auto ids = outbox_ids(rest);
+    const bool webhook = vm.count("webhook") != 0U;
+    if (ids.empty() && !webhook)
+        throw UsageError("retry: give outbox ids, or --webhook W [--state dead]");
+    if (!ids.empty() && (webhook || vm.count("state") != 0U)) {
+        throw UsageError(
+            "retry: give outbox ids or --webhook W [--state S], not both (ids name their "
+            "messages)");
+    }
+    if (webhook)
+        (void)retry_state(vm);
+    return ids;
+}
+
 int retry(pg::Connection& conn, const po::variables_map& vm, const std::vector<std::int64_t>& ids) {
     std::int64_t changed = 0;
     if (!ids.empty()) {
@@ -141,8 +182,7 @@ int retry(pg::Connection& conn, const po::variables_map& vm, const std::vector<s
         }
         changed = outcome.requeued;
     } else {
-        std::string state = vm.count("state") != 0U ? vm["state"].as<std::string>() : "dead";
-        changed = outbox::retry_webhook(conn, vm["webhook"].as<std::string>(), state);
+        changed = outbox::retry_webhook(conn, vm["webhook"].as<std::string>(), retry_state(vm));
     }
     std::cout << "re-queued " << changed << " message" << (changed == 1 ? "" : "s")
               << " (same webhook-id, attempts reset)\n";
@@ -188,8 +228,9 @@ po::options_description outbox_options() {
         "database-url", po::value<std::string>(), "default: from --config or $DATABASE_URL")(
         "webhook", po::value<std::string>(), "list/retry: only this webhook")(
         "state", po::value<std::string>(),
-        "list: pending | dead | delivered; retry: dead (default)")(
-        "delivered", po::bool_switch(), "retry ID...: also re-send messages already delivered")(
+        "list: pending | dead | delivered; retry --webhook: dead (default), pending (send now) "
+        "or delivered (with --delivered)")("delivered", po::bool_switch(),
+                                           "retry: also re-send messages already delivered")(
         "limit", po::value<int>()->default_value(100), "list: at most this many rows")(
         "json", po::bool_switch(), "status/list: print JSON");
     return options;
@@ -206,7 +247,8 @@ int outbox_command(const std::vector<std::string>& args) {
             "outbox",
             "status [--json]\n"
             "       sluice outbox list [--webhook W] [--state pending|dead|delivered] [--json]\n"
-            "       sluice outbox retry ID... [--delivered] | --webhook W [--state dead]\n"
+            "       sluice outbox retry ID... [--delivered] | --webhook W [--state S] "
+            "[--delivered]\n"
             "       sluice outbox enable NAME\n"
             "  (each with --config FILE or --database-url URL)",
             options, args, vm, &positional)) {
@@ -230,16 +272,15 @@ int outbox_command(const std::vector<std::string>& args) {
         throw UsageError("unknown action '" + action + "' (status, list, retry or enable)");
     }
     std::vector<std::int64_t> ids;
-    if (action == "retry") {
-        ids = outbox_ids(rest);
-        if (ids.empty() && vm.count("webhook") == 0U) {
-            throw UsageError("retry: give outbox ids, or --webhook W [--state dead]");
-        }
-    }
+    if (action == "retry")
+        ids = retry_ids(vm, rest);
     if (action == "enable" && rest.size() != 1)
         throw UsageError("enable: give one webhook name");
+    if ((action == "status" || action == "list") && !rest.empty())
+        throw UsageError(action + " takes no arguments, got '" + rest.front() + "'");
 
     auto conn = pg::Connection::open(url, 10, std::string(store::sessions::outbox));
+    require_sluice_schema(conn);
     if (action == "status") {
         std::vector<std::string> names;
         if (config) {

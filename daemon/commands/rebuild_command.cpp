@@ -201,15 +201,26 @@ std::string not_a_projection(const config::Config& config, const std::string& na
 int rebuild_command(const std::vector<std::string>& args) {
     po::options_description options("Options");
     options.add_options()("config,c", po::value<std::string>()->required(), "YAML config file")(
-        "name", po::value<std::string>()->required(), "the projection to rebuild")(
+        "name", po::value<std::string>(), "the projection to rebuild")(
         "yes,y", po::bool_switch(), "do not ask for confirmation")(
         "lock-timeout", po::value<int>()->default_value(60),
-        "seconds to wait for the running daemon's batch to finish");
+        "seconds to wait for the running daemon's batch to finish (0: no limit)")(
+        "names", po::value<std::vector<std::string>>(), "further names (an error)");
     po::positional_options_description positional;
-    positional.add("name", 1);
+    positional.add("name", 1).add("names", -1);
     po::variables_map vm;
     if (!parse_options("rebuild", "NAME --config FILE [--yes]", options, args, vm, &positional)) {
         return exit_ok;
+    }
+    if (vm.count("name") == 0U)
+        throw UsageError("give the projection to rebuild: sluice rebuild NAME --config FILE");
+    if (vm.count("names") != 0U) {
+        throw UsageError("rebuild takes one projection name, got also '" +
+                         vm["names"].as<std::vector<std::string>>().front() + "'");
+    }
+    if (vm["lock-timeout"].as<int>() < 0) {
+        throw UsageError("--lock-timeout must be 0 (no limit) or more seconds, got " +
+                         std::to_string(vm["lock-timeout"].as<int>()));
     }
     auto config = load_config_or_report(vm["config"].as<std::string>());
     if (!config)

@@ -28,6 +28,10 @@ int run_command(const std::vector<std::string>& args) {
     po::variables_map vm;
     if (!parse_options("run", "--config FILE", options, args, vm))
         return exit_ok;
+    if (vm["drain"].as<int>() < 0) {
+        throw UsageError("--drain must be 0 or more seconds, got " +
+                         std::to_string(vm["drain"].as<int>()));
+    }
     std::string path = vm["config"].as<std::string>();
     auto config = load_config_or_report(path);
     if (!config)

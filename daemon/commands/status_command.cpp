@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
@@ -12,6 +13,7 @@
 #include "daemon/commands/table.hpp"
 #include "daemon/json_text.hpp"
 #include "engine/lag.hpp"
+#include "infra/http/listen_address.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
@@ -38,6 +40,7 @@ json::object status_from_database(const std::string& url, const std::string& eve
     for (const auto& [name, kind] : kinds)
         names.push_back(name);
     auto conn = pg::Connection::open(url, 10, "sluice status");
+    require_sluice_schema(conn);
     std::string table = pg::quote_qualified(events_table);
     std::string names_array = pg::text_array(names);
     auto r = conn.exec(
@@ -102,7 +105,7 @@ void print_config_errors(const json::object& root) {
         std::cout << "  " << cell(e) << "\n";
 }
 
-void print_status(const json::object& root) {
+void print_status(const json::object& root, bool from_daemon) {
     TableRows rows = {
         {"NAME", "KIND", "STATE", "POSITION", "LAG", "LAG_S", "PARKED", "OWNER", "LAST ERROR"}};
     for (const auto& s : root.at("subscribers").as_array()) {
@@ -118,10 +121,39 @@ void print_status(const json::object& root) {
                         clip(error, 60)});
     }
     daemon::print_table(std::cout, rows);
+    if (rows.size() == 1 && from_daemon) {
+        std::cout << "(this daemon runs no projection or webhook: other instances own them, or "
+                     "its config has none)\n";
+    } else if (rows.size() == 1) {
+        // From the database without a config, only units that have run have a checkpoint.
+        std::cout << "(no projection or webhook has run against this database yet; --config "
+                     "FILE lists the configured ones)\n";
+    }
     std::cout << "(" << legend << ")\n";
     if (root.contains("source"))
         std::cout << "(source: " << cell(root.at("source")) << ")\n";
     print_config_errors(root);
+}
+
+// The daemon's /status, or nullopt when no daemon answers at `address`. A daemon that has just
+// started (`sluice run &` then `sluice status`) owns no unit yet: wait for it, a few seconds at
+// most, rather than show an empty table.
+std::optional<json::object> daemon_status(const std::string& address) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (true) {
+        auto body = http_get(address, "/status", std::chrono::seconds(2));
+        if (!body)
+            return std::nullopt;
+        boost::system::error_code ec;
+        auto parsed = json::parse(*body, ec);
+        if (ec || !parsed.is_object())
+            throw std::runtime_error("daemon sent invalid /status JSON");
+        const auto* reason = parsed.as_object().if_contains("reason");
+        const bool starting = reason != nullptr && reason->is_string() && *reason == "starting";
+        if (!starting || std::chrono::steady_clock::now() >= deadline)
+            return std::move(parsed.as_object());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
 }
 
 }  // namespace
@@ -142,19 +174,26 @@ int status_command(const std::vector<std::string>& args) {
     std::optional<config::Config> config;
     if (vm.count("config") != 0U) {
         config = load_config_or_report(vm["config"].as<std::string>());
-        if (!config)
+        if (!config) {
+            // Likely the file of a reload the daemon rejected: it still answers, without it.
+            std::cerr << "sluice status: the daemon's address and database come from "
+                      << vm["config"].as<std::string>()
+                      << "; --http HOST:PORT asks the daemon without it (a rejected reload is "
+                         "listed under its table)\n";
             return exit_usage;
+        }
     }
     std::string address = vm.count("http") != 0U ? vm["http"].as<std::string>()
                           : config               ? config->http.listen
                                                  : std::string("127.0.0.1:9464");
+    if (vm.count("http") != 0U && !http::parse_listen_address(address)) {
+        throw UsageError("--http '" + address + "' is not HOST:PORT (e.g. 127.0.0.1:9464)");
+    }
     json::object root;
-    if (auto body = http_get(address, "/status", std::chrono::seconds(2))) {
-        boost::system::error_code ec;
-        auto parsed = json::parse(*body, ec);
-        if (ec || !parsed.is_object())
-            throw std::runtime_error("daemon sent invalid /status JSON");
-        root = parsed.as_object();
+    bool from_daemon = false;
+    if (auto answer = daemon_status(address)) {
+        from_daemon = true;
+        root = std::move(*answer);
         root["source"] = "daemon at " + address;
     } else {
         std::string url;
@@ -162,7 +201,7 @@ int status_command(const std::vector<std::string>& args) {
             url = vm["database-url"].as<std::string>();
         } else if (config) {
             url = config->database.url;
-        } else if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) {
+        } else if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0') {
             url = env;
         } else {
             throw UsageError("no daemon answered at " + address +
@@ -183,7 +222,7 @@ int status_command(const std::vector<std::string>& args) {
     if (vm["json"].as<bool>()) {
         std::cout << json_text(root) << "\n";
     } else {
-        print_status(root);
+        print_status(root, from_daemon);
     }
     return exit_ok;
 }

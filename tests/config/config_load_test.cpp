@@ -46,6 +46,7 @@ TEST(LoadConfig, ReadsEveryFieldOfTheOrdersExample) {
     EXPECT_EQ(c.database.events_table, "events");
     EXPECT_EQ(c.tailer.batch_size, 1000);
     EXPECT_EQ(c.tailer.poll_interval, 1s);
+    EXPECT_EQ(c.coordination.failover_after, 10s);
 
     ASSERT_EQ(c.projections.size(), 1u);
     const Projection& p = c.projections[0];
@@ -54,21 +55,23 @@ TEST(LoadConfig, ReadsEveryFieldOfTheOrdersExample) {
     EXPECT_THAT(p.setup, HasSubstr("CREATE TABLE IF NOT EXISTS order_summary"));
     EXPECT_EQ(p.reset, "TRUNCATE order_summary");
     EXPECT_EQ(p.partitions, 1);
-    EXPECT_EQ(p.location.line, 8);
+    EXPECT_EQ(p.location.line, 10);
     ASSERT_EQ(p.handlers.size(), 3u);
     EXPECT_EQ(p.handlers[0].event_type, "OrderCreated");
     EXPECT_EQ(p.handlers[0].sql,
-              "INSERT INTO order_summary VALUES (:aggregate_id, (:payload->>'customer_id')::uuid,\n"
-              "  'CREATED', jsonb_array_length(:payload->'order_items'), 0)\n");
+              "INSERT INTO order_summary\n"
+              "SELECT :aggregate_id, (:payload->>'customer_id')::uuid, 'CREATED', count(i),\n"
+              "  coalesce(sum((i->>'quantity')::int * (i->>'price')::numeric), 0)\n"
+              "FROM jsonb_array_elements(:payload->'order_items') AS i\n");
     EXPECT_EQ(p.handlers[0].location.file, path);
-    EXPECT_EQ(p.handlers[0].location.line, 16);
+    EXPECT_EQ(p.handlers[0].location.line, 19);
     EXPECT_EQ(p.handlers[0].location.column, 9);
     EXPECT_EQ(p.handlers[1].event_type, "ItemAddedToOrder");
-    EXPECT_EQ(p.handlers[1].location.line, 19);
+    EXPECT_EQ(p.handlers[1].location.line, 24);
     EXPECT_EQ(p.handlers[2].event_type, "OrderShipped");
     EXPECT_EQ(p.handlers[2].sql,
               "UPDATE order_summary SET status = 'SHIPPED' WHERE order_id = :aggregate_id");
-    EXPECT_EQ(p.handlers[2].location.line, 22);
+    EXPECT_EQ(p.handlers[2].location.line, 27);
     EXPECT_EQ(p.handlers[2].location.column, 21);
     EXPECT_EQ(p.on_error.retries, 5);
     EXPECT_EQ(p.on_error.backoff, 1s);
@@ -89,7 +92,7 @@ TEST(LoadConfig, ReadsEveryFieldOfTheOrdersExample) {
     EXPECT_EQ(w.max_in_flight, 64);
     EXPECT_TRUE(w.tls.verify);
     EXPECT_EQ(w.tls.ca_file, "/etc/ssl/private-ca.pem");
-    EXPECT_EQ(w.location.line, 25);
+    EXPECT_EQ(w.location.line, 30);
 
     EXPECT_EQ(c.outbox.retention, std::chrono::hours(24 * 7));
     EXPECT_EQ(c.http.listen, "127.0.0.1:9464");

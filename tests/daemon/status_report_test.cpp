@@ -65,5 +65,37 @@ TEST(StatusJson, ZeroAndFractionalSecondsHaveNoExponent) {
     EXPECT_NE(text.find(R"("outage_seconds":0.0)"), std::string::npos) << text;
 }
 
+// A daemon that has just started has lost nothing: it is starting until its connections are up
+// and the coordinator has taken its share of the units once.
+TEST(Readiness, IsStartingUntilTheFirstRoundOfCoordinationThenNamesWhatWasLost) {
+    DaemonState state;
+    state.now = std::chrono::steady_clock::now();
+    state.feed.last_progress = state.now;
+    EXPECT_EQ(readiness(state).reason, "starting");
+    state.feed.connected = true;
+    EXPECT_EQ(readiness(state).reason, "starting");
+    state.coordination.connected = true;
+    EXPECT_EQ(readiness(state).reason, "starting");
+    state.coordination.rounds = 1;
+    EXPECT_TRUE(readiness(state).ready) << readiness(state).reason;
+
+    state.feed.connected = false;
+    state.feed.down_since = state.now;
+    EXPECT_EQ(readiness(state).reason, "database connection lost");
+    state.feed.connected = true;
+    state.coordination.connected = false;
+    EXPECT_EQ(readiness(state).reason, "coordination connection lost");
+}
+
+TEST(Readiness, AFirstConnectionThatFailsIsNotStarting) {
+    DaemonState state;
+    state.now = std::chrono::steady_clock::now();
+    state.feed.down_since = state.now;  // the first connect failed
+    EXPECT_EQ(readiness(state).reason, "database connection lost");
+    state.feed.connected = true;
+    state.coordination.last_error = "connection refused";
+    EXPECT_EQ(readiness(state).reason, "coordination connection lost");
+}
+
 }  // namespace
 }  // namespace sluice::daemon

@@ -12,13 +12,15 @@ namespace {
 
 class InProcessReadiness : public EngineTest {
   protected:
-    // One instance, no coordinator: its connection counts as up.
+    // One instance, no coordinator: its connection counts as up and its units as taken (the
+    // daemon's "starting" before that: tests/daemon/status_report_test.cpp).
     daemon::Readiness now() const {
         daemon::DaemonState state;
         for (const auto& r : runners_)
             state.subscribers.push_back(r->status());
         state.feed = feed_->stats();
         state.coordination.connected = true;
+        state.coordination.rounds = 1;
         state.now = std::chrono::steady_clock::now();
         return daemon::readiness(state);
     }

@@ -1,5 +1,6 @@
 // `sluice outbox` through the built binary: exit codes and messages for names and ids that do
-// not exist, re-sending delivered messages, status without a config, and list's next attempt.
+// not exist, re-sending delivered messages, status without a config, list's next attempt, and
+// arguments that do not fit an action.
 #include <gmock/gmock.h>
 
 #include <iterator>
@@ -111,6 +112,57 @@ TEST_F(OutboxCommand, RetryByWebhookStillRequeuesItsDeadMessages) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "re-queued 1 message (same webhook-id, attempts reset)\n");
     EXPECT_EQ(count("state = 'pending'"), 1);
+}
+
+TEST_F(OutboxCommand, RetryByWebhookTakesAKnownStateAndDeliveredOnlyWithTheFlag) {
+    auto bogus = outbox({"retry", "--webhook", "orders", "--state", "bogus"});
+    EXPECT_EQ(bogus.exit_code, 2) << bogus.err;
+    EXPECT_EQ(bogus.err,
+              "sluice outbox: retry: --state must be dead, pending or delivered, got 'bogus'\n");
+
+    auto refused = outbox({"retry", "--webhook", "orders", "--state", "delivered"});
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_EQ(refused.err,
+              "sluice outbox: retry: --state delivered sends delivered messages again; pass "
+              "--delivered too (nothing re-queued)\n");
+    auto flag_alone = outbox({"retry", "--webhook", "orders", "--delivered"});
+    EXPECT_EQ(flag_alone.exit_code, 2) << flag_alone.err;
+    EXPECT_EQ(count("state = 'delivered'"), 2) << "nothing may be re-queued";
+
+    auto resent = outbox({"retry", "--webhook", "orders", "--state", "delivered", "--delivered"});
+    EXPECT_EQ(resent.exit_code, 0) << resent.err;
+    EXPECT_EQ(resent.out, "re-queued 1 message (same webhook-id, attempts reset)\n");
+    EXPECT_EQ(count("state = 'delivered'"), 1);
+}
+
+TEST_F(OutboxCommand, RetryTakesIdsOrAWebhookNotBoth) {
+    auto r = outbox({"retry", std::to_string(dead_), "--webhook", "orders"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err,
+              "sluice outbox: retry: give outbox ids or --webhook W [--state S], not both (ids "
+              "name their messages)\n");
+    EXPECT_EQ(count("state = 'dead'"), 1);
+}
+
+TEST_F(OutboxCommand, StatusAndListTakeNoArgumentsAndListAtLeastOneRow) {
+    auto status = outbox({"status", "orders"});
+    EXPECT_EQ(status.exit_code, 2) << status.err;
+    EXPECT_EQ(status.err, "sluice outbox: status takes no arguments, got 'orders'\n");
+    auto limit = outbox({"list", "--limit", "0"});
+    EXPECT_EQ(limit.exit_code, 2) << limit.err;
+    EXPECT_EQ(limit.err, "sluice outbox: --limit must be 1 or more, got 0\n");
+}
+
+TEST_F(OutboxCommand, StatusOfADatabaseWithoutMessagesSaysHowToListTheConfiguredWebhooks) {
+    conn_.exec("DELETE FROM sluice.outbox");
+    conn_.exec("DELETE FROM sluice.webhook_state");
+    auto r = outbox({"status"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 2u) << r.out;
+    EXPECT_EQ(lines[1],
+              "(no webhook has outbox messages in this database; --config FILE lists the "
+              "configured ones)");
 }
 
 TEST_F(OutboxCommand, StatusWithoutAConfigShowsEveryWebhookTheDatabaseKnows) {

@@ -214,6 +214,68 @@ TEST(EventsCommandInput, RejectsAMissingAggregateIdAndAMalformedOne) {
     EXPECT_EQ(malformed.err, "sluice events: --aggregate-id 'x' is not a UUID\n");
 }
 
+TEST(UnmigratedDatabase, EveryCommandThatReadsItSaysToRunMigrateFirst) {
+    auto db = TestDatabase::create();
+    const std::string id = "3f2c8a1e-5b7d-4c9e-8f10-2a4b6c8d0e12";
+    const std::string no_table =
+        "this database has no events table 'events': run sluice migrate first (or check the "
+        "database URL and --events-table)\n";
+    const std::string no_schema =
+        "this database has no sluice schema: run sluice migrate first (or check the database "
+        "URL)\n";
+    struct Case {
+        std::vector<std::string> args;
+        std::string err;
+    };
+    const std::vector<Case> cases = {
+        {{"append", "--aggregate-id", id, "--aggregate-type", "Order", "--expected-version", "0",
+          "--type", "OrderCreated", "--payload", "{}"},
+         "sluice append: " + no_table},
+        {{"events", "--aggregate-id", id}, "sluice events: " + no_table},
+        // --http: no daemon of another test may answer in its place.
+        {{"status", "--http", "127.0.0.1:1"}, "sluice status: " + no_schema},
+        {{"outbox", "status"}, "sluice outbox: " + no_schema},
+        {{"outbox", "list"}, "sluice outbox: " + no_schema},
+    };
+    for (auto c : cases) {
+        c.args.insert(c.args.begin() + (c.args.front() == "outbox" ? 2 : 1),
+                      {"--database-url", db.url()});
+        SCOPED_TRACE("sluice " + joined(c.args));
+        auto r = run_sluice(c.args);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_EQ(r.out, "");
+        EXPECT_EQ(r.err, c.err);
+    }
+}
+
+TEST(EventsTableFlag, ThatIsNoTableNameIsAUsageError) {
+    const std::string id = "3f2c8a1e-5b7d-4c9e-8f10-2a4b6c8d0e12";
+    for (const std::string command : {"events", "migrate", "append"}) {
+        std::vector<std::string> args = {command, "--database-url", "postgresql://127.0.0.1:1/x",
+                                         "--events-table", "events; DROP TABLE x"};
+        if (command == "events")
+            args.insert(args.end(), {"--aggregate-id", id});
+        if (command == "append")
+            args.insert(args.end(), {"--file", "-"});
+        SCOPED_TRACE("sluice " + joined(args));
+        auto r = run_sluice(args);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_EQ(r.err, "sluice " + command +
+                             ": --events-table: 'events; DROP TABLE x' is not a valid table name "
+                             "(expected name or schema.name of lower-case letters, digits and "
+                             "'_', at most 63 characters each)\n");
+    }
+}
+
+TEST(NotifyChannelFlag, FollowsTheConfigsRuleForItsChannel) {
+    auto r = run_sluice({"migrate", "--database-url", "postgresql://127.0.0.1:1/x",
+                         "--notify-channel", "bad name"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err,
+              "sluice migrate: --notify-channel: 'bad name' is not a valid identifier (expected a "
+              "name of lower-case letters, digits and '_', at most 63 characters each)\n");
+}
+
 std::vector<std::string> listed_commands(const std::string& help) {
     std::vector<std::string> names;
     bool in_list = false;
