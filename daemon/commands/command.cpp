@@ -135,36 +135,38 @@ std::string database_url(const po::variables_map& vm, const std::optional<config
     if (config)
         return config->database.url;
     return database_url(vm);
-    std::string events_table(const po::variables_map& vm) {
-        std::string table = vm["events-table"].as<std::string>();
-        // The rule of the config's database.events_table.
-        if (auto problem = config::check_identifier(table, true); !problem.empty())
-            throw UsageError("--events-table: " + problem);
-        return table;
+}
+
+std::string events_table(const po::variables_map& vm) {
+    std::string table = vm["events-table"].as<std::string>();
+    // The rule of the config's database.events_table.
+    if (auto problem = config::check_identifier(table, true); !problem.empty())
+        throw UsageError("--events-table: " + problem);
+    return table;
+}
+
+namespace {
+
+bool table_exists(pg::Connection& conn, const std::string& qualified) {
+    return conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(qualified)).boolean(0, 0);
+}
+
+}  // namespace
+
+void require_events_table(pg::Connection& conn, const std::string& events_table) {
+    if (!table_exists(conn, pg::quote_qualified(events_table))) {
+        throw UsageError("this database has no events table '" + events_table +
+                         "': run sluice migrate first (or check the database URL and "
+                         "--events-table)");
     }
+}
 
-    namespace {
-
-    bool table_exists(pg::Connection& conn, const std::string& qualified) {
-        return conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(qualified)).boolean(0, 0);
+void require_sluice_schema(pg::Connection& conn) {
+    if (!table_exists(conn, "sluice.schema_migrations")) {
+        throw UsageError(
+            "this database has no sluice schema: run sluice migrate first (or check the "
+            "database URL)");
     }
-
-    }  // namespace
-
-    void require_events_table(pg::Connection & conn, const std::string& events_table) {
-        if (!table_exists(conn, pg::quote_qualified(events_table))) {
-            throw UsageError("this database has no events table '" + events_table +
-                             "': run sluice migrate first (or check the database URL and "
-                             "--events-table)");
-        }
-    }
-
-    void require_sluice_schema(pg::Connection & conn) {
-        if (!table_exists(conn, "sluice.schema_migrations")) {
-            throw UsageError(
-                "this database has no sluice schema: run sluice migrate first (or check the "
-                "database URL)");
-        }
-    }
+}
 
 }  // namespace sluice::daemon
