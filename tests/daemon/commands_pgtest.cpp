@@ -147,54 +147,55 @@ TEST_F(Commands, ParkedNeverPrintsTheDatabasePassword) {
         EXPECT_THAT(out, HasSubstr("cannot connect to PostgreSQL")) << out;
         EXPECT_THAT(out, Not(HasSubstr("pw-s3cret-42"))) << out;
     }
-    TEST_F(Commands, RebuildWithoutANameOrWithTwoSaysSoWithoutInternalOptionNames) {
-        auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
-        auto [none_code, none] = run({"rebuild", "-c", path, "--yes"});
-        EXPECT_EQ(none_code, 2) << none;
-        EXPECT_EQ(none,
-                  "sluice rebuild: give the projection to rebuild: sluice rebuild NAME --config "
-                  "FILE\n");
-        auto [two_code, two] = run({"rebuild", "totals", "counts", "-c", path, "--yes"});
-        EXPECT_EQ(two_code, 2) << two;
-        EXPECT_EQ(two, "sluice rebuild: rebuild takes one projection name, got also 'counts'\n");
-    }
+}
 
-    TEST_F(Commands, NegativeSecondsAreUsageErrors) {
-        auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
-        auto [rebuild_code, rebuild] =
-            run({"rebuild", "totals", "-c", path, "--yes", "--lock-timeout", "-5"});
-        EXPECT_EQ(rebuild_code, 2) << rebuild;
-        EXPECT_EQ(rebuild,
-                  "sluice rebuild: --lock-timeout must be 0 (no limit) or more seconds, got -5\n");
-        auto [run_code, run_out] = run({"run", "-c", path, "--drain", "-1"});
-        EXPECT_EQ(run_code, 2) << run_out;
-        EXPECT_EQ(run_out, "sluice run: --drain must be 0 or more seconds, got -1\n");
-    }
+TEST_F(Commands, RebuildWithoutANameOrWithTwoSaysSoWithoutInternalOptionNames) {
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    auto [none_code, none] = run({"rebuild", "-c", path, "--yes"});
+    EXPECT_EQ(none_code, 2) << none;
+    EXPECT_EQ(none,
+              "sluice rebuild: give the projection to rebuild: sluice rebuild NAME --config "
+              "FILE\n");
+    auto [two_code, two] = run({"rebuild", "totals", "counts", "-c", path, "--yes"});
+    EXPECT_EQ(two_code, 2) << two;
+    EXPECT_EQ(two, "sluice rebuild: rebuild takes one projection name, got also 'counts'\n");
+}
 
-    TEST_F(Commands, StatusRejectsAnHttpAddressThatIsNotOne) {
-        auto [code, out] = run({"status", "--http", "localhost"});
-        EXPECT_EQ(code, 2) << out;
-        EXPECT_EQ(out,
-                  "sluice status: --http 'localhost' is not HOST:PORT (e.g. 127.0.0.1:9464)\n");
-    }
+TEST_F(Commands, NegativeSecondsAreUsageErrors) {
+    auto path = write_file("s.yaml", base_config() + two_projections_and_a_webhook);
+    auto [rebuild_code, rebuild] =
+        run({"rebuild", "totals", "-c", path, "--yes", "--lock-timeout", "-5"});
+    EXPECT_EQ(rebuild_code, 2) << rebuild;
+    EXPECT_EQ(rebuild,
+              "sluice rebuild: --lock-timeout must be 0 (no limit) or more seconds, got -5\n");
+    auto [run_code, run_out] = run({"run", "-c", path, "--drain", "-1"});
+    EXPECT_EQ(run_code, 2) << run_out;
+    EXPECT_EQ(run_out, "sluice run: --drain must be 0 or more seconds, got -1\n");
+}
 
-    TEST_F(Commands, StatusWithAnInvalidConfigSaysHowToAskTheDaemonWithoutIt) {
-        auto path = write_file("s.yaml", base_config() + "no_such_section: 1\n");
-        auto [code, out] = run({"status", "-c", path});
-        EXPECT_EQ(code, 2) << out;
-        EXPECT_THAT(out, HasSubstr("unknown key 'no_such_section'"));
-        EXPECT_THAT(out, HasSubstr("1 error in " + path + "\n"));
-        EXPECT_THAT(out, HasSubstr("sluice status: the daemon's address and database come from " +
-                                   path + "; --http HOST:PORT asks the daemon without it"));
-    }
+TEST_F(Commands, StatusRejectsAnHttpAddressThatIsNotOne) {
+    auto [code, out] = run({"status", "--http", "localhost"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_EQ(out, "sluice status: --http 'localhost' is not HOST:PORT (e.g. 127.0.0.1:9464)\n");
+}
 
-    TEST_F(Commands, StatusWithoutAConfigOfADatabaseNothingRanAgainstSaysHowToListUnits) {
-        migrate();
-        auto [code, out] = run({"status", "--http", "127.0.0.1:1", "--database-url", db_->url()});
-        EXPECT_EQ(code, 0) << out;
-        EXPECT_THAT(out, HasSubstr("(no projection or webhook has run against this database yet; "
-                                   "--config FILE lists the configured ones)\n"));
-    }
+TEST_F(Commands, StatusWithAnInvalidConfigSaysHowToAskTheDaemonWithoutIt) {
+    auto path = write_file("s.yaml", base_config() + "no_such_section: 1\n");
+    auto [code, out] = run({"status", "-c", path});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_THAT(out, HasSubstr("unknown key 'no_such_section'"));
+    EXPECT_THAT(out, HasSubstr("1 error in " + path + "\n"));
+    EXPECT_THAT(out, HasSubstr("sluice status: the daemon's address and database come from " +
+                               path + "; --http HOST:PORT asks the daemon without it"));
+}
+
+TEST_F(Commands, StatusWithoutAConfigOfADatabaseNothingRanAgainstSaysHowToListUnits) {
+    migrate();
+    auto [code, out] = run({"status", "--http", "127.0.0.1:1", "--database-url", db_->url()});
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_THAT(out, HasSubstr("(no projection or webhook has run against this database yet; "
+                               "--config FILE lists the configured ones)\n"));
+}
 
 }  // namespace
 }  // namespace sluice::testing
