@@ -176,11 +176,24 @@ const char* synopsis(const std::string& action) {
            "Discards parked events on purpose: their effects are never applied.";
 }
 
+// Every action's options, for `sluice parked --help`.
+po::options_description all_options() {
+    po::options_description options("Options");
+    options.add_options()("config,c",
+                          "config file (required by retry: the handlers to apply with)")(
+        "database-url", "list, drop: default from --config or $DATABASE_URL")(
+        "events-table", "list: the events table (default: the config's, else events)")(
+        "json", "list: print a JSON array")("event", "retry, drop: the parked event's id")(
+        "all", "retry, drop: every parked event of NAME")(
+        "help,h", "show this help; ACTION --help shows the options of one action");
+    return options;
+}
+
 }  // namespace
 
 int parked_command(const std::vector<std::string>& args) {
     if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) {
-        std::cout << overview << exit_codes_help;
+        std::cout << overview << all_options() << "\n" << exit_codes_help;
         return exit_ok;
     }
     if (args.empty())
