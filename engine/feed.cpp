@@ -24,7 +24,7 @@ constexpr milliseconds listen_wait{60000};
 
 // The oldest open transaction that has a transaction id and may write events holds back the
 // event horizon (sluice.event_horizon() looks past sluice's own event-free sessions).
-const char* horizon_sql =
+const char* oldest_writer_sql =
     "SELECT pid, coalesce(application_name, ''), "
     "extract(epoch FROM clock_timestamp() - xact_start)::float8 "
     "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
@@ -141,7 +141,7 @@ void Feed::append(std::vector<EventRow> rows) {
 }
 
 asio::awaitable<void> Feed::check_horizon(pg::AsyncConnection& conn) {
-    auto r = co_await conn.query(horizon_sql, {}, options_.statement_timeout);
+    auto r = co_await conn.query(oldest_writer_sql, {}, options_.statement_timeout);
     stats_.horizon_held_seconds =
         r.rows() > 0 ? std::strtod(std::string(r.text(0, 2)).c_str(), nullptr) : 0;
     double limit = options_.horizon_warning.count() / 1000.0;

@@ -18,21 +18,34 @@ constexpr const char* event_columns =
     "e.transaction_id::text, e.id, e.aggregate_id::text, e.aggregate_type, e.version, "
     "e.event_type, coalesce(extract(epoch FROM e.timestamp), 0)::float8";
 
+// Whether a committed row of `quoted_table` has a transaction_id at or above `bound`. ORDER BY
+// and LIMIT keep the plan on the position index whatever the estimate for a parameter.
+std::string any_at_or_above(const std::string& quoted_table, const std::string& bound) {
+    return "((SELECT a.transaction_id FROM " + quoted_table +
+           " a WHERE a.transaction_id >= " + bound +
+           " ORDER BY a.transaction_id LIMIT 1) IS NOT NULL)";
+}
+
 }  // namespace
+
+std::string horizon_sql(const std::string& quoted_table) {
+    const std::string xmin = "pg_snapshot_xmin(pg_current_snapshot())";
+    return "(CASE WHEN " + any_at_or_above(quoted_table, xmin) +
+           " THEN sluice.event_horizon() ELSE " + xmin + " END)";
+}
 
 std::string fetch_sql(const std::string& quoted_table) {
     // One snapshot decides both what is read and whether anything committed waits above the
     // horizon (`held`, read from the first row; a lone row of NULLs when nothing is readable).
+    // MATERIALIZED: the horizon and `held` are computed once, not once per row or condition.
     // Qualified names in ORDER BY: the output column "transaction_id" is text, and sorting by
     // it would read the whole range instead of walking the index.
-    return std::string("SELECT ") + event_columns +
-           ", h.held FROM (SELECT hz.horizon, EXISTS (SELECT 1 FROM " + quoted_table +
-           " x WHERE x.transaction_id >= hz.horizon) AS held"
-           " FROM (SELECT sluice.event_horizon() AS horizon) hz) h"
-           " LEFT JOIN LATERAL (SELECT * FROM " +
-           quoted_table +
+    return "WITH hz AS MATERIALIZED (SELECT q.horizon, " +
+           any_at_or_above(quoted_table, "q.horizon") + " AS held FROM (SELECT " +
+           horizon_sql(quoted_table) + " AS horizon) q) SELECT " + event_columns +
+           ", hz.held FROM hz LEFT JOIN LATERAL (SELECT * FROM " + quoted_table +
            " e WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
-           " AND e.transaction_id < h.horizon"
+           " AND e.transaction_id < hz.horizon"
            " ORDER BY e.transaction_id, e.id LIMIT $3) e ON true";
 }
 

@@ -16,6 +16,11 @@ namespace sluice::engine {
 
 namespace asio = boost::asio;
 
+// The event horizon of the statement's snapshot, as an SQL expression over a quoted events
+// table: sluice.event_horizon(), which looks up sessions, only when a committed event waits at
+// or above pg_snapshot_xmin; otherwise xmin itself, which then reads exactly the same rows.
+[[nodiscard]] std::string horizon_sql(const std::string& quoted_table);
+
 // The SELECT for a quoted events table; parameters: $1 xid8, $2 id, $3 limit.
 [[nodiscard]] std::string fetch_sql(const std::string& quoted_table);
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "engine/fetch.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
 
@@ -133,7 +134,9 @@ ApplyFunction apply_function(const config::Projection& projection,
                     quoted_events_table +
                     " e\n"
                     "     WHERE (e.transaction_id, e.id) > (p_tx, p_id)\n"
-                    "       AND e.transaction_id < sluice.event_horizon()\n"
+                    "       AND e.transaction_id < " +
+                    engine::horizon_sql(quoted_events_table) +
+                    "\n"
                     "     ORDER BY e.transaction_id, e.id LIMIT p_limit) s\n"
                     "    ORDER BY s.transaction_id,\n"
                     "             min(s.id) OVER (PARTITION BY s.transaction_id, s.aggregate_id),\n"
