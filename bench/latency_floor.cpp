@@ -33,6 +33,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench/positive_arg.hpp"
 #include "infra/pg/connection.hpp"
 #include "store/channels.hpp"
 
@@ -60,16 +61,6 @@ constexpr const char* usage_text =
     std::exit(2);
 }
 
-long positive(const std::string& flag, const std::string& text, long max) {
-    char* end = nullptr;
-    errno = 0;
-    long v = std::strtol(text.c_str(), &end, 10);
-    if (end == text.c_str() || *end != '\0' || errno != 0 || v < 1 || v > max)
-        usage(flag + " must be an integer between 1 and " + std::to_string(max) + ", got '" + text +
-              "'");
-    return v;
-}
-
 Options parse(int argc, char** argv) {
     Options o;
     if (const char* env = std::getenv("DATABASE_URL"))
@@ -86,9 +77,9 @@ Options parse(int argc, char** argv) {
         if (flag == "--database-url")
             o.url = value;
         else if (flag == "--events")
-            o.events = positive(flag, value, 1000000000L);
+            o.events = sluice::bench::positive_arg(flag, value, 1000000000L, usage);
         else if (flag == "--timeout")
-            o.timeout_s = static_cast<int>(positive(flag, value, 86400));
+            o.timeout_s = static_cast<int>(sluice::bench::positive_arg(flag, value, 86400, usage));
         else
             usage("unknown option " + flag);
     }

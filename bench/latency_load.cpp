@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/positive_arg.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 
@@ -43,14 +44,6 @@ struct Commit {
     std::exit(2);
 }
 
-int positive_int(const std::string& flag, const std::string& text) {
-    char* end = nullptr;
-    long v = std::strtol(text.c_str(), &end, 10);
-    if (end == text.c_str() || *end != '\0' || v < 1 || v > 1000000)
-        usage(flag + " must be an integer between 1 and 1000000, got '" + text + "'");
-    return static_cast<int>(v);
-}
-
 Options parse(int argc, char** argv) {
     Options o;
     if (const char* env = std::getenv("DATABASE_URL"))
@@ -65,9 +58,9 @@ Options parse(int argc, char** argv) {
         else if (flag == "--events-table")
             o.events_table = value;
         else if (flag == "--rate")
-            o.rate = positive_int(flag, value);
+            o.rate = static_cast<int>(sluice::bench::positive_arg(flag, value, 1000000, usage));
         else if (flag == "--seconds")
-            o.seconds = positive_int(flag, value);
+            o.seconds = static_cast<int>(sluice::bench::positive_arg(flag, value, 1000000, usage));
         else
             usage("unknown option " + flag);
     }
