@@ -33,7 +33,7 @@
 #include <iostream>
 #include <string>
 
-#include "bench/positive_arg.hpp"
+#include "bench/args.hpp"
 #include "infra/pg/connection.hpp"
 #include "store/channels.hpp"
 
@@ -65,15 +65,7 @@ Options parse(int argc, char** argv) {
     Options o;
     if (const char* env = std::getenv("DATABASE_URL"))
         o.url = env;
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::cout << usage_text;
-            std::exit(0);
-        }
-        if (i + 1 >= argc)
-            usage(flag + " needs a value");
-        std::string value = argv[++i];
+    auto take = [&](const std::string& flag, const std::string& value) {
         if (flag == "--database-url")
             o.url = value;
         else if (flag == "--events")
@@ -81,8 +73,10 @@ Options parse(int argc, char** argv) {
         else if (flag == "--timeout")
             o.timeout_s = static_cast<int>(sluice::bench::positive_arg(flag, value, 86400, usage));
         else
-            usage("unknown option " + flag);
-    }
+            return false;
+        return true;
+    };
+    sluice::bench::parse_pairs(argc, argv, usage_text, take, usage);
     if (o.url.empty())
         usage("--database-url (or DATABASE_URL) is required");
     if (o.events == 0)

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench/positive_arg.hpp"
+#include "bench/args.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 
@@ -37,10 +37,12 @@ struct Commit {
     std::int64_t committed_at_us;  // wall clock after COMMIT returned
 };
 
+constexpr const char* usage_text =
+    "usage: sluice_latency_load --database-url URL [--rate N] [--seconds N] "
+    "[--events-table NAME]\n";
+
 [[noreturn]] void usage(const std::string& problem) {
-    std::cerr << "sluice_latency_load: " << problem
-              << "\nusage: sluice_latency_load --database-url URL [--rate N] [--seconds N] "
-                 "[--events-table NAME]\n";
+    std::cerr << "sluice_latency_load: " << problem << "\n" << usage_text;
     std::exit(2);
 }
 
@@ -48,11 +50,7 @@ Options parse(int argc, char** argv) {
     Options o;
     if (const char* env = std::getenv("DATABASE_URL"))
         o.url = env;
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (i + 1 >= argc)
-            usage(flag + " needs a value");
-        std::string value = argv[++i];
+    auto take = [&](const std::string& flag, const std::string& value) {
         if (flag == "--database-url")
             o.url = value;
         else if (flag == "--events-table")
@@ -62,8 +60,10 @@ Options parse(int argc, char** argv) {
         else if (flag == "--seconds")
             o.seconds = static_cast<int>(sluice::bench::positive_arg(flag, value, 1000000, usage));
         else
-            usage("unknown option " + flag);
-    }
+            return false;
+        return true;
+    };
+    sluice::bench::parse_pairs(argc, argv, usage_text, take, usage);
     if (o.url.empty())
         usage("--database-url (or DATABASE_URL) is required");
     return o;
