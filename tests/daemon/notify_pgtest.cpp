@@ -212,5 +212,19 @@ TEST_F(Notify, SluicesOwnEventFreeSessionsHoldNothingBackAndMayNotWriteEvents) {
     heartbeat.exec("ROLLBACK");
 }
 
+TEST_F(Notify, AProjectionAtTheHeadIsWokenByTheNotifyAloneAndTheFeedReadsNothingForIt) {
+    // A projection reads and applies in one statement: the NOTIFY wakes it, no fetch comes first.
+    auto [daemon, warmup] = start_warm("60s", recorder);
+    ASSERT_FALSE(HasFailure());
+    auto fetches = status(daemon).fetches;
+    for (int i = 0; i < 20; ++i) {
+        Position p = insert_event("E");
+        ASSERT_TRUE(wait_checkpoint("recorder", p, 5s)) << diagnose(daemon);
+    }
+    // A look is allowed when a wake-up finds nothing (an event held back by another
+    // transaction of the cluster); twenty events must not cost twenty reads.
+    EXPECT_LE(status(daemon).fetches, fetches + 2) << diagnose(daemon);
+}
+
 }  // namespace
 }  // namespace sluice::testing
