@@ -26,23 +26,32 @@ std::string any_at_or_above(const std::string& quoted_table, const std::string& 
            " ORDER BY a.transaction_id LIMIT 1) IS NOT NULL)";
 }
 
+constexpr const char* snapshot_xmin = "pg_snapshot_xmin(pg_current_snapshot())";
+
+// The horizon, given `waiting`: an expression saying whether a committed row waits at or above
+// xmin. Only then are sessions looked up; otherwise xmin reads exactly the same rows.
+std::string horizon_given(const std::string& waiting) {
+    return std::string("(CASE WHEN ") + waiting + " THEN sluice.event_horizon() ELSE " +
+           snapshot_xmin + " END)";
+}
+
 }  // namespace
 
 std::string horizon_sql(const std::string& quoted_table) {
-    const std::string xmin = "pg_snapshot_xmin(pg_current_snapshot())";
-    return "(CASE WHEN " + any_at_or_above(quoted_table, xmin) +
-           " THEN sluice.event_horizon() ELSE " + xmin + " END)";
+    return horizon_given(any_at_or_above(quoted_table, snapshot_xmin));
 }
 
 std::string fetch_sql(const std::string& quoted_table) {
     // One snapshot decides both what is read and whether anything committed waits above the
     // horizon (`held`, read from the first row; a lone row of NULLs when nothing is readable).
+    // Nothing waiting at or above xmin means nothing held: one probe then, not two.
     // MATERIALIZED: the horizon and `held` are computed once, not once per row or condition.
     // Qualified names in ORDER BY: the output column "transaction_id" is text, and sorting by
     // it would read the whole range instead of walking the index.
-    return "WITH hz AS MATERIALIZED (SELECT q.horizon, " +
-           any_at_or_above(quoted_table, "q.horizon") + " AS held FROM (SELECT " +
-           horizon_sql(quoted_table) + " AS horizon) q) SELECT " + event_columns +
+    return "WITH w AS MATERIALIZED (SELECT " + any_at_or_above(quoted_table, snapshot_xmin) +
+           " AS waiting), h AS MATERIALIZED (SELECT w.waiting, " + horizon_given("w.waiting") +
+           " AS horizon FROM w), hz AS MATERIALIZED (SELECT h.horizon, h.waiting AND " +
+           any_at_or_above(quoted_table, "h.horizon") + " AS held FROM h) SELECT " + event_columns +
            ", hz.held FROM hz LEFT JOIN LATERAL (SELECT * FROM " + quoted_table +
            " e WHERE (e.transaction_id, e.id) > ($1::xid8, $2::bigint)"
            " AND e.transaction_id < hz.horizon"
