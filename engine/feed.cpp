@@ -187,13 +187,7 @@ asio::awaitable<void> Feed::fetch_loop() {
                 if (row_waiters_ > 0 && head_known_ && (dirty_ || behind_waiter)) {
                     dirty_ = false;
                     probe_ = false;  // this read says whether anything is held back, too
-                    auto started = std::chrono::steady_clock::now();
-                    auto fetched = co_await fetch(conn, sql, head_, options_.batch_size,
-                                                  options_.statement_timeout);
-                    ++stats_.fetches;
-                    stats_.fetch_seconds +=
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                            .count();
+                    auto fetched = co_await timed_fetch(conn, sql, head_, options_.batch_size);
                     const bool full = static_cast<int>(fetched.rows.size()) == options_.batch_size;
                     if (full)
                         dirty_ = true;
@@ -209,13 +203,7 @@ asio::awaitable<void> Feed::fetch_loop() {
                     // Subscribers that read in the server only need to know whether there is
                     // anything after the earliest of them: one row says so.
                     probe_ = false;
-                    auto started = std::chrono::steady_clock::now();
-                    auto fetched = co_await fetch(conn, sql, *news_from_.begin(), 1,
-                                                  options_.statement_timeout);
-                    ++stats_.fetches;
-                    stats_.fetch_seconds +=
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                            .count();
+                    auto fetched = co_await timed_fetch(conn, sql, *news_from_.begin(), 1);
                     note_held(fetched.held_back);
                     if (!fetched.rows.empty())
                         wake_news_waiters();
@@ -268,8 +256,18 @@ asio::awaitable<void> Feed::fetch_loop() {
     news_.cancel();
 }
 
+asio::awaitable<Fetched> Feed::timed_fetch(pg::AsyncConnection& conn, const std::string& sql,
+                                           Position after, int limit) {
+    auto started = std::chrono::steady_clock::now();
+    auto fetched = co_await fetch(conn, sql, after, limit, options_.statement_timeout);
+    ++stats_.fetches;
+    stats_.fetch_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    co_return fetched;
+}
+
 void Feed::start_at(Position after) {
-    if (!head_known_ || (after > head_ && waiters_ == 0)) {
+    if (!head_known_ || (after > head_ && row_waiters_ == 0)) {
         cache_.clear();
         cache_start_ = head_ = after;
         head_known_ = true;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/event_row.hpp"
+#include "engine/fetch.hpp"
 #include "infra/async/completion.hpp"
 #include "infra/pg/async_connection.hpp"
 #include "store/channels.hpp"
@@ -105,8 +106,11 @@ class Feed {
     // spell above horizon_warning.
     asio::awaitable<void> check_horizon(pg::AsyncConnection& conn);
     void append(std::vector<EventRow> rows);
-    // The first subscriber to wait starts the shared read at its position; one that is ahead of
-    // it while nobody else waits moves it there.
+    // fetch(), counted and timed in stats_.
+    asio::awaitable<Fetched> timed_fetch(pg::AsyncConnection& conn, const std::string& sql,
+                                         Position after, int limit);
+    // The first subscriber to wait in next() starts the shared read at its position; one that
+    // is ahead of it while no other waits there moves it there.
     void start_at(Position after);
     // Wakes the subscribers in wait_for_news: they read at once.
     void wake_news_waiters();
