@@ -5,7 +5,7 @@ int main(int argc, char** argv) {
     using namespace sluice;
     const std::vector<daemon::Command> commands = {
         {"run", "run the daemon: tail events into projections and webhooks", daemon::run_command},
-        {"check-config", "validate a config file without touching a database",
+        {"check-config", "validate a config file (--connect: also against the database)",
          daemon::check_config_command},
         {"status", "show every projection and webhook: position, lag, state, last error",
          daemon::status_command},

@@ -48,6 +48,16 @@ class VersionConflict : public std::runtime_error {
     int actual_;
 };
 
+// The aggregate is already in the log under another aggregate type: an id names one aggregate,
+// and one aggregate has one type. Bad input, found only once the log is read.
+class AggregateTypeMismatch : public std::invalid_argument {
+  public:
+    AggregateTypeMismatch(const std::string& aggregate_id, const std::string& stored,
+                          const std::string& given)
+        : std::invalid_argument("aggregate " + aggregate_id + " is of type " + stored +
+                                " in the log, not " + given) {}
+};
+
 // Pure validation helpers shared by the writer and the CLI.
 [[nodiscard]] bool is_uuid(const std::string& text);
 // Returns an error message, or empty when `text` is valid JSON.

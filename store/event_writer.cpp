@@ -80,11 +80,14 @@ void EventWriter::check_timestamps(const std::vector<std::pair<int, std::string>
     }
 }
 
-int EventWriter::current_version(const std::string& aggregate_id) {
-    auto r =
-        conn_.exec("SELECT coalesce(max(version), 0) FROM " + table_ + " WHERE aggregate_id = $1",
-                   pg::Params(aggregate_id));
-    return static_cast<int>(r.int64(0, 0));
+EventWriter::Current EventWriter::current(const std::string& aggregate_id) {
+    auto r = conn_.exec("SELECT coalesce(max(version), 0), min(aggregate_type) FROM " + table_ +
+                            " WHERE aggregate_id = $1",
+                        pg::Params(aggregate_id));
+    Current now{static_cast<int>(r.int64(0, 0)), std::nullopt};
+    if (!r.is_null(0, 1))
+        now.type = std::string(r.text(0, 1));
+    return now;
 }
 
 void EventWriter::insert_rows(const std::vector<Row>& rows) {
@@ -133,9 +136,11 @@ int EventWriter::append(const std::string& aggregate_id, const std::string& aggr
         rows.push_back({&aggregate_id, &aggregate_type, ++version, &e});
     try {
         pg::Transaction tx(conn_);
-        int actual = current_version(aggregate_id);
-        if (actual != expected_version)
-            throw VersionConflict(aggregate_id, expected_version, actual);
+        Current now = current(aggregate_id);
+        if (now.type && *now.type != aggregate_type)
+            throw AggregateTypeMismatch(aggregate_id, *now.type, aggregate_type);
+        if (now.version != expected_version)
+            throw VersionConflict(aggregate_id, expected_version, now.version);
         insert_rows(rows);
         tx.commit();
     } catch (const pg::ServerError& e) {
@@ -228,19 +233,26 @@ bool EventWriter::append_chunk(const std::vector<const Group*>& chunk, BulkRepor
         chunk, [](const auto* g) -> const std::string& { return g->front()->aggregate_id; });
     try {
         pg::Transaction tx(conn_);
-        auto current = conn_.exec("SELECT aggregate_id::text, max(version) FROM " + table_ +
-                                      " WHERE aggregate_id = ANY($1::uuid[]) GROUP BY 1",
-                                  pg::Params(ids));
+        auto stored =
+            conn_.exec("SELECT aggregate_id::text, max(version), min(aggregate_type) FROM " +
+                           table_ + " WHERE aggregate_id = ANY($1::uuid[]) GROUP BY 1",
+                       pg::Params(ids));
         std::map<std::string, int> versions;
-        for (int r = 0; r < current.rows(); ++r) {
-            versions[std::string(current.text(r, 0))] = static_cast<int>(current.int64(r, 1));
+        std::map<std::string, std::string> types;
+        for (int r = 0; r < stored.rows(); ++r) {
+            versions[std::string(stored.text(r, 0))] = static_cast<int>(stored.int64(r, 1));
+            types[std::string(stored.text(r, 0))] = std::string(stored.text(r, 2));
         }
         std::vector<Row> rows;
         for (const auto* g : chunk) {
             const BulkEvent& first = *g->front();
             int at = versions[first.aggregate_id];
-            // Explicit versions that do not continue the history: settle one by one.
+            // Explicit versions that do not continue the history, or an aggregate stored under
+            // another type: settle one by one.
             if (first.version && *first.version != at + 1)
+                return false;
+            auto type = types.find(first.aggregate_id);
+            if (type != types.end() && type->second != first.aggregate_type)
                 return false;
             for (const BulkEvent* b : *g)
                 rows.push_back({&b->aggregate_id, &first.aggregate_type, ++at, &b->event});
@@ -269,6 +281,8 @@ void EventWriter::append_group(const Group& group, BulkReport& report) {
         ++report.aggregates_appended;
     } catch (const VersionConflict& c) {
         report.conflicts.push_back("line " + std::to_string(first.line) + ": " + c.what());
+    } catch (const AggregateTypeMismatch& m) {
+        report.conflicts.push_back("line " + std::to_string(first.line) + ": " + m.what());
     }
 }
 

@@ -56,7 +56,13 @@ class EventWriter {
     bool append_chunk(const std::vector<const Group*>& chunk, BulkReport& report);
     // Appends one aggregate, reporting a version conflict instead of throwing it.
     void append_group(const Group& group, BulkReport& report);
-    int current_version(const std::string& aggregate_id);
+    // The aggregate's last version (0 when it has no events yet) and its stored type.
+    struct Current {
+        int version = 0;
+        std::optional<std::string> type;
+    };
+    Current current(const std::string& aggregate_id);
+    int current_version(const std::string& aggregate_id) { return current(aggregate_id).version; }
     // Throws std::invalid_argument naming the first line whose timestamp PostgreSQL rejects.
     void check_timestamps(const std::vector<std::pair<int, std::string>>& timestamps);
 

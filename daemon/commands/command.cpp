@@ -95,7 +95,9 @@ bool parse_options(const std::string& command, const std::string& synopsis,
     all.add(options);
     all.add_options()("help,h", "show this help");
     try {
-        auto parser = po::command_line_parser(args).options(all);
+        // No guessing: a prefix such as `--event` must not silently become `--events-table`.
+        auto parser = po::command_line_parser(args).options(all).style(
+            po::command_line_style::default_style & ~po::command_line_style::allow_guessing);
         if (positional != nullptr)
             parser.positional(*positional);
         po::store(parser.run(), vm);

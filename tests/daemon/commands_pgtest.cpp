@@ -125,6 +125,8 @@ TEST_F(Commands, ParkedHasHelpOnEverySubcommandAndBadUsageExitsTwo) {
          "--help)"},
         {{"parked", "list", "--all", "-c", path},
          "unrecognised option '--all' (see sluice parked list --help)"},
+        {{"parked", "list", "--conf", path},
+         "unrecognised option '--conf' (see sluice parked list --help)"},
     };
     for (const auto& [args, message] : bad) {
         auto [code, out] = run(args);

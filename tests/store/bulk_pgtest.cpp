@@ -101,6 +101,39 @@ TEST(BulkAppend, ReportsTheOneConflictingAggregateAndWritesAllTheOthers) {
         << "nothing from the file may be written to the conflicting aggregate";
 }
 
+TEST(BulkAppend, RefusesAnAggregateStoredUnderAnotherTypeAndWritesAllTheOthers) {
+    auto db = TestDatabase::create();
+    db.migrate();
+    auto conn = db.connect();
+    const int other = 7;
+    store::EventWriter w(conn);
+    w.append(aggregate_id(other), "Seat", 0,
+             {{"Reserved", R"({"n":0})", std::nullopt, std::nullopt}});
+    TempFile file(jsonl(false));  // every line says "Order"
+
+    auto r = run_sluice({"append", "--database-url", db.url(), "--file", file.path()},
+                        std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(r.out, "appended 4990 events to 499 aggregates; 1 conflicts\n");
+    EXPECT_EQ(r.err, file.path() + ":8: aggregate " + aggregate_id(other) +
+                         " is of type Seat in the log, not Order\n");
+    EXPECT_EQ(conn.exec("SELECT count(*) FROM events WHERE aggregate_id = $1",
+                        pg::Params(aggregate_id(other)))
+                  .int64(0, 0),
+              1)
+        << "nothing from the file may be written to the aggregate of another type";
+
+    // The single-event form says the same and exits 2 (bad input), writing nothing.
+    auto one = run_sluice({"append", "--database-url", db.url(), "--aggregate-id",
+                           aggregate_id(other), "--aggregate-type", "Order", "--expected-version",
+                           "1", "--type", "Created", "--payload", "{}"},
+                          std::chrono::seconds(30));
+    EXPECT_EQ(one.exit_code, 2) << one.err;
+    EXPECT_EQ(one.err, "sluice append: aggregate " + aggregate_id(other) +
+                           " is of type Seat in the log, not Order\n");
+    EXPECT_EQ(count_events(conn), 1 + (aggregates - 1) * events_each);
+}
+
 TEST(BulkAppend, NeverWritesALineAtAVersionOtherThanTheOneItNames) {
     auto db = TestDatabase::create();
     db.migrate();
