@@ -57,6 +57,22 @@ asio::awaitable<Retried> unpark_and_apply(pg::AsyncConnection& conn, const Sink&
     co_return Retried::applied;
 }
 
+// The parked row keeps the error of the latest attempt, so `sluice parked list` shows what the
+// current handlers say, not what the ones that parked it said. Not for a refusal of the
+// subscriber's lock (SL002), which says nothing about the event.
+asio::awaitable<void> record_new_error(pg::AsyncConnection& conn, const std::string& subscriber,
+                                       std::int64_t event_id, const Failure& failed,
+                                       milliseconds deadline) {
+    const auto refused = failed.as<pg::ServerError>();
+    if (!refused || store::coordination_of(*refused))
+        co_return;
+    co_await conn.query(
+        "UPDATE sluice.parked_events SET error = $3, sqlstate = $4 "
+        "WHERE subscriber = $1 AND event_id = $2",
+        pg::Params(subscriber, event_id, std::string(refused->what()), refused->sqlstate()),
+        deadline);
+}
+
 }  // namespace
 
 asio::awaitable<Retried> retry_parked(pg::AsyncConnection& conn, const Sink& sink,
@@ -72,8 +88,10 @@ asio::awaitable<Retried> retry_parked(pg::AsyncConnection& conn, const Sink& sin
     }
     if (failed) {
         // A lost connection or a passed deadline ended the session: the server rolls back.
-        if (conn.is_usable())
+        if (conn.is_usable()) {
             co_await conn.query("ROLLBACK", {}, deadline);
+            co_await record_new_error(conn, sink.name(), event_id, failed, deadline);
+        }
         failed.rethrow();
     }
     const bool keep = outcome == Retried::applied || outcome == Retried::not_wanted;

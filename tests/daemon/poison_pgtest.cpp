@@ -322,6 +322,12 @@ TEST_F(Poison, RetryStopsAtTheFirstEventThatStillFailsAndLeavesNothingOfIt) {
     const std::string x = std::to_string(poison().id);
     const std::string y = std::to_string(y_.id);
 
+    // What the handlers that parked y said; the failed retry replaces it with what they say now.
+    conn().exec(
+        "UPDATE sluice.parked_events SET error = 'the old handler', sqlstate = 'XX000' "
+        "WHERE event_id = $1",
+        pg::Params(y_.id));
+
     auto r = parked({"retry", "p", "--all", "--config", fixed_config()});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_EQ(r.out, "applied event " + x + " of p\n");
@@ -334,6 +340,10 @@ TEST_F(Poison, RetryStopsAtTheFirstEventThatStillFailsAndLeavesNothingOfIt) {
         scalar("SELECT count(*) FROM sluice.parked_events WHERE event_id = $1", pg::Params(y_.id)),
         1);
     EXPECT_EQ(parked_count(), 1);
+    auto row = conn().exec("SELECT error, sqlstate FROM sluice.parked_events WHERE event_id = $1",
+                           pg::Params(y_.id));
+    EXPECT_EQ(row.text(0, 0), "invalid input syntax for type integer: \"y\"");
+    EXPECT_EQ(row.text(0, 1), "22P02");
     EXPECT_EQ(scalar("SELECT count(*) FROM p_handled"), 1);
     EXPECT_EQ(scalar("SELECT count(*) FROM p_handled WHERE event_id = $1", pg::Params(poison().id)),
               1);
