@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "outbox/signature.hpp"
+#include "outbox/trace_context.hpp"
 
 namespace sluice::outbox {
 namespace {
@@ -73,6 +74,7 @@ std::string build_body(const WebhookEvent& event) {
     body.reserve(event.payload.size() + (event.metadata ? event.metadata->size() : 4) + 256);
     body += "{\"type\":" + quoted(event.event_type);
     body += ",\"timestamp\":" + quoted(format_timestamp(event.timestamp));
+    body += ",\"schema\":" + std::to_string(envelope_schema);
     body += ",\"data\":{\"id\":" + std::to_string(event.id);
     body += ",\"aggregate_id\":" + quoted(event.aggregate_id);
     body += ",\"aggregate_type\":" + quoted(event.aggregate_type);
@@ -98,13 +100,24 @@ Message build_message(const config::Webhook& webhook, const WebhookEvent& event,
         {"content-type", "application/json"},
         {"user-agent", "sluice/" SLUICE_VERSION},
     };
+    const std::size_t user_agent = m.headers.size() - 1;
+    bool traced = false;
+    if (event.metadata) {
+        for (auto& header : trace_headers(*event.metadata)) {
+            m.headers.push_back(std::move(header));
+            traced = true;
+        }
+    }
     for (const auto& [name, value] : webhook.headers) {
         auto key = lower(name);
-        // Reserved names and values that would split the header block are never sent.
+        // Reserved names and values that would split the header block are never sent; an
+        // event's own trace context wins over a configured one.
         if (is_reserved(key) || value.find_first_of("\r\n") != std::string::npos)
             continue;
+        if (traced && (key == "traceparent" || key == "tracestate"))
+            continue;
         if (key == "user-agent") {
-            m.headers[4].second = value;
+            m.headers[user_agent].second = value;
             continue;
         }
         m.headers.emplace_back(key, value);

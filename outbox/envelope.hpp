@@ -49,13 +49,18 @@ struct Message {
 // of the signed "{id}.{timestamp}.{body}" content).
 [[nodiscard]] std::string message_id(std::string_view webhook, std::int64_t event_id);
 
-// {"type","timestamp","data":{"id","aggregate_id","aggregate_type","version","payload",
+// The envelope's version, the body's "schema" field: raised only when a field changes meaning or
+// goes away (docs/webhooks.md, docs/webhook-envelope.schema.json).
+inline constexpr int envelope_schema = 1;
+
+// {"type","timestamp","schema","data":{"id","aggregate_id","aggregate_type","version","payload",
 // "metadata"}}. payload and metadata are embedded verbatim after validation, so numbers keep
 // the exact text PostgreSQL produced (no round trip through double).
 [[nodiscard]] std::string build_body(const WebhookEvent& event);
 
 // Body plus headers: webhook-id, webhook-timestamp, webhook-signature, content-type,
-// user-agent, then the configured static headers. A configured header may replace user-agent
+// user-agent, the event's trace context (traceparent, tracestate: outbox/trace_context.hpp),
+// then the configured static headers. A configured header may replace user-agent
 // but never the webhook-*, content-type, content-length, host, connection or
 // transfer-encoding headers (those are ignored).
 [[nodiscard]] Message build_message(const config::Webhook& webhook, const WebhookEvent& event,

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
 #include "outbox/signature.hpp"
+#include "outbox/trace_context.hpp"
 
 namespace sluice::outbox {
 namespace {
@@ -34,7 +38,7 @@ config::Webhook hook() {
 TEST(Envelope, BuildsTheExactBodyKeepingPayloadNumbersVerbatim) {
     EXPECT_EQ(
         build_body(order_created()),
-        R"({"type":"OrderCreated","timestamp":"2024-03-05T07:08:09.123456Z",)"
+        R"({"type":"OrderCreated","timestamp":"2024-03-05T07:08:09.123456Z","schema":1,)"
         R"("data":{"id":42,"aggregate_id":"6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77",)"
         R"("aggregate_type":"Order","version":1,)"
         R"("payload":{"total": 12.50, "big": 123456789012345678901234567890, "note": "\"x\""},)"
@@ -88,6 +92,52 @@ TEST(Envelope, BuildsTheSignedHeaderSetInOrder) {
 TEST(Envelope, DefaultUserAgentNamesTheVersion) {
     auto m = build_message(hook(), order_created(), 1);
     EXPECT_EQ(m.headers[4].second, std::string("sluice/") + SLUICE_VERSION);
+}
+
+const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST(TraceContext, ForwardsTheEventsTraceparentAndTracestate) {
+    auto e = order_created();
+    e.metadata = R"({"user": "alice", "traceparent": ")" + traceparent +
+                 R"(", "tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"})";
+    auto w = hook();
+    w.headers = {{"traceparent", "00-11111111111111111111111111111111-2222222222222222-01"},
+                 {"X-Tenant", "acme"}};
+    auto m = build_message(w, e, 1);
+    ASSERT_EQ(m.headers.size(), 8u);
+    EXPECT_EQ(m.headers[5], (std::pair<std::string, std::string>{"traceparent", traceparent}));
+    EXPECT_EQ(m.headers[6], (std::pair<std::string, std::string>{
+                                "tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"}));
+    EXPECT_EQ(m.headers[7], (std::pair<std::string, std::string>{"x-tenant", "acme"}))
+        << "the event's traceparent wins over a configured one";
+}
+
+TEST(TraceContext, LeavesOutWhatIsNotAValidTraceparentAndItsTracestate) {
+    for (const std::string bad : {
+             "",
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",       // no flags
+             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",    // upper case
+             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // version ff
+             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero trace id
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    // zero parent id
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",  // v00 has 4 fields
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nx: y",
+         }) {
+        EXPECT_FALSE(valid_traceparent(bad)) << bad;
+        std::string metadata = R"({"traceparent": )" +
+                               boost::json::serialize(boost::json::string(bad)) +
+                               R"(, "tracestate": "a=b"})";
+        EXPECT_TRUE(trace_headers(metadata).empty()) << metadata;
+    }
+    EXPECT_TRUE(valid_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ext"))
+        << "a later version may add fields";
+    EXPECT_TRUE(trace_headers(R"({"traceparent": 7})").empty());
+    EXPECT_TRUE(trace_headers(R"(["traceparent"])").empty());
+    // A tracestate that could split the header block is dropped, the traceparent kept.
+    auto h =
+        trace_headers(R"({"traceparent": ")" + traceparent + R"(", "tracestate": "a=b\r\nx: y"})");
+    ASSERT_EQ(h.size(), 1u);
+    EXPECT_EQ(h[0].first, "traceparent");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // once each, signed with every configured secret, in the documented envelope; and an endpoint
 // that never answers delays neither another webhook nor the projections.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -63,6 +64,72 @@ TEST_F(WebhookDelivery, EachEventArrivesOnceSignedWithEverySecretInTheEnvelope) 
     EXPECT_EQ(request.header("content-type"), "application/json");
     (void)first;
     (void)second;
+}
+
+// Bodies of every shape the events table allows match the shipped JSON Schema (checked with
+// python3-jsonschema), and an event's W3C trace context reaches the receiver as headers.
+TEST_F(WebhookDelivery, BodiesMatchTheShippedSchemaAndTheEventsTraceContextIsForwarded) {
+    HttpReceiver receiver({.secrets = {secret_a}});
+    write_config({webhook_yaml("orders", receiver.url())});
+    const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    // payload, metadata (NULL when empty), timestamp (NULL when empty)
+    const std::vector<std::array<std::string, 3>> shapes = {
+        {R"({"total": 12.50, "big": 123456789012345678901234567890})",
+         R"({"traceparent": ")" + traceparent + R"(", "tracestate": "rojo=00f067aa0ba902b7"})", ""},
+        {R"([1, "two", null])", "", ""},
+        {R"("just a string")", R"({"traceparent": "not-a-traceparent", "tracestate": "a=b"})",
+         "2024-02-29 23:59:59.5+02"},
+        {R"({"text": "Grüße, \"quoted\"\n", "empty": {}})", R"([])", ""},
+    };
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+        const auto& [payload, metadata, timestamp] = shapes[i];
+        conn().exec(
+            "INSERT INTO events (aggregate_id, aggregate_type, version, event_type, payload, "
+            "metadata, timestamp) VALUES (gen_random_uuid(), 'Order', 1, 'Shape' || $1::text, $2, "
+            "nullif($3, '')::jsonb, coalesce(nullif($4, '')::timestamptz, now()))",
+            pg::Params(std::to_string(i), payload, metadata, timestamp));
+    }
+    auto daemon = DaemonProcess::start(config_path_);
+    ASSERT_TRUE(
+        wait_outbox_rows("orders", "delivered", static_cast<std::int64_t>(shapes.size()), 20s))
+        << diagnose(daemon);
+
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     source_dir() + "/tests/daemon/webhooks/check_envelope.py",
+                                     source_dir() + "/docs/webhook-envelope.schema.json"};
+    for (const auto& request : receiver.requests()) {
+        const auto type = parse_delivery(request).type;
+        if (type == "Shape0") {
+            EXPECT_EQ(request.header("traceparent"), traceparent);
+            EXPECT_EQ(request.header("tracestate"), "rojo=00f067aa0ba902b7");
+        } else {
+            EXPECT_EQ(request.header("traceparent"), std::nullopt) << type;
+            EXPECT_EQ(request.header("tracestate"), std::nullopt) << type;
+        }
+        argv.push_back(write_file(type + ".json", request.body));
+    }
+    ASSERT_EQ(argv.size(), 3 + shapes.size());
+    // The checker bites: a body without "schema" and with a non-integer version fails it.
+    argv.push_back(write_file("broken.json",
+                              R"({"type":"X","timestamp":"2024-01-01T00:00:00.000000Z",)"
+                              R"("data":{"id":1,"aggregate_id":"x","aggregate_type":"O",)"
+                              R"("version":"1","payload":{},"metadata":null}})"));
+    auto check = DaemonProcess::spawn_program(argv);
+    auto exit = check.wait_exit(30s);
+    ASSERT_TRUE(exit) << check.output_tail();
+    EXPECT_EQ(exit->code, 1) << check.output();
+    const std::string out = check.output();
+    EXPECT_NE(out.find("broken.json: (body): 'schema' is a required property"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("broken.json: data/version: '1' is not of type 'integer'"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("broken.json: data/aggregate_id"), std::string::npos) << out;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+        EXPECT_EQ(out.find("Shape" + std::to_string(i) + ".json"), std::string::npos)
+            << "a delivered body does not match the schema:\n"
+            << out;
+    }
 }
 
 // Stamps each request's arrival (wall clock) as soon as the receiver records it.
