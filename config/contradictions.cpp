@@ -7,7 +7,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <map>
-#include <optional>
 #include <vector>
 
 #include "config/sections.hpp"
