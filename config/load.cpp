@@ -1,5 +1,5 @@
 // Entry points: parse YAML, convert every section, then check what spans sections (names unique
-// across projections and webhooks).
+// across projections and webhooks, configurations that can never do anything).
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/contradictions.hpp"
 #include "config/sections.hpp"
 
 extern char** environ;  // NOLINT: POSIX provides no header declaration
@@ -147,7 +148,9 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
     read_tailer(r, Reader::value_of(root, "tailer"), out.tailer);
     read_coordination(r, Reader::value_of(root, "coordination"), out.coordination);
     read_outbox(r, Reader::value_of(root, "outbox"), out.outbox);
+    const auto errors_before_http = r.error_count();
     read_http(r, Reader::value_of(root, "http"), out.http);
+    const bool http_read = r.error_count() == errors_before_http;
     read_log(r, Reader::value_of(root, "log"), out.log);
     r.for_each_item(root, "projections", "", [&](const YAML::Node& item, std::size_t i) {
         read_projection(r, item, i, out.projections.emplace_back());
@@ -156,6 +159,7 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
         read_webhook(r, item, i, out.webhooks.emplace_back());
     });
     check_unique_names(r, root, out);
+    check_contradictions(r, root, out, http_read);
 }
 
 std::string format(const Diagnostic& d) {

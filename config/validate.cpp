@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include "infra/http/listen_address.hpp"
+
 namespace sluice::config {
 namespace {
 
@@ -133,7 +135,8 @@ std::string check_secret(std::string_view secret) {
 std::string check_listen(std::string_view listen) {
     std::string_view host;
     std::string_view port;
-    if (!listen.empty() && listen.front() == '[') {
+    const bool bracketed = !listen.empty() && listen.front() == '[';
+    if (bracketed) {
         const auto close = listen.find(']');
         if (close == std::string_view::npos || close + 1 >= listen.size() ||
             listen[close + 1] != ':') {
@@ -160,6 +163,17 @@ std::string check_listen(std::string_view listen) {
     const auto [ptr, ec] = std::from_chars(port.data(), end, number);
     if (port.empty() || ec != std::errc{} || ptr != end || number > 65535) {
         return "port must be a number between 0 and 65535 in '" + std::string(listen) + "'";
+    }
+    // The daemon binds what http::parse_listen_address accepts; a host name would pass here and
+    // then stop `sluice run`.
+    if (!http::parse_listen_address(listen)) {
+        if (bracketed) {
+            return "'[" + std::string(host) +
+                   "]' is not an IPv6 address (write an IPv4 address without brackets)";
+        }
+        return "host '" + std::string(host) +
+               "' is not an IP address or localhost (host names are not resolved here; use "
+               "127.0.0.1 for this machine only, 0.0.0.0 for every interface)";
     }
     return {};
 }

@@ -23,7 +23,8 @@ inline constexpr std::size_t max_name_length = 48;
 // A Standard Webhooks signing secret: "whsec_" followed by non-empty, padded base64.
 [[nodiscard]] std::string check_secret(std::string_view secret);
 
-// host:port, with [v6-address]:port for IPv6; port 0..65535 (0 asks for any free port).
+// host:port, with [v6-address]:port for IPv6; port 0..65535 (0 asks for any free port). The
+// host is an IP address or localhost: what the daemon can bind without resolving a name.
 [[nodiscard]] std::string check_listen(std::string_view listen);
 
 // An HTTP header a webhook may add: a token name that is not one sluice sets itself, and a value

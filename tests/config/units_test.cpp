@@ -148,6 +148,16 @@ TEST(Validate, ChecksListenAddresses) {
     EXPECT_NE(check_listen("host:http"), "");
 }
 
+TEST(Validate, RejectsListenAddressesTheDaemonCouldNeverBind) {
+    EXPECT_EQ(check_listen("0.0.0.0:9464"), "");
+    EXPECT_EQ(check_listen("[::]:0"), "");
+    EXPECT_THAT(check_listen("sluice.internal:9464"),
+                HasSubstr("host 'sluice.internal' is not an IP address or localhost"));
+    EXPECT_THAT(check_listen("[127.0.0.1]:9464"),
+                HasSubstr("'[127.0.0.1]' is not an IPv6 address"));
+    EXPECT_THAT(check_listen("[sluice]:9464"), HasSubstr("is not an IPv6 address"));
+}
+
 TEST(Validate, ChecksHeaders) {
     EXPECT_EQ(check_header("X-Tenant", "acme"), "");
     EXPECT_NE(check_header("Webhook-Signature", "v1,x"), "");
