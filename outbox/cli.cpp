@@ -14,6 +14,37 @@ void notify_publishers(pg::Connection& conn, std::string_view payload) {
     conn.exec("SELECT pg_notify($1, $2)", pg::Params(store::outbox_channel, payload));
 }
 
+// What makes a settled or pending message due again: same row (so the same webhook-id), a fresh
+// attempts count; its recorded attempts stay in sluice.outbox_attempts.
+constexpr std::string_view requeue_set =
+    "SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL";
+
+// The columns entry_of() reads, over sluice.outbox o LEFT JOIN the events table e.
+std::string entry_columns() {
+    return "o.id, o.webhook, o.event_id, o.aggregate_id::text, o.state, o.attempts, "
+           "CASE WHEN o.state = 'pending' THEN " +
+           pg::iso_utc("o.next_attempt_at") + " END, " + pg::iso_utc("o.enqueued_at") + ", " +
+           pg::iso_utc("o.delivered_at") + ", o.last_error, e.event_type, e.version";
+}
+
+OutboxEntry entry_of(const pg::Result& result, int i) {
+    OutboxEntry e;
+    e.id = result.int64(i, 0);
+    e.webhook = std::string(result.text(i, 1));
+    e.event_id = result.int64(i, 2);
+    e.aggregate_id = std::string(result.text(i, 3));
+    e.state = std::string(result.text(i, 4));
+    e.attempts = static_cast<int>(result.int64(i, 5));
+    e.next_attempt_at = result.optional_text(i, 6);
+    e.enqueued_at = std::string(result.text(i, 7));
+    e.delivered_at = result.optional_text(i, 8);
+    e.last_error = result.optional_text(i, 9);
+    e.event_type = result.optional_text(i, 10);
+    if (!result.is_null(i, 11))
+        e.version = result.int64(i, 11);
+    return e;
+}
+
 }  // namespace
 
 std::vector<WebhookQueueStatus> outbox_status(pg::Connection& conn,
@@ -71,32 +102,21 @@ SELECT webhook,
     return out;
 }
 
-std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter) {
-    auto sql =
-        "SELECT id, webhook, event_id, aggregate_id::text, state, attempts, "
-        "CASE WHEN state = 'pending' THEN " +
-        pg::iso_utc("next_attempt_at") + " END, " + pg::iso_utc("enqueued_at") + ", " +
-        pg::iso_utc("delivered_at") +
-        R"SQL(, last_error FROM sluice.outbox
- WHERE ($1::text IS NULL OR webhook = $1) AND ($2::text IS NULL OR state = $2)
- ORDER BY id LIMIT $3)SQL";
-    auto result =
-        conn.exec(sql, pg::Params(filter.webhook, filter.state, std::max(0, filter.limit)));
+std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter,
+                                     const std::string& quoted_events_table) {
+    const std::string sql = "SELECT " + entry_columns() + " FROM sluice.outbox o LEFT JOIN " +
+                            quoted_events_table + R"SQL( e ON e.id = o.event_id
+ WHERE ($1::text IS NULL OR o.webhook = $1) AND ($2::text IS NULL OR o.state = $2)
+   AND ($3::timestamptz IS NULL OR o.enqueued_at >= $3)
+   AND ($4::timestamptz IS NULL OR o.enqueued_at < $4)
+   AND ($5::text IS NULL OR e.event_type = $5)
+ ORDER BY o.id LIMIT $6)SQL";
+    auto result = conn.exec(
+        sql, pg::Params(filter.webhook, filter.state, filter.enqueued.since, filter.enqueued.until,
+                        filter.event_type, std::max(0, filter.limit)));
     std::vector<OutboxEntry> out;
-    for (int i = 0; i < result.rows(); ++i) {
-        OutboxEntry e;
-        e.id = result.int64(i, 0);
-        e.webhook = std::string(result.text(i, 1));
-        e.event_id = result.int64(i, 2);
-        e.aggregate_id = std::string(result.text(i, 3));
-        e.state = std::string(result.text(i, 4));
-        e.attempts = static_cast<int>(result.int64(i, 5));
-        e.next_attempt_at = result.optional_text(i, 6);
-        e.enqueued_at = std::string(result.text(i, 7));
-        e.delivered_at = result.optional_text(i, 8);
-        e.last_error = result.optional_text(i, 9);
-        out.push_back(std::move(e));
-    }
+    for (int i = 0; i < result.rows(); ++i)
+        out.push_back(entry_of(result, i));
     return out;
 }
 
@@ -130,10 +150,9 @@ RetryOutcome retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& id
     }
     if (!outcome.unknown.empty() || !outcome.delivered.empty())
         return outcome;  // rolled back: nothing changed
-    auto result = conn.exec(R"SQL(UPDATE sluice.outbox
-   SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
- WHERE id = ANY($1::bigint[]))SQL",
-                            pg::Params(pg::int_array(ids)));
+    auto result = conn.exec(
+        "UPDATE sluice.outbox " + std::string(requeue_set) + " WHERE id = ANY($1::bigint[])",
+        pg::Params(pg::int_array(ids)));
     notify_publishers(conn, "");
     tx.commit();
     outcome.requeued = std::stoll(result.affected());
@@ -142,12 +161,70 @@ RetryOutcome retry_ids(pg::Connection& conn, const std::vector<std::int64_t>& id
 
 std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,
                            const std::string& state) {
-    auto result = conn.exec(R"SQL(UPDATE sluice.outbox
-   SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
- WHERE webhook = $1 AND state = $2)SQL",
-                            pg::Params(webhook, state));
+    auto result = conn.exec(
+        "UPDATE sluice.outbox " + std::string(requeue_set) + " WHERE webhook = $1 AND state = $2",
+        pg::Params(webhook, state));
     notify_publishers(conn, "");
     return std::stoll(result.affected());
+}
+
+std::optional<MessageHistory> outbox_show(pg::Connection& conn, std::int64_t id,
+                                          const std::string& quoted_events_table) {
+    auto found = conn.exec("SELECT " + entry_columns() + " FROM sluice.outbox o LEFT JOIN " +
+                               quoted_events_table + " e ON e.id = o.event_id WHERE o.id = $1",
+                           pg::Params(id));
+    if (found.rows() == 0)
+        return std::nullopt;
+    MessageHistory history{entry_of(found, 0), {}};
+    auto attempts = conn.exec("SELECT " + pg::iso_utc("attempted_at") +
+                                  ", status, error, duration_ms, response "
+                                  "FROM sluice.outbox_attempts WHERE outbox_id = $1 "
+                                  "ORDER BY attempted_at",
+                              pg::Params(id));
+    for (int i = 0; i < attempts.rows(); ++i) {
+        Attempt a;
+        a.attempted_at = std::string(attempts.text(i, 0));
+        if (!attempts.is_null(i, 1))
+            a.status = static_cast<int>(attempts.int64(i, 1));
+        a.error = attempts.optional_text(i, 2);
+        a.duration_ms = std::stod(std::string(attempts.text(i, 3)));
+        a.response = attempts.optional_text(i, 4);
+        history.attempts.push_back(std::move(a));
+    }
+    return history;
+}
+
+ReplayOutcome replay(pg::Connection& conn, const ReplayFilter& filter,
+                     const std::string& quoted_events_table, bool dry_run) {
+    // A message settles when it is delivered, or (dead) at its last attempt.
+    const std::string settled_at =
+        "coalesce(o.delivered_at, (SELECT max(a.attempted_at) FROM sluice.outbox_attempts a "
+        "WHERE a.outbox_id = o.id), o.enqueued_at)";
+    const std::string sql = R"SQL(WITH chosen AS (
+  SELECT o.id, o.state FROM sluice.outbox o LEFT JOIN )SQL" +
+                            quoted_events_table + R"SQL( e ON e.id = o.event_id
+   WHERE o.webhook = $1 AND o.state IN ('delivered', 'dead')
+     AND ($2::timestamptz IS NULL OR )SQL" +
+                            settled_at + R"SQL( >= $2)
+     AND ($3::timestamptz IS NULL OR )SQL" +
+                            settled_at + R"SQL( < $3)
+     AND ($4::text IS NULL OR e.event_type = $4)
+     FOR UPDATE OF o),
+requeued AS (
+  UPDATE sluice.outbox o )SQL" +
+                            std::string(requeue_set) +
+                            R"SQL( FROM chosen c WHERE o.id = c.id AND NOT $5 RETURNING o.id)
+SELECT count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state = 'dead')
+  FROM chosen)SQL";
+    pg::Transaction tx(conn);
+    auto result =
+        conn.exec(sql, pg::Params(filter.webhook, filter.settled.since, filter.settled.until,
+                                  filter.event_type, dry_run ? "true" : "false"));
+    ReplayOutcome outcome{result.int64(0, 0), result.int64(0, 1)};
+    if (!dry_run && outcome.delivered + outcome.dead > 0)
+        notify_publishers(conn, "");
+    tx.commit();
+    return outcome;
 }
 
 bool enable(pg::Connection& conn, const std::string& webhook) {

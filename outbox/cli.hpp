@@ -1,7 +1,7 @@
-// The queries behind `sluice outbox status|list|retry|enable`, over a blocking connection
-// (command-line use only, never on the daemon's event loop). They return plain structs; the
-// CLI formats them.
-// Error policy: database failures throw pg::Error. Nothing here returns secrets or URLs.
+// The queries behind `sluice outbox status|list|show|retry|replay|enable`, over a blocking
+// connection (command-line use only, never on the daemon's event loop). They return plain structs;
+// the CLI formats them. Error policy: database failures throw pg::Error. Nothing here returns
+// secrets or URLs.
 #pragma once
 
 #include <cstdint>
@@ -44,16 +44,45 @@ struct OutboxEntry {
     std::string enqueued_at;
     std::optional<std::string> delivered_at;
     std::optional<std::string> last_error;
+    std::optional<std::string> event_type;  // none when the event left the events table
+    std::optional<std::int64_t> version;
+};
+
+// A window of time as the server reads it: each bound is a timestamptz text, or none for open.
+struct TimeWindow {
+    std::optional<std::string> since;  // inclusive
+    std::optional<std::string> until;  // exclusive
 };
 
 struct ListFilter {
     std::optional<std::string> webhook;
     std::optional<std::string> state;  // pending | delivered | dead
+    TimeWindow enqueued;               // when the message was enqueued
+    std::optional<std::string> event_type;
     int limit = 100;
 };
 
-// Oldest first (by id).
-[[nodiscard]] std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter);
+// Oldest first (by id). `quoted_events_table` gives each message its event's type and version.
+[[nodiscard]] std::vector<OutboxEntry> outbox_list(pg::Connection& conn, const ListFilter& filter,
+                                                   const std::string& quoted_events_table);
+
+// One attempt of a message, as recorded (sluice.outbox_attempts).
+struct Attempt {
+    std::string attempted_at;  // ISO 8601 UTC
+    std::optional<int> status;
+    std::optional<std::string> error;
+    double duration_ms = 0;
+    std::optional<std::string> response;  // the start of the response body, as stored
+};
+
+struct MessageHistory {
+    OutboxEntry message;
+    std::vector<Attempt> attempts;  // oldest first
+};
+
+// The message with `id` and its attempts; none when there is no such message.
+[[nodiscard]] std::optional<MessageHistory> outbox_show(pg::Connection& conn, std::int64_t id,
+                                                        const std::string& quoted_events_table);
 
 // Every webhook the database knows of (with outbox rows or a webhook_state row), by name.
 [[nodiscard]] std::vector<std::string> known_webhooks(pg::Connection& conn);
@@ -73,6 +102,23 @@ struct RetryOutcome {
 // Returns how many rows changed.
 std::int64_t retry_webhook(pg::Connection& conn, const std::string& webhook,
                            const std::string& state = "dead");
+
+struct ReplayFilter {
+    std::string webhook;
+    TimeWindow settled;  // when the message was delivered, or (dead) last attempted
+    std::optional<std::string> event_type;
+};
+
+struct ReplayOutcome {
+    std::int64_t delivered = 0;  // of the messages chosen, how many had been delivered
+    std::int64_t dead = 0;       // and how many were dead
+};
+
+// Makes the webhook's delivered and dead messages settled in the window pending again, due now,
+// with their attempts count reset (their recorded attempts stay); same row, same webhook-id,
+// same body. With `dry_run`, only counts them. All or nothing.
+[[nodiscard]] ReplayOutcome replay(pg::Connection& conn, const ReplayFilter& filter,
+                                   const std::string& quoted_events_table, bool dry_run);
 
 // Clears the disabled state and tells running publishers (NOTIFY sluice_outbox with payload
 // 'webhook_state'), which resume delivery at once; returns whether the webhook was disabled.

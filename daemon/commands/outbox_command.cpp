@@ -1,12 +1,17 @@
-// `sluice outbox status|list|retry|enable`: operate the webhook outbox from the command line.
+// `sluice outbox status|list|show|retry|replay|enable`: operate the webhook outbox from the
+// command line.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <iostream>
+#include <map>
 #include <set>
 
+#include "config/validate.hpp"
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
+#include "daemon/commands/outbox_history.hpp"
 #include "daemon/commands/table.hpp"
+#include "infra/pg/literal.hpp"
 #include "outbox/cli.hpp"
 #include "store/sessions.hpp"
 
@@ -61,8 +66,11 @@ int status(pg::Connection& conn, const std::vector<std::string>& names, bool as_
     return exit_ok;
 }
 
-int list(pg::Connection& conn, const po::variables_map& vm) {
+int list(pg::Connection& conn, const po::variables_map& vm, const std::string& events_table) {
     outbox::ListFilter filter;
+    filter.enqueued = time_window(conn, vm);
+    if (vm.count("event-type") != 0U)
+        filter.event_type = vm["event-type"].as<std::string>();
     if (vm.count("webhook") != 0U)
         filter.webhook = vm["webhook"].as<std::string>();
     if (vm.count("state") != 0U) {
@@ -74,13 +82,14 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
     filter.limit = vm["limit"].as<int>();
     if (filter.limit < 1)
         throw UsageError("--limit must be 1 or more, got " + std::to_string(filter.limit));
-    auto rows = outbox::outbox_list(conn, filter);
+    auto rows = outbox::outbox_list(conn, filter, events_table);
     if (vm["json"].as<bool>()) {
         for (const auto& e : rows) {
             std::cout << json::serialize(
                              json::object{{"id", e.id},
                                           {"webhook", e.webhook},
                                           {"event_id", e.event_id},
+                                          {"event_type", or_null(e.event_type)},
                                           {"aggregate_id", e.aggregate_id},
                                           {"state", e.state},
                                           {"attempts", e.attempts},
@@ -93,18 +102,20 @@ int list(pg::Connection& conn, const po::variables_map& vm) {
         return exit_ok;
     }
     TableRows table = {
-        {"ID", "WEBHOOK", "EVENT", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}};
+        {"ID", "WEBHOOK", "EVENT", "TYPE", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}};
     for (const auto& e : rows) {
         std::string error = clip(e.last_error.value_or(""), 50);
-        table.push_back({std::to_string(e.id), e.webhook, std::to_string(e.event_id), e.state,
-                         std::to_string(e.attempts), e.next_attempt_at.value_or("-"), error});
+        table.push_back({std::to_string(e.id), e.webhook, std::to_string(e.event_id),
+                         e.event_type.value_or("-"), e.state, std::to_string(e.attempts),
+                         e.next_attempt_at.value_or("-"), error});
     }
     print_table(std::cout, table);
     return exit_ok;
 }
 
-// retry's outbox ids; UsageError for anything that is not one.
-std::vector<std::int64_t> outbox_ids(const std::vector<std::string>& args) {
+// show's or retry's outbox ids; UsageError for anything that is not one.
+std::vector<std::int64_t> outbox_ids(const std::vector<std::string>& args,
+                                     const std::string& action) {
     std::vector<std::int64_t> ids;
     for (const auto& a : args) {
         try {
@@ -113,7 +124,7 @@ std::vector<std::int64_t> outbox_ids(const std::vector<std::string>& args) {
             if (used != a.size())
                 throw std::invalid_argument(a);
         } catch (const std::exception&) {
-            throw UsageError("retry: '" + a + "' is not an outbox id");
+            throw UsageError(action + ": '" + a + "' is not an outbox id");
         }
     }
     return ids;
@@ -147,7 +158,7 @@ std::string retry_state(const po::variables_map& vm) {
 // The checks retry's arguments need before connecting: ids, or --webhook W [--state S].
 std::vector<std::int64_t> retry_ids(const po::variables_map& vm,
                                     const std::vector<std::string>& rest) {
-    auto ids = outbox_ids(rest);
+    auto ids = outbox_ids(rest, "retry");
     const bool webhook = vm.count("webhook") != 0U;
     if (ids.empty() && !webhook)
         throw UsageError("retry: give outbox ids, or --webhook W [--state dead]");
@@ -219,11 +230,39 @@ void require_webhook(pg::Connection& conn, const std::optional<config::Config>& 
     throw UsageError("no webhook named '" + name + "' (" + known + ")");
 }
 
+// The events table named by --events-table, checked like the config's database.events_table.
+std::string checked_events_table(const std::string& table) {
+    if (auto problem = config::check_identifier(table, true); !problem.empty())
+        throw UsageError("--events-table: " + problem);
+    return table;
+}
+
+// UsageError for a flag the action does not take, instead of silently ignoring it.
+void check_flags_of(const std::string& action, const po::variables_map& vm) {
+    const std::map<std::string, std::set<std::string>> takes = {
+        {"since", {"list", "replay"}},
+        {"until", {"list", "replay"}},
+        {"event-type", {"list", "replay"}},
+        {"dry-run", {"replay"}},
+        {"limit", {"list"}},
+        {"json", {"status", "list", "show"}},
+    };
+    for (const auto& [flag, actions] : takes) {
+        if (vm.count(flag) == 0U || vm[flag].defaulted() || actions.contains(action))
+            continue;
+        throw UsageError(action + " does not take --" + flag);
+    }
+    if (action == "replay" && vm.count("since") == 0U)
+        throw UsageError(
+            "replay: --since is required (a duration back from now such as 2h, or a time)");
+}
+
 po::options_description outbox_options() {
     po::options_description options("Options");
-    options.add_options()("action", po::value<std::string>(), "status | list | retry | enable")(
+    options.add_options()("action", po::value<std::string>(),
+                          "status | list | show | retry | replay | enable")(
         "args", po::value<std::vector<std::string>>()->multitoken(),
-        "retry: outbox ids; enable: the webhook name")(
+        "show, retry: outbox ids; replay, enable: the webhook name")(
         "config,c", po::value<std::string>(), "config file (for the database URL and webhooks)")(
         "database-url", po::value<std::string>(), "default: from --config or $DATABASE_URL")(
         "webhook", po::value<std::string>(), "list/retry: only this webhook")(
@@ -232,7 +271,16 @@ po::options_description outbox_options() {
         "or delivered (with --delivered)")("delivered", po::bool_switch(),
                                            "retry: also re-send messages already delivered")(
         "limit", po::value<int>()->default_value(100), "list: at most this many rows")(
-        "json", po::bool_switch(), "status/list: print JSON");
+        "since", po::value<std::string>(),
+        "list: enqueued at or after; replay: delivered (or, dead, last attempted) at or after. "
+        "A duration back from now (2h, 30min, 7d) or a time (2026-12-03T14:00:00Z)")(
+        "until", po::value<std::string>(), "list, replay: before this (same forms as --since)")(
+        "event-type", po::value<std::string>(), "list, replay: only messages of this event type")(
+        "dry-run", po::bool_switch(),
+        "replay: say how many messages it would re-send, re-send none")(
+        "events-table", po::value<std::string>(),
+        "the events table (default: the config's database.events_table, else events)")(
+        "json", po::bool_switch(), "status, list, show: print JSON");
     return options;
 }
 
@@ -246,16 +294,20 @@ int outbox_command(const std::vector<std::string>& args) {
     if (!parse_options(
             "outbox",
             "status [--json]\n"
-            "       sluice outbox list [--webhook W] [--state pending|dead|delivered] [--json]\n"
+            "       sluice outbox list [--webhook W] [--state pending|dead|delivered] "
+            "[--since TIME] [--until TIME] [--event-type T] [--json]\n"
+            "       sluice outbox show ID [--json]\n"
             "       sluice outbox retry ID... [--delivered] | --webhook W [--state S] "
             "[--delivered]\n"
+            "       sluice outbox replay WEBHOOK --since TIME [--until TIME] [--event-type T] "
+            "[--dry-run]\n"
             "       sluice outbox enable NAME\n"
             "  (each with --config FILE or --database-url URL)",
             options, args, vm, &positional)) {
         return exit_ok;
     }
     if (vm.count("action") == 0U)
-        throw UsageError("say what to do: status, list, retry or enable");
+        throw UsageError("say what to do: status, list, show, retry, replay or enable");
     std::string action = vm["action"].as<std::string>();
     std::vector<std::string> rest;
     if (vm.count("args") != 0U)
@@ -268,14 +320,27 @@ int outbox_command(const std::vector<std::string>& args) {
             return exit_usage;
     }
     const std::string url = database_url(vm, config);
-    if (action != "status" && action != "list" && action != "retry" && action != "enable") {
-        throw UsageError("unknown action '" + action + "' (status, list, retry or enable)");
+    const std::set<std::string> actions = {"status", "list", "show", "retry", "replay", "enable"};
+    if (!actions.contains(action)) {
+        throw UsageError("unknown action '" + action +
+                         "' (status, list, show, retry, replay or enable)");
     }
+    std::string events_table = config ? config->database.events_table : "events";
+    if (vm.count("events-table") != 0U)
+        events_table = checked_events_table(vm["events-table"].as<std::string>());
+    const std::string quoted_events_table = pg::quote_qualified(events_table);
+    check_flags_of(action, vm);
     std::vector<std::int64_t> ids;
     if (action == "retry")
         ids = retry_ids(vm, rest);
-    if (action == "enable" && rest.size() != 1)
-        throw UsageError("enable: give one webhook name");
+    if ((action == "enable" || action == "replay") && rest.size() != 1)
+        throw UsageError(action + ": give one webhook name");
+    std::int64_t show_id = 0;
+    if (action == "show") {
+        if (rest.size() != 1)
+            throw UsageError("show: give one outbox id");
+        show_id = outbox_ids(rest, "show").front();
+    }
     if ((action == "status" || action == "list") && !rest.empty())
         throw UsageError(action + " takes no arguments, got '" + rest.front() + "'");
 
@@ -289,12 +354,20 @@ int outbox_command(const std::vector<std::string>& args) {
         }
         return status(conn, names, vm["json"].as<bool>());
     }
-    if (action == "enable")
+    if (action == "enable" || action == "replay")
         require_webhook(conn, config, rest.front());
     else if (vm.count("webhook") != 0U)
         require_webhook(conn, config, vm["webhook"].as<std::string>());
     if (action == "list")
-        return list(conn, vm);
+        return list(conn, vm, quoted_events_table);
+    if (action == "show")
+        return show_message(conn, show_id, quoted_events_table, vm["json"].as<bool>());
+    if (action == "replay") {
+        outbox::ReplayFilter filter{rest.front(), time_window(conn, vm), std::nullopt};
+        if (vm.count("event-type") != 0U)
+            filter.event_type = vm["event-type"].as<std::string>();
+        return replay_messages(conn, filter, quoted_events_table, vm["dry-run"].as<bool>());
+    }
     if (action == "retry")
         return retry(conn, vm, ids);
     bool was_disabled = outbox::enable(conn, rest.front());

@@ -63,7 +63,7 @@ TEST_F(OutboxCli, StatusAlsoListsWebhooksThatAreNoLongerConfigured) {
 }
 
 TEST_F(OutboxCli, ListFiltersByWebhookAndState) {
-    auto dead = outbox::outbox_list(conn_, {.webhook = "orders", .state = "dead"});
+    auto dead = outbox::outbox_list(conn_, {.webhook = "orders", .state = "dead"}, "events");
     ASSERT_EQ(dead.size(), 1u);
     EXPECT_EQ(dead[0].id, ids_[0]);
     EXPECT_EQ(dead[0].attempts, 8);
@@ -71,13 +71,14 @@ TEST_F(OutboxCli, ListFiltersByWebhookAndState) {
     EXPECT_EQ(dead[0].aggregate_id, agg);
     EXPECT_FALSE(dead[0].next_attempt_at) << "a dead row is not attempted again";
 
-    EXPECT_EQ(outbox::outbox_list(conn_, {}).size(), 4u);
-    EXPECT_EQ(outbox::outbox_list(conn_, {.limit = 2}).size(), 2u);
-    EXPECT_EQ(outbox::outbox_list(conn_, {.webhook = "billing"}).at(0).state, "delivered");
+    EXPECT_EQ(outbox::outbox_list(conn_, {}, "events").size(), 4u);
+    EXPECT_EQ(outbox::outbox_list(conn_, {.limit = 2}, "events").size(), 2u);
+    EXPECT_EQ(outbox::outbox_list(conn_, {.webhook = "billing"}, "events").at(0).state,
+              "delivered");
 }
 
 TEST_F(OutboxCli, ListGivesANextAttemptOnlyToPendingRows) {
-    auto rows = outbox::outbox_list(conn_, {});
+    auto rows = outbox::outbox_list(conn_, {}, "events");
     ASSERT_EQ(rows.size(), 4u);
     EXPECT_FALSE(rows[0].next_attempt_at);  // dead
     ASSERT_TRUE(rows[1].next_attempt_at);   // pending, retry in an hour
@@ -88,7 +89,7 @@ TEST_F(OutboxCli, ListGivesANextAttemptOnlyToPendingRows) {
 
 TEST_F(OutboxCli, RetryMakesDeadRowsDueAgainKeepingTheirId) {
     EXPECT_EQ(outbox::retry_webhook(conn_, "orders"), 1);
-    auto row = outbox::outbox_list(conn_, {.webhook = "orders"}).at(0);
+    auto row = outbox::outbox_list(conn_, {.webhook = "orders"}, "events").at(0);
     EXPECT_EQ(row.id, ids_[0]);
     EXPECT_EQ(row.state, "pending");
     EXPECT_EQ(row.attempts, 0);

@@ -1,6 +1,6 @@
 // `sluice outbox` through the built binary: exit codes and messages for names and ids that do
-// not exist, re-sending delivered messages, status without a config, list's next attempt, and
-// arguments that do not fit an action.
+// not exist, re-sending delivered messages, status without a config, list's next attempt and
+// filters, show of an unknown id, and arguments or flags that do not fit an action.
 #include <gmock/gmock.h>
 
 #include <iterator>
@@ -13,6 +13,7 @@ namespace sluice::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string agg = "6f1c2a52-3a7e-4c1e-9d3b-0c2f5b1a9e77";
 
@@ -181,20 +182,55 @@ TEST_F(OutboxCommand, ListShowsNoNextAttemptForRowsThatWillNotBeAttemptedAgain) 
     EXPECT_EQ(table.exit_code, 0) << table.err;
     auto lines = lines_of(table.out);
     ASSERT_EQ(lines.size(), 5u) << table.out;
-    // ID WEBHOOK EVENT STATE ATTEMPTS NEXT-ATTEMPT [LAST ERROR]
+    // ID WEBHOOK EVENT TYPE STATE ATTEMPTS NEXT-ATTEMPT [LAST ERROR]
     for (int i = 1; i <= 4; ++i) {
         std::istringstream row(lines[i]);
         std::vector<std::string> cells{std::istream_iterator<std::string>(row), {}};
-        ASSERT_GE(cells.size(), 6u) << lines[i];
-        if (cells[3] == "pending")
-            EXPECT_EQ(cells[5].back(), 'Z') << lines[i];
+        ASSERT_GE(cells.size(), 7u) << lines[i];
+        if (cells[4] == "pending")
+            EXPECT_EQ(cells[6].back(), 'Z') << lines[i];
         else
-            EXPECT_EQ(cells[5], "-") << lines[i];
+            EXPECT_EQ(cells[6], "-") << lines[i];
     }
 
     auto json = outbox({"list", "--json", "--state", "delivered"});
     EXPECT_EQ(json.exit_code, 0) << json.err;
     EXPECT_THAT(json.out, HasSubstr("\"next_attempt_at\":null"));
+}
+
+TEST_F(OutboxCommand, ListFiltersByEventTypeAndTimeAndShowOfAnUnknownIdExitsTwo) {
+    enqueue("orders", append(agg, 4, "OrderShipped"));
+    enqueue("billing", append(agg, 5, "OrderShipped"));
+    auto of_type = outbox({"list", "--json", "--event-type", "OrderShipped"});
+    EXPECT_EQ(of_type.exit_code, 0) << of_type.err;
+    EXPECT_EQ(lines_of(of_type.out).size(), 2u) << of_type.out;
+    EXPECT_THAT(of_type.out, HasSubstr("\"event_type\":\"OrderShipped\""));
+    EXPECT_THAT(of_type.out, Not(HasSubstr("OrderCreated")));
+    auto none = outbox({"list", "--json", "--event-type", "NoSuchType"});
+    EXPECT_EQ(none.out, "");
+    auto future = outbox({"list", "--json", "--since", "2999-01-01T00:00:00Z"});
+    EXPECT_EQ(future.exit_code, 0) << future.err;
+    EXPECT_EQ(future.out, "") << "nothing was enqueued after 2999";
+    auto recent = outbox({"list", "--json", "--since", "1h"});
+    EXPECT_EQ(lines_of(recent.out).size(), 5u) << recent.out;
+
+    const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+        {{"show", "999999"}, "show: no outbox message with id 999999"},
+        {{"show"}, "show: give one outbox id"},
+        {{"list", "--since", "soon"},
+         "--since 'soon' is neither a duration back from now (2h, 30min, 7d) nor a time "
+         "(2026-12-03T14:00:00Z)"},
+        {{"list", "--dry-run"}, "list does not take --dry-run"},
+        {{"show", "1", "--since", "1h"}, "show does not take --since"},
+        {{"replay", "orders"},
+         "replay: --since is required (a duration back from now such as 2h, or a time)"},
+        {{"replay", "nope", "--since", "1h"}, "no webhook named 'nope'"},
+    };
+    for (const auto& [args, message] : bad) {
+        auto r = outbox(args);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_THAT(r.err, HasSubstr(message));
+    }
 }
 
 }  // namespace
