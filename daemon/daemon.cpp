@@ -219,6 +219,8 @@ class Daemon {
         subscribers_.export_metrics();
         export_engine_metrics(metrics_, feed_.stats(), coordinator_.stats(),
                               readiness(state()).ready);
+        if (server_)
+            export_http_metrics(metrics_, server_->stats());
     }
 
     asio::awaitable<void> monitor_loop() {

@@ -39,6 +39,18 @@ std::string_view to_string(WakeupSource source) {
     return "poll";
 }
 
+std::string_view to_string(HttpCloseReason reason) {
+    switch (reason) {
+        case HttpCloseReason::evicted:
+            return "evicted";
+        case HttpCloseReason::timeout:
+            return "timeout";
+        case HttpCloseReason::refused:
+            return "refused";
+    }
+    return "refused";
+}
+
 std::string build_version() {
     return SLUICE_VERSION;
 }
@@ -81,6 +93,12 @@ prometheus::Counter& wakeups(prometheus::Registry& r, WakeupSource source) {
     return counters(r, "sluice_tailer_wakeups_total",
                     "Times the tailer woke up to fetch, by source.")
         .Add({{"source", std::string(to_string(source))}});
+}
+
+prometheus::Counter& http_closed(prometheus::Registry& r, HttpCloseReason reason) {
+    return counters(r, "sluice_http_connections_closed_total",
+                    "HTTP connections the endpoint closed to stay reachable, by reason.")
+        .Add({{"reason", std::string(to_string(reason))}});
 }
 
 prometheus::Labels with_state(prometheus::Labels labels, SubscriberState state) {
@@ -193,8 +211,10 @@ SluiceMetrics::SluiceMetrics(const std::string& version)
                 "1 when the last configuration reload succeeded (or none was attempted).")),
       config_reload_failures_total(counter(registry_, "sluice_config_reload_failures_total",
                                            "Configuration reloads that were rejected.")),
-      ready(
-          gauge(registry_, "sluice_ready", "1 when the daemon is ready (what /readyz reports).")) {
+      ready(gauge(registry_, "sluice_ready", "1 when the daemon is ready (what /readyz reports).")),
+      http_evicted(http_closed(registry_, HttpCloseReason::evicted)),
+      http_timed_out(http_closed(registry_, HttpCloseReason::timeout)),
+      http_refused(http_closed(registry_, HttpCloseReason::refused)) {
     config_last_reload_success.Set(1);
     gauges(registry_, "sluice_build_info", "Always 1; the labels describe the build.")
         .Add({{"version", version}})

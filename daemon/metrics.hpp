@@ -37,6 +37,7 @@ using sluice::metrics::MirroredCounter;
 enum class SubscriberKind { projection, webhook };
 enum class SubscriberState { starting, running, retrying, stopped };
 enum class WakeupSource { notify, poll, held };
+enum class HttpCloseReason { evicted, timeout, refused };
 
 inline constexpr std::array all_subscriber_states = {
     SubscriberState::starting, SubscriberState::running, SubscriberState::retrying,
@@ -46,6 +47,7 @@ inline constexpr std::array all_subscriber_states = {
 [[nodiscard]] std::string_view to_string(SubscriberKind kind);
 [[nodiscard]] std::string_view to_string(SubscriberState state);
 [[nodiscard]] std::string_view to_string(WakeupSource source);
+[[nodiscard]] std::string_view to_string(HttpCloseReason reason);
 
 // The version string compiled in (SLUICE_VERSION).
 [[nodiscard]] std::string build_version();
@@ -149,6 +151,11 @@ class SluiceMetrics {
     prometheus::Gauge& config_last_reload_success;
     prometheus::Counter& config_reload_failures_total;
     prometheus::Gauge& ready;
+    // sluice_http_connections_closed_total{reason}: what the HTTP endpoint closed to stay
+    // reachable (infra/http/server.hpp).
+    MirroredCounter http_evicted;
+    MirroredCounter http_timed_out;
+    MirroredCounter http_refused;
 };
 
 }  // namespace sluice::daemon::metrics

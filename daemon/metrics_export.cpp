@@ -19,4 +19,10 @@ void export_engine_metrics(metrics::SluiceMetrics& m, const engine::FeedStats& f
     m.ready.Set(ready ? 1 : 0);
 }
 
+void export_http_metrics(metrics::SluiceMetrics& m, const http::ServerStats& s) {
+    m.http_evicted.advance_to(static_cast<double>(s.evicted));
+    m.http_timed_out.advance_to(static_cast<double>(s.timed_out));
+    m.http_refused.advance_to(static_cast<double>(s.refused));
+}
+
 }  // namespace sluice::daemon

@@ -22,16 +22,25 @@ constexpr std::size_t cache_batches = 4;
 // Only bounds a LISTEN wait (a NOTIFY or stop() ends it first).
 constexpr milliseconds listen_wait{60000};
 
-// The oldest open transaction that has a transaction id and may write events holds back the
-// event horizon (sluice.event_horizon() looks past sluice's own event-free sessions).
-const char* oldest_writer_sql =
-    "SELECT pid, coalesce(application_name, ''), "
-    "extract(epoch FROM clock_timestamp() - xact_start)::float8 "
-    "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-    "AND NOT sluice.writes_no_events(application_name) "
-    "ORDER BY xact_start LIMIT 1";
+// The oldest transaction that holds back the event horizon (sluice.event_horizon() looks past
+// sluice's own event-free sessions, so horizon_holders_sql() does too).
+const std::string& oldest_writer_sql() {
+    static const std::string sql = "SELECT pid, application_name, age_seconds FROM (" +
+                                   horizon_holders_sql() + ") h ORDER BY xact_start LIMIT 1";
+    return sql;
+}
 
 }  // namespace
+
+const std::string& horizon_holders_sql() {
+    // `state IS DISTINCT FROM 'idle'` keeps other roles' sessions (state hidden: NULL) counted.
+    static const std::string sql =
+        "SELECT pid, coalesce(application_name, '') AS application_name, "
+        "extract(epoch FROM clock_timestamp() - xact_start)::float8 AS age_seconds, xact_start "
+        "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+        "AND state IS DISTINCT FROM 'idle' AND NOT sluice.writes_no_events(application_name)";
+    return sql;
+}
 
 milliseconds held_recheck_delay(std::chrono::steady_clock::duration held_for,
                                 milliseconds poll_interval) {
@@ -141,7 +150,7 @@ void Feed::append(std::vector<EventRow> rows) {
 }
 
 asio::awaitable<void> Feed::check_horizon(pg::AsyncConnection& conn) {
-    auto r = co_await conn.query(oldest_writer_sql, {}, options_.statement_timeout);
+    auto r = co_await conn.query(oldest_writer_sql(), {}, options_.statement_timeout);
     stats_.horizon_held_seconds =
         r.rows() > 0 ? std::strtod(std::string(r.text(0, 2)).c_str(), nullptr) : 0;
     double limit = options_.horizon_warning.count() / 1000.0;

@@ -53,6 +53,15 @@ struct FeedOptions {
 [[nodiscard]] milliseconds held_recheck_delay(std::chrono::steady_clock::duration held_for,
                                               milliseconds poll_interval);
 
+// The open transactions that can hold back the event horizon, one row each: pid,
+// application_name, age_seconds (since the transaction began), xact_start. Cluster-wide, as
+// transaction ids are. Only sessions that are in a transaction by the client's doing count
+// (state 'active' or 'idle in transaction'): a backend that PostgreSQL reports 'idle' while it
+// holds a transaction id is ending its session (dropping its temporary objects after the client
+// disconnected), and its xact_start is then the start of its last statement, not of any
+// transaction the client held open. The feed warns about the oldest of them.
+[[nodiscard]] const std::string& horizon_holders_sql();
+
 struct FeedStats {
     std::uint64_t fetches = 0;
     std::uint64_t held_rechecks = 0;  // reads because events were held back, not a NOTIFY

@@ -54,8 +54,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        ++state->accepted;
-        if (state->sessions >= state->options.max_connections) {
+        ++state->stats.accepted;
+        if (state->occupied() >= state->options.max_connections && !state->evict_one()) {
+            ++state->stats.refused;
             boost::system::error_code ignored;
             socket.close(ignored);
             continue;
@@ -107,6 +108,25 @@ void Server::State::close_connections(bool including_writing) {
             connection->stream->close();
         }
     }
+}
+
+bool Server::State::evict_one() {
+    Connection* victim = nullptr;
+    for (const auto& [id, connection] : connections) {
+        if (connection->writing || connection->evicted)
+            continue;
+        if (!victim || connection->reading_since < victim->reading_since)
+            victim = connection;
+    }
+    if (!victim)
+        return false;
+    // Its session sees the read cancelled and ends at its next resumption; until then it still
+    // counts in `sessions`, but no longer holds a slot.
+    victim->evicted = true;
+    ++evicting;
+    ++stats.evicted;
+    victim->stream->close();
+    return true;
 }
 
 Server::Server(asio::any_io_executor executor, Router router, ServerOptions options)
@@ -167,7 +187,11 @@ tcp::endpoint Server::local_endpoint() const {
 }
 
 std::uint64_t Server::connections_accepted() const {
-    return state_->accepted;
+    return state_->stats.accepted;
+}
+
+const ServerStats& Server::stats() const {
+    return state_->stats;
 }
 
 asio::awaitable<void> Server::stop(std::chrono::milliseconds grace) {

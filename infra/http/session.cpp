@@ -1,5 +1,6 @@
 // One HTTP connection: read a request within the read deadline, route it, write the response
 // within the write deadline, repeat while keep-alive holds and the server is not stopping.
+// While reading, the connection may be evicted (closed by the accept loop, server.cpp).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -25,19 +26,22 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 class Registration {
   public:
     Registration(Server::State& state, Server::State::Connection& connection)
-        : state_(state), id_(state.next_id++) {
+        : state_(state), connection_(connection), id_(state.next_id++) {
         state_.connections.emplace(id_, &connection);
     }
     Registration(const Registration&) = delete;
     Registration& operator=(const Registration&) = delete;
     ~Registration() {
         state_.connections.erase(id_);
+        if (connection_.evicted)
+            --state_.evicting;
         --state_.sessions;
         state_.notify_changed();
     }
 
   private:
     Server::State& state_;
+    const Server::State::Connection& connection_;
     std::uint64_t id_;
 };
 
@@ -73,7 +77,7 @@ bhttp::response<bhttp::string_body> to_beast(Response response, unsigned version
 asio::awaitable<void> run_session(std::shared_ptr<Server::State> state,
                                   asio::ip::tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
-    Server::State::Connection connection{&stream, false};
+    Server::State::Connection connection{&stream};
     const Registration registration(*state, connection);
     const ServerOptions& options = state->options;
     const auto limit = static_cast<std::uint32_t>(std::min<std::size_t>(
@@ -84,8 +88,12 @@ asio::awaitable<void> run_session(std::shared_ptr<Server::State> state,
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(limit);
         parser.body_limit(options.max_request_bytes);
+        // One deadline for the whole request, not per read: trickling bytes does not extend it.
+        connection.reading_since = std::chrono::steady_clock::now();
         stream.expires_after(options.read_timeout);
         auto [read_ec, read_bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+        if (read_ec == beast::error::timeout && (parser.got_some() || buffer.size() > 0))
+            ++state->stats.timed_out;  // a request begun, unfinished (not an idle keep-alive)
 
         // From here until the response is written, stop() leaves this connection alone,
         // even if the handler itself asks the server to stop.

@@ -68,5 +68,52 @@ TEST_F(Feed, ServesSeveralRunnersAtTheHeadFromOneRead) {
     }
 }
 
+// The horizon warning once named an idle projection connection at shutdown: "sluice projection
+// applied" holding a transaction with an xid for 44 s. When a session that created temporary
+// objects (the projection's pg_temp apply functions) disconnects, its backend drops them in a
+// transaction of its own: it has a transaction id, state 'idle', and an xact_start that is the
+// start of the last statement the client sent, 44 s earlier for a projection with nothing to
+// do. That transaction lasts milliseconds; here a row lock on the function keeps it waiting so
+// the test can look at it.
+TEST_F(Feed, TheHorizonWarningNeverNamesASessionEndingAfterItsClientDisconnected) {
+    std::optional<pg::Connection> projection =
+        pg::Connection::open(db_->url(), 10, "sluice projection applied");
+    projection->exec(
+        "CREATE FUNCTION pg_temp.sluice_apply_applied() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+    const std::string function_oid(
+        projection->exec("SELECT 'pg_temp.sluice_apply_applied'::regproc::oid::text").text(0, 0));
+    const std::string projection_pid(projection->exec("SELECT pg_backend_pid()::text").text(0, 0));
+
+    pg::Connection holder = pg::Connection::open(db_->url(), 10, "sluice test lock holder");
+    holder.exec("BEGIN");
+    holder.exec("SELECT 1 FROM pg_proc WHERE oid = $1::oid FOR UPDATE", pg::Params(function_oid));
+    const std::string holder_pid(holder.exec("SELECT pg_backend_pid()::text").text(0, 0));
+
+    projection.reset();  // disconnects: its backend now drops the function, and waits for the lock
+    const std::string ending =
+        "SELECT count(*) FROM pg_stat_activity p, pg_stat_activity h "
+        "WHERE p.pid = $1::int AND h.pid = $2::int AND p.backend_xid IS NOT NULL "
+        "AND p.state = 'idle' AND p.xact_start < h.xact_start";
+    ASSERT_TRUE(wait_until(
+        [&] { return scalar(ending, pg::Params(projection_pid, holder_pid)) == 1; }, 10s))
+        << "the disconnected session never showed a transaction id older than the lock holder's";
+
+    const std::string named =
+        "SELECT count(*) FROM (" + engine::horizon_holders_sql() + ") h WHERE pid = $1::int";
+    EXPECT_EQ(scalar(named, pg::Params(projection_pid)), 0)
+        << "the horizon warning would blame a session whose client has gone";
+    EXPECT_EQ(scalar(named, pg::Params(holder_pid)), 1)
+        << "a transaction held open by a client must still be named";
+
+    holder.exec("COMMIT");
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
+                          pg::Params(projection_pid)) == 0;
+        },
+        10s))
+        << "the disconnected session did not end after the lock was released";
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -23,6 +23,9 @@ TEST(SluiceMetrics, ExportsTheGlobalSeriesAtZeroFromStartUp) {
           "sluice_coordination_connected 0", "sluice_instances_live 0", "sluice_owned_units 0",
           "sluice_ownership_takeovers_total 0", "sluice_config_last_reload_success 1",
           "sluice_config_reload_failures_total 0", "sluice_ready 0",
+          "sluice_http_connections_closed_total{reason=\"evicted\"} 0",
+          "sluice_http_connections_closed_total{reason=\"timeout\"} 0",
+          "sluice_http_connections_closed_total{reason=\"refused\"} 0",
           "sluice_build_info{version=\"1.2.3\"} 1"}) {
         EXPECT_TRUE(has_line(text, line)) << line << "\n" << text;
     }

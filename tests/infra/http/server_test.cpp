@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -211,31 +212,104 @@ TEST(HttpServer, ClosesAConnectionThatSendsNothingWithinTheReadTimeout) {
     run_test(closes_silent_connection);
 }
 
-asio::awaitable<void> closes_connections_beyond_the_limit(asio::any_io_executor ex) {
+asio::awaitable<void> evicts_the_oldest_reader_for_a_new_connection(asio::any_io_executor ex) {
     ServerOptions options = loopback_options();
-    options.max_connections = 1;
+    options.max_connections = 2;
     Server server(ex, make_router(), options);
     server.start();
-    Client first(ex);
-    require(!co_await first.connect(server.port()), "connect failed");
-    auto [ec1, r1] = co_await first.get("/hello");
-    require(!ec1 && r1.result_int() == 200, "the first connection is served");
+    // The oldest reader: an idle keep-alive connection, waiting for its next request.
+    Client idle(ex);
+    require(!co_await idle.connect(server.port()), "connect failed");
+    auto [ec1, r1] = co_await idle.get("/hello");
+    require(!ec1 && r1.result_int() == 200 && r1.keep_alive(), "the first connection is served");
+    // A younger reader, half-way through its request.
+    Client slow(ex);
+    require(!co_await slow.connect(server.port()), "connect failed");
+    require(!co_await slow.send_raw("GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"), "send failed");
+    asio::steady_timer settle(ex, std::chrono::milliseconds(50));
+    co_await settle.async_wait(use_tuple);  // lets the server take it in; not a correctness wait
 
-    Client second(ex);
-    require(!co_await second.connect(server.port()), "connect failed");
-    auto [ec2, r2] = co_await second.get("/hello");
-    require(ec2 && ec2 != beast::error::timeout,
-            "a connection beyond the limit is closed, got " +
-                (ec2 ? ec2.message() : std::to_string(r2.result_int())));
-
-    auto [ec3, r3] = co_await first.get("/hello");
-    require(!ec3 && r3.result_int() == 200, "the first connection is still served");
-    require(server.connections_accepted() == 2, "both connections were accepted");
+    Client fresh(ex);
+    require(!co_await fresh.connect(server.port()), "connect failed");
+    auto [ec2, r2] = co_await fresh.get("/hello");
+    require(!ec2 && r2.result_int() == 200, "a connection beyond the limit is served");
+    auto [ec3, r3] = co_await idle.receive();
+    require(ec3 && ec3 != beast::error::timeout,
+            "the oldest reader was closed to make room, got " +
+                (ec3 ? ec3.message() : std::to_string(r3.result_int())));
+    require(!co_await slow.send_raw("\r\n"), "send failed");
+    auto [ec4, r4] = co_await slow.receive();
+    require(!ec4 && r4.result_int() == 200, "the younger reader kept its connection");
+    require(server.stats().evicted == 1 && server.stats().refused == 0,
+            "one eviction, no refusal: evicted " + std::to_string(server.stats().evicted));
     co_await server.stop(std::chrono::seconds(1));
 }
 
-TEST(HttpServer, ClosesConnectionsBeyondTheLimit) {
-    run_test(closes_connections_beyond_the_limit);
+TEST(HttpServer, ANewConnectionAtTheLimitEvictsTheOldestReaderNotAYoungerOne) {
+    run_test(evicts_the_oldest_reader_for_a_new_connection);
+}
+
+asio::awaitable<void> never_evicts_a_connection_writing(asio::any_io_executor ex) {
+    // A response far larger than the loopback socket buffers, to a client that does not read
+    // it: the server stays in the middle of writing it.
+    Router router;
+    router.add("/big", [](const Request&) {
+        return Response{200, "text/plain", std::string(64 * 1024 * 1024, 'x')};
+    });
+    ServerOptions options = loopback_options();
+    options.max_connections = 1;
+    Server server(ex, std::move(router), options);
+    server.start();
+    Client writing(ex);
+    require(!co_await writing.connect(server.port()), "connect failed");
+    require(!co_await writing.send_raw("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+            "send failed");
+    asio::steady_timer settle(ex, std::chrono::milliseconds(200));
+    co_await settle.async_wait(use_tuple);  // lets the server start writing; checked below
+
+    Client late(ex);
+    require(!co_await late.connect(server.port()), "connect failed");
+    auto [ec, r] = co_await late.get("/big");
+    require(ec && ec != beast::error::timeout,
+            "with every slot writing, a new connection is closed at once, got " +
+                (ec ? ec.message() : std::to_string(r.result_int())));
+    require(server.stats().refused == 1 && server.stats().evicted == 0,
+            "refused, not evicted: refused " + std::to_string(server.stats().refused) +
+                ", evicted " + std::to_string(server.stats().evicted));
+    co_await server.stop(std::chrono::milliseconds(100));
+}
+
+TEST(HttpServer, NeverEvictsAConnectionWritingItsResponse) {
+    run_test(never_evicts_a_connection_writing);
+}
+
+asio::awaitable<void> the_read_deadline_is_per_request(asio::any_io_executor ex) {
+    ServerOptions options = loopback_options();
+    options.read_timeout = std::chrono::milliseconds(300);
+    Server server(ex, make_router(), options);
+    server.start();
+    Client trickle(ex);
+    require(!co_await trickle.connect(server.port()), "connect failed");
+    const auto started = std::chrono::steady_clock::now();
+    require(!co_await trickle.send_raw("GET /hello HTTP/1.1\r\nX-Slow: "), "send failed");
+    // One byte every 50 ms, far within 300 ms each, never finishing the header.
+    beast::error_code ec;
+    while (!ec && std::chrono::steady_clock::now() - started < std::chrono::seconds(3)) {
+        asio::steady_timer gap(ex, std::chrono::milliseconds(50));
+        co_await gap.async_wait(use_tuple);
+        ec = co_await trickle.send_raw("a");
+    }
+    const auto lasted = std::chrono::steady_clock::now() - started;
+    require(static_cast<bool>(ec), "a trickling request was never closed");
+    require(lasted >= std::chrono::milliseconds(300) && lasted < std::chrono::milliseconds(1000),
+            "closed after " + std::to_string(std::chrono::duration<double>(lasted).count()) +
+                " s, not at the 0.3 s request deadline");
+    require(server.stats().timed_out == 1, "counted as timed out");
+    co_await server.stop(std::chrono::seconds(1));
+}
+
+TEST(HttpServer, TheReadDeadlineIsPerRequestSoTricklingBytesDoesNotExtendIt) {
+    run_test(the_read_deadline_is_per_request);
 }
 
 asio::awaitable<void> stop_closes_idle_connections(asio::any_io_executor ex) {
