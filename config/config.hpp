@@ -97,6 +97,15 @@ struct Retry {
 
 enum class Ordering { per_aggregate, none };
 
+// A SQL expression over one event, as written, with :named event parameters (a webhook's
+// `filter:` or `body:`); location is where its text begins.
+struct EventExpression {
+    std::string sql;
+    Location location;
+
+    bool operator==(const EventExpression&) const = default;
+};
+
 struct Webhook {
     std::string name;
     std::string url;
@@ -109,6 +118,9 @@ struct Webhook {
     Ordering ordering = Ordering::per_aggregate;
     int max_in_flight = 64;
     Tls tls;
+    std::optional<EventExpression> filter;  // boolean: only events it is true for are enqueued
+    std::optional<EventExpression> body;    // jsonb: the envelope's `data` instead of the event
+    OnError on_error;                       // when enqueueing one event fails (a body's error)
     Location location;
 
     bool operator==(const Webhook&) const = default;

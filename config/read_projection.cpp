@@ -105,14 +105,18 @@ void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
     }
     const auto first = text->text.find_first_not_of(" \t\r\n");
     out.location = r.at(*text, first == std::string::npos ? 0 : first);
-    for (const auto& param : sql::scan_params(text->text)) {
+    check_event_params(r, *text, scope);
+    out.sql = text->text;
+}
+
+void check_event_params(Reader& r, const ScalarText& text, const std::string& scope) {
+    for (const auto& param : sql::scan_params(text.text)) {
         if (!sql::is_event_param(param.name)) {
-            r.error(r.at(*text, param.offset), "unknown parameter ':" + param.name + "' in " +
-                                                   scope + " (available: " + available_params() +
-                                                   ")");
+            r.error(r.at(text, param.offset), "unknown parameter ':" + param.name + "' in " +
+                                                  scope + " (available: " + available_params() +
+                                                  ")");
         }
     }
-    out.sql = text->text;
 }
 
 void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out) {

@@ -76,14 +76,36 @@ void read_headers(Reader& r, const YAML::Node& node, const std::string& scope, W
     }
 }
 
+// `filter:` or `body:`: one SQL expression over the event; its parameters are checked here, its
+// SQL and its type when sluice prepares it (check-config --connect, or the daemon's start).
+void read_expression(Reader& r, const YAML::Node& node, std::string_view key,
+                     const std::string& scope, std::optional<EventExpression>& out) {
+    const auto value = Reader::value_of(node, key);
+    if (!value.IsDefined() || value.IsNull()) {
+        return;
+    }
+    const auto text = r.scalar(value, key, scope);
+    if (!text) {
+        return;
+    }
+    const auto first = text->text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) {
+        r.field_error(value, key, scope, "empty SQL expression (leave the key out instead)");
+        return;
+    }
+    check_event_params(r, *text, std::string(key) + " of " + scope);
+    out = EventExpression{text->text, r.at(*text, first)};
+}
+
 }  // namespace
 
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out) {
     const std::string scope = item_scope(node, "webhook", "webhooks", index);
-    if (!open_item(r, node, scope,
-                   {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types",
-                    "headers", "timeout", "retry", "ordering", "max_in_flight", "tls"},
-                   out.location)) {
+    if (!open_item(
+            r, node, scope,
+            {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types", "headers",
+             "timeout", "retry", "ordering", "max_in_flight", "tls", "filter", "body", "on_error"},
+            out.location)) {
         return;
     }
     read_item_name(r, node, scope, out.name);
@@ -115,6 +137,11 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
     }
     if (const auto tls = Reader::value_of(node, "tls"); tls.IsDefined()) {
         read_tls(r, tls, "tls of " + scope, out.tls);
+    }
+    read_expression(r, node, "filter", scope, out.filter);
+    read_expression(r, node, "body", scope, out.body);
+    if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
+        read_on_error(r, on_error, "on_error of " + scope, out.on_error);
     }
 }
 

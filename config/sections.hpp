@@ -25,6 +25,9 @@ void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, 
 void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
                   const std::string& projection_scope, Handler& out);
 
+// Reports every :name in `text` that is not an event parameter, at its place in the file.
+void check_event_params(Reader& r, const ScalarText& text, const std::string& scope);
+
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out);
 void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);
 void read_tls(Reader& r, const YAML::Node& node, const std::string& scope, Tls& out);

@@ -24,8 +24,13 @@ std::map<std::string, Unit> units_of(const config::Config& config) {
     }
     for (const auto& w : config.webhooks) {
         (void)outbox::DispatchSink(w, table);
-        units[w.name] = {DispatchFilter{w.name, w.event_types, w.aggregate_types},
-                         metrics::SubscriberKind::webhook,
+        DispatchFilter definition{w.name,
+                                  w.event_types,
+                                  w.aggregate_types,
+                                  w.filter ? w.filter->sql : "",
+                                  w.body ? w.body->sql : "",
+                                  w.on_error};
+        units[w.name] = {std::move(definition), metrics::SubscriberKind::webhook,
                          [w, table] { return std::make_unique<outbox::DispatchSink>(w, table); }};
     }
     return units;

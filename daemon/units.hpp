@@ -26,6 +26,9 @@ struct DispatchFilter {
     std::string name;
     std::vector<std::string> event_types;
     std::vector<std::string> aggregate_types;
+    std::string filter;  // the SQL of `filter:` and `body:`, empty when absent
+    std::string body;
+    config::OnError on_error;
 
     bool operator==(const DispatchFilter&) const = default;
 };

@@ -101,7 +101,10 @@ asio::awaitable<void> Runner::run() {
                 break;
             record_error(e, std::nullopt);
             status_->state = State::retrying;
-            log::warn("database connection failed; reconnecting",
+            // Anything but a database error comes from the sink's prepare(): its definition.
+            const bool database = dynamic_cast<const pg::Error*>(&e) != nullptr;
+            log::warn(database ? "database connection failed; reconnecting"
+                               : "cannot start; trying again",
                       {{sink_->kind(), sink_->name()}, {"error", e.what()}});
             failed = Failure::current();
         }

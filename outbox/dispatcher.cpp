@@ -1,6 +1,10 @@
 #include "outbox/dispatcher.hpp"
 
+#include <stdexcept>
+
+#include "infra/pg/async_connection.hpp"
 #include "infra/pg/literal.hpp"
+#include "outbox/dispatch_sql.hpp"
 
 namespace sluice::outbox {
 
@@ -8,14 +12,32 @@ DispatchSink::DispatchSink(const config::Webhook& webhook, const std::string& qu
     : name_(webhook.name),
       event_types_(webhook.event_types.begin(), webhook.event_types.end()),
       aggregate_types_(webhook.aggregate_types.begin(), webhook.aggregate_types.end()),
-      insert_sql_(
-          "INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp) "
-          "SELECT $1, e.id, e.aggregate_id, coalesce(e.\"timestamp\", now()) "
-          "FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, ord) JOIN " +
-          quoted_events_table +
-          " e ON e.id = u.id ORDER BY u.ord ON CONFLICT (webhook, event_id) DO NOTHING") {
-    on_error_.retries = 1000000;
-    on_error_.backoff = std::chrono::seconds(1);
+      insert_sql_(enqueue_sql(webhook, quoted_events_table)),
+      on_error_(webhook.on_error) {
+    if (webhook.filter) {
+        expressions_.push_back({"filter", expression_type_sql(*webhook.filter, quoted_events_table),
+                                webhook.filter->location});
+    }
+    if (webhook.body) {
+        expressions_.push_back({"body", expression_type_sql(*webhook.body, quoted_events_table),
+                                webhook.body->location});
+    }
+}
+
+boost::asio::awaitable<void> DispatchSink::prepare(pg::AsyncConnection& conn) {
+    for (const auto& e : expressions_) {
+        std::string problem;
+        try {
+            auto type = co_await conn.query(e.type_sql, {}, std::chrono::seconds(30));
+            problem = expression_type_problem(e.key, type.text(0, 0)).value_or("");
+        } catch (const pg::ServerError& error) {
+            problem = std::string(error.what()) + " (SQLSTATE " + error.sqlstate() + ")";
+        }
+        if (!problem.empty()) {
+            throw std::runtime_error(config::format(
+                {e.location, std::string(e.key) + " of webhook '" + name_ + "': " + problem}));
+        }
+    }
 }
 
 bool DispatchSink::wants(const engine::EventRow& event) const {

@@ -1,10 +1,12 @@
 // A webhook's dispatcher: a subscriber like a projection, whose "handler" enqueues one
-// sluice.outbox row per matching event, in the same transaction as its checkpoint update, so a
-// crash can neither lose nor duplicate an enqueue (the row is unique per webhook and event).
-// Error policy: as engine::Sink.
+// sluice.outbox row per matching event (its `filter:` true, its `body:` stored as `data`), in the
+// same transaction as its checkpoint update, so a crash can neither lose nor duplicate an enqueue
+// (the row is unique per webhook and event). Error policy: as engine::Sink.
 #pragma once
 
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "engine/sink.hpp"
@@ -18,7 +20,9 @@ class DispatchSink final : public engine::Sink {
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "webhook"; }
     [[nodiscard]] const config::OnError& on_error() const override { return on_error_; }
-    boost::asio::awaitable<void> prepare(pg::AsyncConnection&) override { co_return; }
+    // Checks `filter:` and `body:` against the events table (parse, parameters, type); throws
+    // std::runtime_error naming the webhook, the key and its place in the config.
+    boost::asio::awaitable<void> prepare(pg::AsyncConnection& conn) override;
     [[nodiscard]] bool wants(const engine::EventRow& event) const override;
     [[nodiscard]] std::vector<pg::Step> apply_steps(
         const std::vector<const engine::EventRow*>& events) const override;
@@ -28,7 +32,14 @@ class DispatchSink final : public engine::Sink {
     std::set<std::string, std::less<>> event_types_;
     std::set<std::string, std::less<>> aggregate_types_;
     std::string insert_sql_;
-    config::OnError on_error_;  // enqueueing fails only on database trouble: keep retrying
+    // `filter:` and `body:` as configured, each with the query that checks its type.
+    struct Checked {
+        std::string_view key;
+        std::string type_sql;
+        config::Location location;
+    };
+    std::vector<Checked> expressions_;
+    config::OnError on_error_;
 };
 
 }  // namespace sluice::outbox

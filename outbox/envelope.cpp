@@ -75,6 +75,12 @@ std::string build_body(const WebhookEvent& event) {
     body += "{\"type\":" + quoted(event.event_type);
     body += ",\"timestamp\":" + quoted(format_timestamp(event.timestamp));
     body += ",\"schema\":" + std::to_string(envelope_schema);
+    if (event.data) {
+        body += ",\"data\":";
+        body += checked_json(*event.data, "the webhook body's data");
+        body += "}";
+        return body;
+    }
     body += ",\"data\":{\"id\":" + std::to_string(event.id);
     body += ",\"aggregate_id\":" + quoted(event.aggregate_id);
     body += ",\"aggregate_type\":" + quoted(event.aggregate_type);

@@ -30,6 +30,7 @@ struct WebhookEvent {
     std::string payload;                  // JSON text (jsonb::text)
     std::optional<std::string> metadata;  // JSON text; nullopt when SQL NULL
     SysTime timestamp{};
+    std::optional<std::string> data;  // the webhook's `body:` result (JSON text), sent as `data`
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -54,8 +55,9 @@ struct Message {
 inline constexpr int envelope_schema = 1;
 
 // {"type","timestamp","schema","data":{"id","aggregate_id","aggregate_type","version","payload",
-// "metadata"}}. payload and metadata are embedded verbatim after validation, so numbers keep
-// the exact text PostgreSQL produced (no round trip through double).
+// "metadata"}}, or with a `body:` {"type","timestamp","schema","data":<its result>}. payload,
+// metadata and data are embedded verbatim after validation, so numbers keep the exact text
+// PostgreSQL produced (no round trip through double).
 [[nodiscard]] std::string build_body(const WebhookEvent& event);
 
 // Body plus headers: webhook-id, webhook-timestamp, webhook-signature, content-type,

@@ -82,11 +82,12 @@ std::string claim_sql(std::string_view events_table, config::Ordering ordering) 
 claimed AS (
   UPDATE sluice.outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
     FROM due WHERE o.id = due.id
-  RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp)
+  RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.data)
 SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
        (extract(epoch FROM c.event_timestamp) * 1000000)::bigint,
        e.id, e.aggregate_type, e.version, e.event_type, e.payload::text, e.metadata::text,
-       (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint
+       (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint,
+       c.data::text
   FROM claimed c LEFT JOIN )SQL";
     sql += pg::quote_qualified(events_table);
     sql += " e ON e.id = c.event_id\n ORDER BY c.id";
@@ -106,9 +107,9 @@ pg::Step claim_step(const config::Webhook& webhook, int limit, std::chrono::mill
 }
 
 std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
-    if (result.columns() != 12) {
+    if (result.columns() != 13) {
         throw std::runtime_error("outbox claim returned " + std::to_string(result.columns()) +
-                                 " columns, expected 12");
+                                 " columns, expected 13");
     }
     std::vector<ClaimedRow> rows;
     rows.reserve(static_cast<std::size_t>(result.rows()));
@@ -129,6 +130,7 @@ std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
             e.payload = std::string(result.text(i, 9));
             e.metadata = result.optional_text(i, 10);
             e.timestamp = micros(result.int64(i, 11));
+            e.data = result.optional_text(i, 12);
             r.event = std::move(e);
         }
         rows.push_back(std::move(r));

@@ -221,6 +221,12 @@ CREATE INDEX IF NOT EXISTS outbox_pending_due
 DROP INDEX IF EXISTS sluice.outbox_due;
 )SQL";
 
+// A webhook's `body:` result, computed in the dispatcher's transaction and sent as the
+// envelope's `data`; NULL for webhooks without one (the event itself is sent).
+const char* outbox_data_sql = R"SQL(
+ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS data jsonb;
+)SQL";
+
 // The event horizon: reading only below it, no committed event is ever skipped. It is the
 // oldest transaction in progress, like pg_snapshot_xmin, except that the transactions of
 // sluice's own event-free sessions (coordination heartbeats, webhook enqueues, outbox delivery)
@@ -332,6 +338,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {6, "instances and ownership", "sluice", ownership_sql},
         {7, "outbox claim index", "sluice", outbox_claim_index_sql},
         {8, "event horizon past sluice's own sessions", "sluice", expand(event_horizon_sql)},
+        {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
     };
 }
 

@@ -3,6 +3,7 @@
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
+#include "outbox/dispatch_sql.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -72,6 +73,27 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
             }
         }
         conn.exec("RELEASE SAVEPOINT projection");
+    }
+    const std::string events = pg::quote_qualified(c.database.events_table);
+    for (const auto& w : c.webhooks) {
+        for (const auto& [key, expression] : {std::pair{"filter", &w.filter}, {"body", &w.body}}) {
+            if (!*expression)
+                continue;
+            conn.exec("SAVEPOINT expression");
+            std::string problem;
+            try {
+                auto type = conn.exec(outbox::expression_type_sql(**expression, events));
+                problem = outbox::expression_type_problem(key, type.text(0, 0)).value_or("");
+                conn.exec("RELEASE SAVEPOINT expression");
+            } catch (const pg::ServerError& e) {
+                conn.exec("ROLLBACK TO SAVEPOINT expression");
+                problem = std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")";
+            }
+            if (!problem.empty()) {
+                out.push_back({(*expression)->location,
+                               std::string(key) + " of webhook '" + w.name + "': " + problem});
+            }
+        }
     }
     return out;
 }

@@ -1,0 +1,53 @@
+#include "outbox/dispatch_sql.hpp"
+
+#include <stdexcept>
+
+#include "infra/sql/sql_template.hpp"
+
+namespace sluice::outbox {
+namespace {
+
+// The expression over the events row `e`, parenthesised so that it stays one operand.
+std::string embedded(const config::EventExpression& expression) {
+    return "(" +
+           sql::substitute_params(
+               expression.sql,
+               [](const sql::ParamRef& ref) {
+                   if (!sql::is_event_param(ref.name))
+                       throw std::invalid_argument("unknown parameter :" + ref.name);
+                   return "e.\"" + ref.name + "\"";
+               }) +
+           "\n)";
+}
+
+}  // namespace
+
+std::string enqueue_sql(const config::Webhook& webhook, const std::string& quoted_events_table) {
+    const std::string data = webhook.body ? embedded(*webhook.body) : "NULL::jsonb";
+    const std::string condition = webhook.filter ? " WHERE " + embedded(*webhook.filter) : "";
+    return "INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp, data) "
+           "SELECT $1, e.id, e.aggregate_id, coalesce(e.\"timestamp\", now()), " +
+           data + " FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, ord) JOIN " +
+           quoted_events_table + " e ON e.id = u.id" + condition +
+           " ORDER BY u.ord ON CONFLICT (webhook, event_id) DO NOTHING";
+}
+
+std::string expression_type_sql(const config::EventExpression& expression,
+                                const std::string& quoted_events_table) {
+    // A scalar subquery over no row is a NULL of the expression's type.
+    return "SELECT pg_typeof((SELECT " + embedded(expression) + " FROM " + quoted_events_table +
+           " e WHERE false))::text";
+}
+
+std::optional<std::string> expression_type_problem(std::string_view key, std::string_view type) {
+    const std::string_view wanted = key == "filter" ? "boolean" : "jsonb";
+    if (type == wanted)
+        return std::nullopt;
+    std::string problem = std::string(key) + " must be of type " + std::string(wanted) +
+                          ", but is of type " + std::string(type);
+    if (key == "body" && (type == "json" || type == "text"))
+        problem += " (add ::jsonb, or build it with jsonb_build_object)";
+    return problem;
+}
+
+}  // namespace sluice::outbox

@@ -1,0 +1,31 @@
+// The SQL of a webhook's dispatcher: the INSERT that enqueues a batch's events (with the
+// webhook's `filter:` as its condition and `body:` as the stored `data`), and the query that
+// checks those two expressions before the first batch. An expression's :name parameters become
+// the event row's columns (e."payload"), so no event value is ever spliced into SQL text.
+// Pure. Error policy: std::invalid_argument for a :name that is not an event parameter (the
+// config reader reports those first, with their place).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+
+namespace sluice::outbox {
+
+// INSERT INTO sluice.outbox ... for $1 = webhook name, $2 = the batch's event ids (bigint[]).
+[[nodiscard]] std::string enqueue_sql(const config::Webhook& webhook,
+                                      const std::string& quoted_events_table);
+
+// A query of one row and one text column: the type of `expression`, parsed and planned against
+// the events table without reading a row.
+[[nodiscard]] std::string expression_type_sql(const config::EventExpression& expression,
+                                              const std::string& quoted_events_table);
+
+// What is wrong with an expression of type `type` as `key` ("filter" must be boolean, "body"
+// jsonb); nullopt when it fits.
+[[nodiscard]] std::optional<std::string> expression_type_problem(std::string_view key,
+                                                                 std::string_view type);
+
+}  // namespace sluice::outbox
