@@ -97,6 +97,24 @@ struct Retry {
 
 enum class Ordering { per_aggregate, none };
 
+// A webhook's circuit breaker (outbox/circuit.hpp): after `failures` consecutive failed
+// attempts, nothing is sent for `cool_down`, then one request probes; each failed probe doubles
+// the cool-down, up to `max_cool_down`.
+struct Circuit {
+    int failures = 10;
+    Duration cool_down = 30s;
+    Duration max_cool_down = 10min;
+
+    bool operator==(const Circuit&) const = default;
+};
+
+// Requests started per second (rate_limit: 20/s), per instance; 0 = no limit.
+struct RateLimit {
+    double per_second = 0;
+
+    bool operator==(const RateLimit&) const = default;
+};
+
 struct Webhook {
     std::string name;
     std::string url;
@@ -109,7 +127,14 @@ struct Webhook {
     Ordering ordering = Ordering::per_aggregate;
     int max_in_flight = 64;
     Tls tls;
+    Circuit circuit;
+    RateLimit rate_limit;
+    // No successful delivery for this long while attempts keep failing disables the endpoint
+    // like a 410 (0 = never). Svix's figure.
+    Duration disable_after = std::chrono::hours(24 * 5);
+    std::string notify;  // webhook that receives this one's operational events; empty = none
     Location location;
+    Location notify_location;  // of the notify value
 
     bool operator==(const Webhook&) const = default;
 };
@@ -160,6 +185,7 @@ struct Config {
 }
 [[nodiscard]] inline Webhook without_location(Webhook w) {
     w.location = {};
+    w.notify_location = {};
     return w;
 }
 

@@ -82,7 +82,8 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
     const std::string scope = item_scope(node, "webhook", "webhooks", index);
     if (!open_item(r, node, scope,
                    {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types",
-                    "headers", "timeout", "retry", "ordering", "max_in_flight", "tls"},
+                    "headers", "timeout", "retry", "ordering", "max_in_flight", "tls", "circuit",
+                    "rate_limit", "disable_after", "notify"},
                    out.location)) {
         return;
     }
@@ -115,6 +116,28 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
     }
     if (const auto tls = Reader::value_of(node, "tls"); tls.IsDefined()) {
         read_tls(r, tls, "tls of " + scope, out.tls);
+    }
+    if (const auto circuit = Reader::value_of(node, "circuit"); circuit.IsDefined()) {
+        read_circuit(r, circuit, "circuit of " + scope, out.circuit);
+    }
+    r.read_rate(node, "rate_limit", scope, out.rate_limit.per_second);
+    r.read(node, "disable_after", scope, out.disable_after, Duration(0));
+    if (r.read(node, "notify", scope, out.notify)) {
+        out.notify_location = r.at(Reader::value_of(node, "notify"));
+    }
+}
+
+void read_circuit(Reader& r, const YAML::Node& node, const std::string& scope, Circuit& out) {
+    if (!r.expect_mapping(node, scope, {"failures", "cool_down", "max_cool_down"})) {
+        return;
+    }
+    r.read(node, "failures", scope, out.failures, 1, 1000000);
+    r.read(node, "cool_down", scope, out.cool_down, Duration(1));
+    r.read(node, "max_cool_down", scope, out.max_cool_down, Duration(1));
+    if (out.max_cool_down < out.cool_down) {
+        r.error(r.at(node), scope + ": max_cool_down (" + format_duration(out.max_cool_down) +
+                                ") must not be shorter than cool_down (" +
+                                format_duration(out.cool_down) + ")");
     }
 }
 
