@@ -106,6 +106,24 @@ struct EventExpression {
     bool operator==(const EventExpression&) const = default;
 };
 
+// A webhook's circuit breaker (outbox/circuit.hpp): after `failures` consecutive failed
+// attempts, nothing is sent for `cool_down`, then one request probes; each failed probe doubles
+// the cool-down, up to `max_cool_down`.
+struct Circuit {
+    int failures = 10;
+    Duration cool_down = 30s;
+    Duration max_cool_down = 10min;
+
+    bool operator==(const Circuit&) const = default;
+};
+
+// Requests started per second (rate_limit: 20/s), per instance; 0 = no limit.
+struct RateLimit {
+    double per_second = 0;
+
+    bool operator==(const RateLimit&) const = default;
+};
+
 struct Webhook {
     std::string name;
     std::string url;
@@ -121,7 +139,14 @@ struct Webhook {
     std::optional<EventExpression> filter;  // boolean: only events it is true for are enqueued
     std::optional<EventExpression> body;    // jsonb: the envelope's `data` instead of the event
     OnError on_error;                       // when enqueueing one event fails (a body's error)
+    Circuit circuit;
+    RateLimit rate_limit;
+    // No successful delivery for this long while attempts keep failing disables the endpoint
+    // like a 410 (0 = never). Svix's figure.
+    Duration disable_after = std::chrono::hours(24 * 5);
+    std::string notify;  // webhook that receives this one's operational events; empty = none
     Location location;
+    Location notify_location;  // of the notify value
 
     bool operator==(const Webhook&) const = default;
 };
@@ -172,6 +197,7 @@ struct Config {
 }
 [[nodiscard]] inline Webhook without_location(Webhook w) {
     w.location = {};
+    w.notify_location = {};
     return w;
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -48,6 +49,28 @@ void check_unique_names(Reader& r, const YAML::Node& root, const Config& config)
     const auto webhooks = Reader::value_of(root, "webhooks");
     for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
         check(config.webhooks[i].name, "webhook", webhooks[i]);
+    }
+}
+
+// A webhook's notify names another configured webhook (operational events about an endpoint go
+// elsewhere: the failing endpoint cannot be told about its own failure).
+void check_notify_targets(Reader& r, const Config& config) {
+    std::set<std::string, std::less<>> webhooks;
+    for (const auto& w : config.webhooks) {
+        webhooks.insert(w.name);
+    }
+    for (const auto& w : config.webhooks) {
+        if (w.notify.empty()) {
+            continue;
+        }
+        const std::string scope = "notify in webhook '" + w.name + "': ";
+        if (w.notify == w.name) {
+            r.error(w.notify_location, scope +
+                                           "a webhook cannot announce its own failures to itself "
+                                           "(name another webhook)");
+        } else if (!webhooks.contains(w.notify)) {
+            r.error(w.notify_location, scope + "no webhook is named '" + w.notify + "'");
+        }
     }
 }
 
@@ -159,6 +182,7 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
         read_webhook(r, item, i, out.webhooks.emplace_back());
     });
     check_unique_names(r, root, out);
+    check_notify_targets(r, out);
     check_contradictions(r, root, out, http_read);
 }
 

@@ -101,11 +101,11 @@ void read_expression(Reader& r, const YAML::Node& node, std::string_view key,
 
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out) {
     const std::string scope = item_scope(node, "webhook", "webhooks", index);
-    if (!open_item(
-            r, node, scope,
-            {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types", "headers",
-             "timeout", "retry", "ordering", "max_in_flight", "tls", "filter", "body", "on_error"},
-            out.location)) {
+    if (!open_item(r, node, scope,
+                   {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types",
+                    "headers", "timeout", "retry", "ordering", "max_in_flight", "tls", "filter",
+                    "body", "on_error", "circuit", "rate_limit", "disable_after", "notify"},
+                   out.location)) {
         return;
     }
     read_item_name(r, node, scope, out.name);
@@ -142,6 +142,28 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
     read_expression(r, node, "body", scope, out.body);
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
         read_on_error(r, on_error, "on_error of " + scope, out.on_error);
+    }
+    if (const auto circuit = Reader::value_of(node, "circuit"); circuit.IsDefined()) {
+        read_circuit(r, circuit, "circuit of " + scope, out.circuit);
+    }
+    r.read_rate(node, "rate_limit", scope, out.rate_limit.per_second);
+    r.read(node, "disable_after", scope, out.disable_after, Duration(0));
+    if (r.read(node, "notify", scope, out.notify)) {
+        out.notify_location = r.at(Reader::value_of(node, "notify"));
+    }
+}
+
+void read_circuit(Reader& r, const YAML::Node& node, const std::string& scope, Circuit& out) {
+    if (!r.expect_mapping(node, scope, {"failures", "cool_down", "max_cool_down"})) {
+        return;
+    }
+    r.read(node, "failures", scope, out.failures, 1, 1000000);
+    r.read(node, "cool_down", scope, out.cool_down, Duration(1));
+    r.read(node, "max_cool_down", scope, out.max_cool_down, Duration(1));
+    if (out.max_cool_down < out.cool_down) {
+        r.error(r.at(node), scope + ": max_cool_down (" + format_duration(out.max_cool_down) +
+                                ") must not be shorter than cool_down (" +
+                                format_duration(out.cool_down) + ")");
     }
 }
 

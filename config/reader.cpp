@@ -274,6 +274,16 @@ bool Reader::read_fraction(const YAML::Node& map, std::string_view key, std::str
     return true;
 }
 
+bool Reader::read_rate(const YAML::Node& map, std::string_view key, std::string_view scope,
+                       double& per_second) {
+    const auto parsed = parsed_field(map, key, scope, parse_rate);
+    if (!parsed) {
+        return false;
+    }
+    per_second = parsed->value;
+    return true;
+}
+
 bool Reader::read(const YAML::Node& map, std::string_view key, std::string_view scope,
                   std::vector<std::string>& out) {
     const auto node = value_of(map, key);

@@ -72,6 +72,8 @@ class Reader {
                    std::size_t& out, std::size_t min, std::size_t max);
     bool read_fraction(const YAML::Node& map, std::string_view key, std::string_view scope,
                        double& out);
+    bool read_rate(const YAML::Node& map, std::string_view key, std::string_view scope,
+                   double& per_second);
     // A list of non-empty strings (a single scalar is not accepted, to keep lists explicit).
     bool read(const YAML::Node& map, std::string_view key, std::string_view scope,
               std::vector<std::string>& out);

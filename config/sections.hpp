@@ -31,6 +31,7 @@ void check_event_params(Reader& r, const ScalarText& text, const std::string& sc
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out);
 void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);
 void read_tls(Reader& r, const YAML::Node& node, const std::string& scope, Tls& out);
+void read_circuit(Reader& r, const YAML::Node& node, const std::string& scope, Circuit& out);
 
 void read_config(Reader& r, const YAML::Node& root, Config& out);
 

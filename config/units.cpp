@@ -135,6 +135,38 @@ Parsed<bool> parse_bool(std::string_view text) {
     return {std::nullopt, "expected true or false, got " + quoted(text)};
 }
 
+Parsed<double> parse_rate(std::string_view text) {
+    const auto slash = text.find('/');
+    const std::string expected = "expected a rate such as 20/s, 600/min or 3600/h, got ";
+    if (slash == std::string_view::npos) {
+        return {std::nullopt, expected + quoted(text)};
+    }
+    const auto number_text = text.substr(0, slash);
+    const auto unit = text.substr(slash + 1);
+    double count = 0;
+    const auto* end = number_text.data() + number_text.size();
+    const auto [ptr, ec] = std::from_chars(number_text.data(), end, count);
+    if (number_text.empty() || ec != std::errc{} || ptr != end || !std::isfinite(count)) {
+        return {std::nullopt, expected + quoted(text)};
+    }
+    double seconds = 0;
+    if (unit == "s") {
+        seconds = 1;
+    } else if (unit == "min") {
+        seconds = 60;
+    } else if (unit == "h") {
+        seconds = 3600;
+    } else {
+        return {std::nullopt, "unknown rate unit in " + quoted(text) + " (expected s, min or h)"};
+    }
+    const double per_second = count / seconds;
+    // Below one request an hour a rate is a typo; above a million a second it limits nothing.
+    if (per_second < 1.0 / 3600 || per_second > 1e6) {
+        return {std::nullopt, "must be between 1/h and 1000000/s, got " + quoted(text)};
+    }
+    return {per_second, {}};
+}
+
 std::string format_duration(Duration d) {
     const long long ms = d.count();
     for (auto it = duration_units.rbegin(); it != duration_units.rend(); ++it) {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "infra/pg/literal.hpp"
+#include "outbox/operational_event.hpp"
 #include "store/channels.hpp"
 
 namespace sluice::outbox {
@@ -227,10 +228,19 @@ SELECT count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state
     return outcome;
 }
 
-bool enable(pg::Connection& conn, const std::string& webhook) {
-    auto result = conn.exec(R"SQL(DELETE FROM sluice.webhook_state
- WHERE webhook = $1 RETURNING disabled_at IS NOT NULL)SQL",
-                            pg::Params(webhook));
+bool enable(pg::Connection& conn, const std::string& webhook,
+            const std::optional<std::string>& notify) {
+    std::string sql = R"SQL(WITH cleared AS (
+  DELETE FROM sluice.webhook_state WHERE webhook = $1
+  RETURNING webhook, disabled_at IS NOT NULL AS was_disabled),
+announced AS (
+)SQL";
+    sql += enqueue_operational_sql(
+        endpoint_enabled_type, "$2::text", "c.webhook",
+        "jsonb_build_object('webhook', c.webhook, 'enabled_at', " + pg::iso_utc("now()") + ")",
+        "  FROM cleared c WHERE c.was_disabled AND $2::text IS NOT NULL");
+    sql += ")\nSELECT was_disabled FROM cleared";
+    auto result = conn.exec(sql, pg::Params(webhook, notify));
     // Running publishers re-read their state at once instead of at their next check (5 s).
     notify_publishers(conn, store::outbox_state_payload);
     return result.rows() == 1 && result.boolean(0, 0);

@@ -120,8 +120,12 @@ struct ReplayOutcome {
 [[nodiscard]] ReplayOutcome replay(pg::Connection& conn, const ReplayFilter& filter,
                                    const std::string& quoted_events_table, bool dry_run);
 
-// Clears the disabled state and tells running publishers (NOTIFY sluice_outbox with payload
-// 'webhook_state'), which resume delivery at once; returns whether the webhook was disabled.
-bool enable(pg::Connection& conn, const std::string& webhook);
+// Clears the disabled state (and the failing_since of disable_after, so the clock starts over)
+// and tells running publishers (NOTIFY sluice_outbox with payload 'webhook_state'), which resume
+// delivery at once; returns whether the webhook was disabled. When it was and `notify` names a
+// webhook, a sluice.endpoint.enabled operational event for it is enqueued in the same
+// transaction.
+bool enable(pg::Connection& conn, const std::string& webhook,
+            const std::optional<std::string>& notify = std::nullopt);
 
 }  // namespace sluice::outbox

@@ -47,6 +47,11 @@ void WebhookMetrics::set_queue(std::int64_t pending_rows, std::int64_t dead_rows
     dead->Set(static_cast<double>(std::max<std::int64_t>(0, dead_rows)));
 }
 
+void WebhookMetrics::set_circuit(CircuitState state) const {
+    for (std::size_t i = 0; i < circuit_states.size(); ++i)
+        circuit[i]->Set(circuit_states[i] == state ? 1 : 0);
+}
+
 DeliveryMetrics::DeliveryMetrics(prometheus::Registry& r)
     : pending_(prometheus::BuildGauge()
                    .Name("sluice_outbox_pending")
@@ -61,9 +66,14 @@ DeliveryMetrics::DeliveryMetrics(prometheus::Registry& r)
                 .Help("Deliveries that exhausted their retries (dead letters).")
                 .Register(r)),
       disabled_(prometheus::BuildGauge()
-                    .Name("sluice_outbox_disabled")
-                    .Help("1 when the endpoint is disabled and not being delivered to.")
+                    .Name("sluice_webhook_disabled")
+                    .Help("1 when the endpoint is disabled (410 Gone or disable_after) and not "
+                          "being delivered to.")
                     .Register(r)),
+      circuit_(prometheus::BuildGauge()
+                   .Name("sluice_webhook_circuit_state")
+                   .Help("1 for the state the endpoint's circuit breaker is in, in this process.")
+                   .Register(r)),
       attempts_(prometheus::BuildCounter()
                     .Name("sluice_outbox_attempts_total")
                     .Help("Delivery attempts, by outcome.")
@@ -88,6 +98,10 @@ WebhookMetrics DeliveryMetrics::add(const std::string& webhook) {
         .attempt_duration = &attempt_duration_.Add(labels, attempt_duration_buckets()),
         .delivery_latency = &delivery_latency_.Add(labels, delivery_latency_buckets()),
     };
+    for (std::size_t i = 0; i < circuit_states.size(); ++i) {
+        m.circuit[i] = &circuit_.Add(
+            {{"webhook", webhook}, {"state", std::string(circuit_state_name(circuit_states[i]))}});
+    }
     for (std::size_t i = 0; i < outcome_labels.size(); ++i) {
         m.attempts[i] =
             &attempts_.Add({{"webhook", webhook}, {"outcome", std::string(outcome_labels[i])}});
@@ -101,6 +115,10 @@ void DeliveryMetrics::remove(const std::string& webhook) {
     remove_series(in_flight_, labels);
     remove_series(dead_, labels);
     remove_series(disabled_, labels);
+    for (const auto state : circuit_states) {
+        remove_series(circuit_,
+                      {{"webhook", webhook}, {"state", std::string(circuit_state_name(state))}});
+    }
     remove_series(attempt_duration_, labels, prometheus::Histogram::BucketBoundaries{});
     remove_series(delivery_latency_, labels, prometheus::Histogram::BucketBoundaries{});
     for (const auto outcome : outcome_labels) {

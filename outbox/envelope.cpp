@@ -95,10 +95,17 @@ std::string build_body(const WebhookEvent& event) {
 
 Message build_message(const config::Webhook& webhook, const WebhookEvent& event,
                       std::int64_t now_unix_seconds) {
+    return build_signed_message(webhook, message_id(webhook.name, event.id), build_body(event),
+                                now_unix_seconds, event.metadata);
+}
+
+Message build_signed_message(const config::Webhook& webhook, std::string id, std::string body,
+                             std::int64_t now_unix_seconds,
+                             const std::optional<std::string>& metadata) {
     Message m;
-    m.id = message_id(webhook.name, event.id);
+    m.id = std::move(id);
     m.timestamp = now_unix_seconds;
-    m.body = build_body(event);
+    m.body = std::move(body);
     m.headers = {
         {"webhook-id", m.id},
         {"webhook-timestamp", std::to_string(m.timestamp)},
@@ -108,8 +115,8 @@ Message build_message(const config::Webhook& webhook, const WebhookEvent& event,
     };
     const std::size_t user_agent = m.headers.size() - 1;
     bool traced = false;
-    if (event.metadata) {
-        for (auto& header : trace_headers(*event.metadata)) {
+    if (metadata) {
+        for (auto& header : trace_headers(*metadata)) {
             m.headers.push_back(std::move(header));
             traced = true;
         }

@@ -68,4 +68,10 @@ inline constexpr int envelope_schema = 1;
 [[nodiscard]] Message build_message(const config::Webhook& webhook, const WebhookEvent& event,
                                     std::int64_t now_unix_seconds);
 
+// The same headers for a body built elsewhere (operational events), under webhook-id `id`;
+// trace context only when `metadata` (the event's) is given.
+[[nodiscard]] Message build_signed_message(const config::Webhook& webhook, std::string id,
+                                           std::string body, std::int64_t now_unix_seconds,
+                                           const std::optional<std::string>& metadata = {});
+
 }  // namespace sluice::outbox

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "infra/pg/literal.hpp"
+#include "outbox/operational_event.hpp"
 #include "outbox/text.hpp"
 
 namespace sluice::outbox {
@@ -22,16 +23,27 @@ constexpr std::string_view head_of_aggregate_filter = R"SQL(
                         WHERE p.webhook = o.webhook AND p.aggregate_id = o.aggregate_id
                           AND p.state = 'pending'))SQL";
 
+// The condition, on webhook_state row `s`, under which a failing endpoint is disabled now:
+// enabled, disable_after ($3, ms, 0 = never) set, and failing without a success for that long.
+constexpr std::string_view disable_due = R"SQL((s.disabled_at IS NULL AND $3::bigint > 0
+      AND s.failing_since <= now() - $3::bigint * interval '1 millisecond'))SQL";
+
 // One statement records a whole batch: the attempts arrive as one JSON array (bound, never
 // spliced), every attempt gets its outbox_attempts row, and each still-pending outbox row
-// moves as its verdict says. A 410's webhook_state row is a separate step (rare).
-constexpr std::string_view record_sql = R"SQL(WITH r AS (
+// moves as its verdict says. It also keeps the endpoint's health (webhook $2): a success clears
+// failing_since (an UPDATE that writes only when it was set), a batch of failures only sets it
+// when unset, or disables the endpoint once failing_since is disable_after old, announcing that
+// to the notify webhook ($4, NULL = none) in the same transaction. Returns one row (the reason)
+// when this batch disabled the endpoint. A 410's webhook_state row is a separate step (rare).
+std::string record_sql() {
+    std::string sql = R"SQL(WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
     AS r(id bigint, verdict text, delay_ms bigint, status int, error text, duration_ms float8,
-         response text)),
+         response text, health text)),
 attempts AS (
   INSERT INTO sluice.outbox_attempts (outbox_id, status, error, duration_ms, response)
-  SELECT id, status, error, duration_ms, response FROM r)
+  SELECT id, status, error, duration_ms, response FROM r),
+moved AS (
 UPDATE sluice.outbox o
    SET state = CASE r.verdict WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead'
                               ELSE 'pending' END,
@@ -43,7 +55,42 @@ UPDATE sluice.outbox o
                            WHEN 'disable' THEN now()
                            ELSE o.next_attempt_at END
   FROM r
- WHERE o.id = r.id AND o.state = 'pending')SQL";
+ WHERE o.id = r.id AND o.state = 'pending'),
+health AS (
+  SELECT coalesce(bool_or(r.health = 'ok'), false) AS ok,
+         coalesce(bool_or(r.health = 'failed'), false) AS failed FROM r),
+recovered AS (
+  UPDATE sluice.webhook_state s SET failing_since = NULL FROM health h
+   WHERE h.ok AND s.webhook = $2 AND s.failing_since IS NOT NULL),
+failing AS (
+  INSERT INTO sluice.webhook_state AS s (webhook, failing_since)
+  SELECT $2, now() FROM health h WHERE h.failed AND NOT h.ok
+  ON CONFLICT (webhook) DO UPDATE
+     SET failing_since = coalesce(s.failing_since, now()),
+         disabled_at = CASE WHEN )SQL";
+    sql += disable_due;
+    sql += R"SQL( THEN now() ELSE s.disabled_at END,
+         disabled_reason = CASE WHEN )SQL";
+    sql += disable_due;
+    sql += R"SQL( THEN 'no successful delivery since ' || )SQL";
+    sql += pg::iso_utc("s.failing_since");
+    sql += R"SQL( || ' (disable_after)' ELSE s.disabled_reason END
+   WHERE s.failing_since IS NULL OR )SQL";
+    sql += disable_due;
+    sql += R"SQL(
+  RETURNING s.webhook, s.disabled_reason, s.failing_since,
+            coalesce(s.disabled_at = now(), false) AS disabled_now),
+announced AS (
+)SQL";
+    sql += enqueue_operational_sql(
+        endpoint_disabled_type, "$4::text", "f.webhook",
+        "jsonb_build_object('webhook', f.webhook, 'reason', f.disabled_reason, 'failing_since', " +
+            pg::iso_utc("f.failing_since") + ", 'disabled_at', " + pg::iso_utc("now()") + ")",
+        "  FROM failing f WHERE f.disabled_now AND $4::text IS NOT NULL");
+    sql += R"SQL()
+SELECT disabled_reason FROM failing WHERE disabled_now)SQL";
+    return sql;
+}
 
 constexpr std::string_view next_due_sql =
     R"SQL(SELECT ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint
@@ -61,6 +108,18 @@ std::string_view verdict_name(Verdict v) {
             return "disable";
     }
     return "retry";
+}
+
+json::value health_name(EndpointHealth h) {
+    switch (h) {
+        case EndpointHealth::ok:
+            return "ok";
+        case EndpointHealth::failed:
+            return "failed";
+        case EndpointHealth::unknown:
+            break;
+    }
+    return nullptr;
 }
 
 SysTime micros(std::int64_t us) {
@@ -82,12 +141,13 @@ std::string claim_sql(std::string_view events_table, config::Ordering ordering) 
 claimed AS (
   UPDATE sluice.outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
     FROM due WHERE o.id = due.id
-  RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.data)
+  RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,
+            o.data)
 SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
        (extract(epoch FROM c.event_timestamp) * 1000000)::bigint,
        e.id, e.aggregate_type, e.version, e.event_type, e.payload::text, e.metadata::text,
        (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint,
-       c.data::text
+       c.operational::text, c.data::text
   FROM claimed c LEFT JOIN )SQL";
     sql += pg::quote_qualified(events_table);
     sql += " e ON e.id = c.event_id\n ORDER BY c.id";
@@ -97,7 +157,7 @@ SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
 std::vector<PreparedStatement> worker_statements(std::string_view events_table,
                                                  config::Ordering ordering) {
     return {{std::string(claim_statement), claim_sql(events_table, ordering)},
-            {std::string(record_statement), std::string(record_sql)},
+            {std::string(record_statement), record_sql()},
             {std::string(next_due_statement), std::string(next_due_sql)}};
 }
 
@@ -107,9 +167,9 @@ pg::Step claim_step(const config::Webhook& webhook, int limit, std::chrono::mill
 }
 
 std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
-    if (result.columns() != 13) {
+    if (result.columns() != 14) {
         throw std::runtime_error("outbox claim returned " + std::to_string(result.columns()) +
-                                 " columns, expected 13");
+                                 " columns, expected 14");
     }
     std::vector<ClaimedRow> rows;
     rows.reserve(static_cast<std::size_t>(result.rows()));
@@ -130,9 +190,10 @@ std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
             e.payload = std::string(result.text(i, 9));
             e.metadata = result.optional_text(i, 10);
             e.timestamp = micros(result.int64(i, 11));
-            e.data = result.optional_text(i, 12);
+            e.data = result.optional_text(i, 13);
             r.event = std::move(e);
         }
+        r.operational = result.optional_text(i, 12);
         rows.push_back(std::move(r));
     }
     return rows;
@@ -156,26 +217,50 @@ std::string record_batch_json(const std::vector<AttemptRecord>& records) {
                                        : json::value(storable_text(r.error, 3 * r.error.size()));
         row["duration_ms"] = r.duration_ms;
         row["response"] = r.response.empty() ? json::value(nullptr) : json::value(r.response);
+        row["health"] = health_name(r.health);
         rows.emplace_back(std::move(row));
     }
     return json::serialize(rows);
 }
 
-std::vector<pg::Step> record_steps(const std::string& webhook,
+std::optional<std::string> notify_of(const config::Webhook& webhook) {
+    if (webhook.notify.empty())
+        return std::nullopt;
+    return webhook.notify;
+}
+
+std::vector<pg::Step> record_steps(const config::Webhook& webhook,
                                    const std::vector<AttemptRecord>& records) {
     std::vector<pg::Step> steps;
     if (records.empty())
         return steps;
-    steps.push_back({std::string(record_statement), pg::Params(record_batch_json(records)), true});
+    steps.push_back(
+        {std::string(record_statement),
+         pg::Params(record_batch_json(records), webhook.name,
+                    static_cast<std::int64_t>(webhook.disable_after.count()), notify_of(webhook)),
+         true});
     bool disable = std::any_of(records.begin(), records.end(),
                                [](const auto& r) { return r.verdict == Verdict::disable; });
     if (disable) {
-        steps.push_back(
-            {R"SQL(INSERT INTO sluice.webhook_state (webhook, disabled_at, disabled_reason)
-VALUES ($1, now(), $2)
-ON CONFLICT (webhook) DO UPDATE
-   SET disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason)SQL",
-             pg::Params(webhook, "endpoint answered 410 Gone")});
+        // Announced only when it was not disabled already (an earlier 410 or disable_after).
+        std::string sql = R"SQL(WITH prior AS (
+  SELECT disabled_at IS NOT NULL AS disabled FROM sluice.webhook_state WHERE webhook = $1),
+disabled AS (
+  INSERT INTO sluice.webhook_state (webhook, disabled_at, disabled_reason)
+  VALUES ($1, now(), $2)
+  ON CONFLICT (webhook) DO UPDATE
+     SET disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason
+  RETURNING webhook, disabled_reason)
+)SQL";
+        sql += enqueue_operational_sql(
+            endpoint_disabled_type, "$3::text", "d.webhook",
+            "jsonb_build_object('webhook', d.webhook, 'reason', d.disabled_reason, "
+            "'failing_since', NULL, 'disabled_at', " +
+                pg::iso_utc("now()") + ")",
+            "  FROM disabled d WHERE $3::text IS NOT NULL\n"
+            "   AND NOT coalesce((SELECT disabled FROM prior), false)");
+        steps.push_back({std::move(sql), pg::Params(webhook.name, "endpoint answered 410 Gone",
+                                                    notify_of(webhook))});
     }
     return steps;
 }

@@ -29,6 +29,9 @@ struct ClaimedRow {
     std::string aggregate_id;
     SysTime event_timestamp{};
     std::optional<WebhookEvent> event;
+    // An operational event (outbox/operational_event.hpp): the stored {"type","data"} JSON;
+    // event is then nullopt (no events row) and event_id negative.
+    std::optional<std::string> operational;
 };
 
 // The statements a delivery worker runs for every batch are prepared once per connection
@@ -59,6 +62,10 @@ inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
 // Prepared (next_due_statement).
 [[nodiscard]] pg::Step next_due_step(const std::string& webhook);
 
+// What an attempt says about the endpoint's health: ok (2xx), failed (it answered otherwise or
+// not at all), unknown (no request was made: the message could not be built).
+enum class EndpointHealth { unknown, ok, failed };
+
 // The outcome of one attempt, ready to be written.
 struct AttemptRecord {
     std::int64_t outbox_id = 0;
@@ -68,18 +75,21 @@ struct AttemptRecord {
     std::string error;  // empty = none; free of secrets
     double duration_ms = 0;
     std::string response;  // already cut to the configured size and made storable
+    EndpointHealth health = EndpointHealth::unknown;
 };
 
 // The attempts as the JSON array the record statement reads (one object per attempt: id,
-// verdict, delay_ms, status, error, duration_ms, response; absent values as null). Pure.
+// verdict, delay_ms, status, error, duration_ms, response, health; absent values as null).
 [[nodiscard]] std::string record_batch_json(const std::vector<AttemptRecord>& records);
 
 // The statements that record a batch of attempts (run in one transaction): one statement that
-// inserts every outbox_attempts row and applies every outbox state change (prepared:
-// record_statement), and for a 410 also the webhook_state row that disables the endpoint. Only rows
-// still 'pending' are changed, so an operator's action in the meantime is not overwritten. Empty
-// for an empty batch.
-[[nodiscard]] std::vector<pg::Step> record_steps(const std::string& webhook,
+// inserts every outbox_attempts row, applies every outbox state change and keeps the endpoint's
+// health in webhook_state (prepared: record_statement; its result has one row, the reason, when
+// the batch disabled the endpoint after disable_after), and for a 410 also the webhook_state row
+// that disables the endpoint. Disabling enqueues a sluice.endpoint.disabled operational event for
+// the webhook's notify target in the same transaction. Only rows still 'pending' are changed, so
+// an operator's action in the meantime is not overwritten. Empty for an empty batch.
+[[nodiscard]] std::vector<pg::Step> record_steps(const config::Webhook& webhook,
                                                  const std::vector<AttemptRecord>& records);
 
 // Gives claimed rows that were never sent back: due now, attempts unchanged.

@@ -4,10 +4,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
 
 #include "infra/backoff/backoff.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
+#include "outbox/operational_event.hpp"
 #include "outbox/signature.hpp"
 #include "outbox/text.hpp"
 #include "store/sessions.hpp"
@@ -45,13 +47,6 @@ ClientOptions client_options(const WorkerSettings& s) {
             .max_idle = static_cast<std::size_t>(std::max(1, s.webhook.max_in_flight))};
 }
 
-// Claimed rows wait in ready_ only while max_in_flight requests are outstanding, and there
-// are at most max_in_flight of them, so each waits at most one webhook timeout before it is
-// sent: at most twice the window is leased at once.
-int max_leased(int window) {
-    return 2 * window;
-}
-
 const config::Webhook& validated(const config::Webhook& webhook) {
     if (webhook.secrets.empty())
         throw std::invalid_argument("webhook has no secrets");
@@ -69,7 +64,11 @@ WebhookWorker::WebhookWorker(asio::any_io_executor executor, WorkerSettings sett
       metrics_(metrics),
       random_(std::random_device{}()),
       client_(executor_, client_options(settings_)),
-      wake_timer_(executor_) {}
+      circuit_(settings_.webhook.circuit),
+      bucket_(settings_.webhook.rate_limit.per_second, Clock::now()),
+      wake_timer_(executor_) {
+    metrics_.set_circuit(circuit_.state());
+}
 
 void WebhookWorker::wake() {
     wake_now();
@@ -83,6 +82,36 @@ void WebhookWorker::stop() {
 milliseconds WebhookWorker::lease() const {
     // Up to one timeout waiting in ready_, one for the attempt, then the margin for recording.
     return 2 * settings_.webhook.timeout + settings_.lease_margin;
+}
+
+// Claimed rows wait in ready_ only while max_in_flight requests are outstanding, and there
+// are at most max_in_flight of them, so each waits at most one webhook timeout before it is
+// sent: at most twice the window is leased at once. With a rate limit they also wait for tokens:
+// at most half a timeout's worth of the rate is leased, so the last is sent well within its lease.
+int WebhookWorker::max_leased() const {
+    const int window = std::max(1, settings_.webhook.max_in_flight);
+    int leased = 2 * window;
+    if (bucket_.limited()) {
+        const double timeout_s = std::chrono::duration<double>(settings_.webhook.timeout).count();
+        const double paced = settings_.webhook.rate_limit.per_second * timeout_s / 2;
+        leased = std::min(leased, static_cast<int>(std::max(1.0, std::floor(paced))));
+    }
+    return leased;
+}
+
+milliseconds WebhookWorker::gate_wait(Clock::time_point now) const {
+    auto wait = settings_.poll_interval;
+    auto ceil_ms = [](Clock::duration d) {
+        return std::max(1ms, std::chrono::ceil<milliseconds>(d));
+    };
+    if (circuit_.state() == CircuitState::open && now < circuit_.reopens_at())
+        wait = std::min(wait, ceil_ms(circuit_.reopens_at() - now));
+    // Waiting for a token matters only while a request slot is free (else finish() wakes us).
+    const auto token_in = bucket_.wait(now);
+    if (!ready_.empty() && circuit_.may_send(now) && in_flight_ < settings_.webhook.max_in_flight &&
+        token_in > Clock::duration::zero())
+        wait = std::min(wait, ceil_ms(token_in));
+    return wait;
 }
 
 void WebhookWorker::recheck_state() {
@@ -172,12 +201,15 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     }
     if (!stopping_ && Clock::now() >= next_state_check_)
         co_await refresh_disabled();
-    next_sleep_ = settings_.poll_interval;
+    dispatch();  // rows that waited for a token or for the circuit
+    const auto now = Clock::now();
+    next_sleep_ = gate_wait(now);
 
-    // Rows that will not be sent (stopping, or the endpoint is disabled) give their lease back,
-    // so they are due at once for whoever delivers next.
+    // Rows that will not be sent (stopping, the endpoint is disabled, or its circuit is not
+    // closed) give their lease back, so they are due at once for whoever delivers next.
     std::vector<std::int64_t> released;
-    if (stopping_ || disabled_) {
+    const bool circuit_closed = circuit_.state() == CircuitState::closed;
+    if (stopping_ || disabled_ || !circuit_closed) {
         for (const auto& r : ready_)
             released.push_back(r.row.outbox_id);
         ready_.clear();
@@ -186,8 +218,12 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     const int quarter = (window + 3) / 4;
     const int leased = in_flight_ + static_cast<int>(ready_.size());
     int limit = 0;
-    if (!stopping_ && !disabled_)
-        limit = std::min(settings_.outbox.claim_batch, max_leased(window) - leased);
+    if (!stopping_ && !disabled_) {
+        limit = std::min(settings_.outbox.claim_batch, max_leased() - leased);
+        // An open circuit claims nothing; once its cool-down has passed, one row: the probe.
+        if (!circuit_closed)
+            limit = circuit_.may_send(now) ? std::min(limit, 1) : 0;
+    }
     const auto batch = completed_.size();
     // Under load (half the window or more leased, so HTTP keeps going through a round trip)
     // wait until a quarter of the window can be recorded or claimed: one round trip per quarter
@@ -204,7 +240,7 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     // Recording and claiming share one pipeline: one round trip and one transaction (the claim
     // sees the rows just recorded, so per_aggregate moves on to an aggregate's next event at
     // once). Attempts finishing meanwhile are appended behind the batch and wait for the next.
-    auto steps = record_steps(name(), completed_);
+    auto steps = record_steps(settings_.webhook, completed_);
     if (!released.empty())
         steps.push_back(release_step(released));
     const auto claim_at = steps.size();
@@ -216,6 +252,16 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     const auto send_by = Clock::now() + settings_.webhook.timeout;
     auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
     completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch));
+    if (batch > 0 && results.at(0).rows() == 1) {
+        disabled_ = true;  // committed: disable_after passed without a success
+        metrics_.disabled->Set(1);
+        log::error(
+            "webhook endpoint disabled: no successful delivery for disable_after; run "
+            "`sluice outbox enable` to resume",
+            {{"webhook", name()},
+             {"reason", std::string(results.at(0).text(0, 0))},
+             {"notify", settings_.webhook.notify}});
+    }
     if (limit <= 0)
         co_return false;
     auto rows = decode_claimed(results.at(claim_at));
@@ -226,6 +272,7 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     for (auto& row : rows)
         ready_.push_back({std::move(row), send_by});
     dispatch();
+    next_sleep_ = std::min(next_sleep_, gate_wait(Clock::now()));
     co_return static_cast<int>(rows.size()) == limit;
 }
 
@@ -233,17 +280,31 @@ void WebhookWorker::dispatch() {
     std::size_t expired = 0;
     while (!ready_.empty() && in_flight_ < settings_.webhook.max_in_flight && !disabled_ &&
            !stopping_) {
-        auto ready = std::move(ready_.front());
-        ready_.pop_front();
-        if (Clock::now() > ready.send_by) {
+        const auto now = Clock::now();
+        if (now > ready_.front().send_by) {
             // Not normally reached (see max_leased); the attempt and its recording might
             // outlast the lease, and another claim might send the row meanwhile. Left alone,
             // the row is due again when its lease ends.
+            ready_.pop_front();
             ++expired;
             continue;
         }
+        // A row that must wait for a token or for the circuit stays first in line; the cycle
+        // comes back for it (gate_wait), or hands it back if the circuit opened.
+        if (bucket_.wait(now) > Clock::duration::zero())
+            break;
+        const auto admission = circuit_.admit(now);
+        if (admission == Circuit::Admission::wait)
+            break;
+        const bool probe = admission == Circuit::Admission::probe;
+        if (probe) {
+            note_circuit(CircuitState::half_open);
+        }
+        (void)bucket_.try_take(now);
+        auto ready = std::move(ready_.front());
+        ready_.pop_front();
         ++in_flight_;
-        asio::co_spawn(executor_, deliver(std::move(ready.row)), [](std::exception_ptr e) {
+        asio::co_spawn(executor_, deliver(std::move(ready.row), probe), [](std::exception_ptr e) {
             // deliver() catches everything it can; this only reports what escaped it.
             if (e)
                 log::error("webhook delivery task failed unexpectedly");
@@ -285,10 +346,34 @@ AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Respons
         r.error = describe_failure(response);
     r.duration_ms = to_ms(response.duration);
     r.response = storable_text(response.body, settings_.outbox.max_response_bytes);
+    r.health = decision.verdict == Verdict::delivered ? EndpointHealth::ok : EndpointHealth::failed;
     return r;
 }
 
-void WebhookWorker::finish(AttemptRecord record) {
+void WebhookWorker::note_circuit(std::optional<CircuitState> changed) {
+    if (!changed)
+        return;
+    metrics_.set_circuit(*changed);
+    switch (*changed) {
+        case CircuitState::open:
+            log::warn("webhook circuit open: sending nothing until the cool-down has passed",
+                      {{"webhook", name()},
+                       {"cool_down_ms", circuit_.cool_down().count()},
+                       {"consecutive_failures", circuit_.consecutive_failures()}});
+            break;
+        case CircuitState::half_open:
+            log::info("webhook circuit half-open: sending one message as a probe",
+                      {{"webhook", name()}});
+            break;
+        case CircuitState::closed:
+            log::info("webhook circuit closed: the endpoint answers again", {{"webhook", name()}});
+            break;
+    }
+}
+
+void WebhookWorker::finish(AttemptRecord record, bool cancelled_probe) {
+    if (cancelled_probe)
+        circuit_.cancel_probe();
     completed_.push_back(std::move(record));
     --in_flight_;
     dispatch();
@@ -334,14 +419,15 @@ void WebhookWorker::note_verdict(const ClaimedRow& row, const Response& response
     }
 }
 
-asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
+asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row, bool probe) {
     const int attempt = row.attempts + 1;
     try {
-        if (!row.event) {
+        if (!row.event && !row.operational) {
             finish({.outbox_id = row.outbox_id,
                     .verdict = Verdict::dead,
                     .error = "event " + std::to_string(row.event_id) + " no longer exists in " +
-                             settings_.database.events_table});
+                             settings_.database.events_table},
+                   probe);
             log::error(
                 "webhook message is dead: its event is gone",
                 {{"webhook", name()}, {"outbox_id", row.outbox_id}, {"event_id", row.event_id}});
@@ -350,14 +436,18 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
         Message message;
         Failure unbuildable;
         try {
-            message = build_message(settings_.webhook, *row.event,
-                                    unix_seconds(std::chrono::system_clock::now()));
+            const auto now_s = unix_seconds(std::chrono::system_clock::now());
+            message = row.event
+                          ? build_message(settings_.webhook, *row.event, now_s)
+                          : build_operational_message(settings_.webhook, row.event_id,
+                                                      *row.operational, row.event_timestamp, now_s);
         } catch (const std::invalid_argument&) {
             unbuildable = Failure::current();
         }
         if (unbuildable) {
             const std::string build_error = unbuildable.what();
-            finish({.outbox_id = row.outbox_id, .verdict = Verdict::dead, .error = build_error});
+            finish({.outbox_id = row.outbox_id, .verdict = Verdict::dead, .error = build_error},
+                   probe);
             log::error("webhook message is dead: cannot build it",
                        {{"webhook", name()}, {"event_id", row.event_id}, {"error", build_error}});
             co_return;
@@ -371,6 +461,7 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
         metrics_.record_attempt(decision.label, response.duration);
 
         note_verdict(row, response, decision, attempt, now);
+        note_circuit(circuit_.record(decision.verdict == Verdict::delivered, probe, Clock::now()));
         finish(attempt_record(row, response, decision));
     } catch (const std::exception& e) {
         auto delay = settings_.webhook.retry.schedule.empty()
@@ -381,7 +472,8 @@ asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row) {
         finish({.outbox_id = row.outbox_id,
                 .verdict = Verdict::retry,
                 .retry_delay = delay,
-                .error = std::string("internal error: ") + e.what()});
+                .error = std::string("internal error: ") + e.what()},
+               probe);
     }
 }
 

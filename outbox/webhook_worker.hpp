@@ -4,6 +4,11 @@
 // batch; deliveries run up to max_in_flight at a time, fed from at most max_in_flight claimed
 // rows kept ready, so sending goes on while the next batch is recorded and claimed. It sleeps until
 // woken (NOTIFY, a finished delivery, stop) or until the next row is due, at most poll_interval.
+// The endpoint's circuit breaker (outbox/circuit.hpp) and rate_limit (outbox/token_bucket.hpp)
+// gate what is sent: while the circuit is open nothing is claimed (no database work per queued
+// message; claimed rows not yet sent are handed back once), half-open claims and sends one row
+// as the probe; rows wait in ready_ for a token of the rate limit, and only as many are claimed
+// as the rate can send well within their lease.
 // Threading: the event-loop thread only, like the rest of sluice (no strand, no locks).
 // Lifetime: the worker must outlive run(); run() returns only after every delivery it
 // started has finished (each is bounded by the webhook timeout).
@@ -25,9 +30,11 @@
 #include "config/config.hpp"
 #include "infra/backoff/backoff.hpp"
 #include "infra/pg/async_connection.hpp"
+#include "outbox/circuit.hpp"
 #include "outbox/delivery_metrics.hpp"
 #include "outbox/http_client.hpp"
 #include "outbox/store.hpp"
+#include "outbox/token_bucket.hpp"
 
 namespace sluice::outbox {
 
@@ -46,6 +53,8 @@ struct WorkerSettings {
 
 class WebhookWorker {
   public:
+    using Clock = std::chrono::steady_clock;
+
     // Records attempts, deliveries, in-flight and disabled into `metrics` as they happen.
     WebhookWorker(boost::asio::any_io_executor executor, WorkerSettings settings,
                   WebhookMetrics metrics);
@@ -64,14 +73,19 @@ class WebhookWorker {
     boost::asio::awaitable<bool> cycle();  // true: more rows may be due right away
     void dispatch();                       // sends ready rows while there is room
     [[nodiscard]] std::chrono::milliseconds lease() const;
+    [[nodiscard]] int max_leased() const;
+    // How long until the circuit or the rate limit may let more through; poll_interval when
+    // neither holds anything back.
+    [[nodiscard]] std::chrono::milliseconds gate_wait(Clock::time_point now) const;
+    void note_circuit(std::optional<CircuitState> changed);
     boost::asio::awaitable<void> refresh_disabled();
-    boost::asio::awaitable<void> deliver(ClaimedRow row);
+    boost::asio::awaitable<void> deliver(ClaimedRow row, bool probe);
     void note_verdict(const ClaimedRow& row, const Response& response, const Decision& decision,
                       int attempt, std::chrono::system_clock::time_point now);
     boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
     AttemptRecord attempt_record(const ClaimedRow& row, const Response& response,
                                  const Decision& decision) const;
-    void finish(AttemptRecord record);
+    void finish(AttemptRecord record, bool cancelled_probe = false);
     void wake_now();
 
     boost::asio::any_io_executor executor_;
@@ -91,6 +105,8 @@ class WebhookWorker {
     std::vector<AttemptRecord> completed_;  // finished attempts not yet written
     int in_flight_ = 0;                     // HTTP requests outstanding
     bool disabled_ = false;
+    Circuit circuit_;
+    TokenBucket bucket_;
     std::chrono::steady_clock::time_point next_state_check_{};
     std::chrono::milliseconds next_sleep_{0};
     Backoff backoff_{std::chrono::milliseconds(250), std::chrono::seconds(30)};  // db failures

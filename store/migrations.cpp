@@ -301,6 +301,16 @@ CREATE TRIGGER sluice_notify AFTER INSERT ON {{events}}
   FOR EACH STATEMENT EXECUTE FUNCTION sluice.notify_events({{channel}});
 )SQL";
 
+// Endpoint health: since when an endpoint has been failing without a success (auto-disable after
+// disable_after, surviving restarts), and operational events as outbox rows without an events
+// row (outbox/operational_event.hpp). Both columns are nullable without a default, so adding them
+// rewrites nothing.
+const char* endpoint_health_sql = R"SQL(
+ALTER TABLE sluice.webhook_state ADD COLUMN IF NOT EXISTS failing_since timestamptz;
+ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS operational jsonb;
+CREATE SEQUENCE IF NOT EXISTS sluice.operational_event_id;
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -338,6 +348,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {6, "instances and ownership", "sluice", ownership_sql},
         {7, "outbox claim index", "sluice", outbox_claim_index_sql},
         {8, "event horizon past sluice's own sessions", "sluice", expand(event_horizon_sql)},
+        {11, "endpoint health: failing_since, operational events", "sluice", endpoint_health_sql},
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
     };
 }

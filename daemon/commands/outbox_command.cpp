@@ -370,7 +370,15 @@ int outbox_command(const std::vector<std::string>& args) {
     }
     if (action == "retry")
         return retry(conn, vm, ids);
-    bool was_disabled = outbox::enable(conn, rest.front());
+    // The configured notify target hears of it (without --config there is none to tell).
+    std::optional<std::string> notify;
+    if (config) {
+        for (const auto& w : config->webhooks) {
+            if (w.name == rest.front() && !w.notify.empty())
+                notify = w.notify;
+        }
+    }
+    bool was_disabled = outbox::enable(conn, rest.front(), notify);
     std::cout << (was_disabled ? "enabled " : "was not disabled: ") << rest.front() << "\n";
     return exit_ok;
 }

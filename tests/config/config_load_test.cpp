@@ -145,6 +145,40 @@ webhooks:
     EXPECT_EQ(w.max_in_flight, 64);
     EXPECT_TRUE(w.tls.verify);
     EXPECT_THAT(w.event_types, IsEmpty());
+    EXPECT_EQ(w.circuit.failures, 10);
+    EXPECT_EQ(w.circuit.cool_down, 30s);
+    EXPECT_EQ(w.circuit.max_cool_down, 10min);
+    EXPECT_EQ(w.rate_limit.per_second, 0) << "no limit";
+    EXPECT_EQ(w.disable_after, std::chrono::hours(24 * 5));
+    EXPECT_EQ(w.notify, "");
+}
+
+TEST(LoadConfig, ReadsEndpointHealthSettingsAndANotifyTarget) {
+    const auto c = load_ok(R"(database: {url: x}
+webhooks:
+  - name: orders
+    url: http://127.0.0.1:8080/
+    secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
+    circuit: {failures: 3, cool_down: 2s, max_cool_down: 1min}
+    rate_limit: 600/min
+    disable_after: 3d
+    notify: ops
+  - name: ops
+    url: http://127.0.0.1:8081/
+    secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
+    disable_after: 0s
+)");
+    ASSERT_EQ(c.webhooks.size(), 2u);
+    const Webhook& w = c.webhooks[0];
+    EXPECT_EQ(w.circuit.failures, 3);
+    EXPECT_EQ(w.circuit.cool_down, 2s);
+    EXPECT_EQ(w.circuit.max_cool_down, 1min);
+    EXPECT_DOUBLE_EQ(w.rate_limit.per_second, 10.0);
+    EXPECT_EQ(w.disable_after, std::chrono::hours(72));
+    EXPECT_EQ(w.notify, "ops");
+    EXPECT_EQ(w.notify_location.line, 9);
+    EXPECT_EQ(w.notify_location.column, 13);
+    EXPECT_EQ(c.webhooks[1].disable_after, 0s) << "never";
 }
 
 TEST(LoadConfig, ReadsNonDefaultValuesOfEverySmallSection) {

@@ -59,6 +59,19 @@ TEST(ParseFraction, AcceptsPercentOrFraction) {
     EXPECT_FALSE(parse_fraction("lots").value);
 }
 
+TEST(ParseRate, AcceptsACountPerSecondMinuteOrHour) {
+    EXPECT_DOUBLE_EQ(*parse_rate("20/s").value, 20.0);
+    EXPECT_DOUBLE_EQ(*parse_rate("600/min").value, 10.0);
+    EXPECT_DOUBLE_EQ(*parse_rate("3600/h").value, 1.0);
+    EXPECT_DOUBLE_EQ(*parse_rate("0.5/s").value, 0.5);
+    EXPECT_THAT(parse_rate("20").error, HasSubstr("expected a rate such as 20/s"));
+    EXPECT_THAT(parse_rate("20/day").error, HasSubstr("unknown rate unit"));
+    EXPECT_THAT(parse_rate("0/s").error, HasSubstr("between 1/h and 1000000/s"));
+    EXPECT_FALSE(parse_rate("-5/s").value);
+    EXPECT_FALSE(parse_rate("/s").value);
+    EXPECT_FALSE(parse_rate("2000000/s").value);
+}
+
 TEST(FormatDuration, UsesTheLargestExactUnit) {
     EXPECT_EQ(format_duration(Duration(1500)), "1500ms");
     EXPECT_EQ(format_duration(Duration(120000)), "2min");

@@ -30,7 +30,7 @@ TEST(DeliveryMetrics, AddCreatesEverySeriesOfTheWebhookAtZero) {
     }
     for (const char* name :
          {"sluice_outbox_pending", "sluice_outbox_in_flight", "sluice_outbox_dead",
-          "sluice_outbox_disabled", "sluice_outbox_attempt_duration_seconds_count",
+          "sluice_webhook_disabled", "sluice_outbox_attempt_duration_seconds_count",
           "sluice_outbox_delivery_latency_seconds_count"}) {
         EXPECT_TRUE(has_line(text, std::string(name) + "{webhook=\"billing\"} 0")) << name;
     }
@@ -38,6 +38,27 @@ TEST(DeliveryMetrics, AddCreatesEverySeriesOfTheWebhookAtZero) {
                          "sluice_outbox_delivery_latency_seconds_bucket{webhook=\"billing\","
                          "le=\"86400\"} 0"))
         << text;
+}
+
+TEST(DeliveryMetrics, CircuitStateIsOneForTheCurrentStateOnly) {
+    prometheus::Registry registry;
+    DeliveryMetrics metrics(registry);
+    auto m = metrics.add("billing");
+    m.set_circuit(CircuitState::open);
+    std::string text = exposition(registry);
+    EXPECT_TRUE(
+        has_line(text, "sluice_webhook_circuit_state{state=\"open\",webhook=\"billing\"} 1"))
+        << text;
+    EXPECT_TRUE(
+        has_line(text, "sluice_webhook_circuit_state{state=\"closed\",webhook=\"billing\"} 0"));
+    EXPECT_TRUE(
+        has_line(text, "sluice_webhook_circuit_state{state=\"half_open\",webhook=\"billing\"} 0"));
+    m.set_circuit(CircuitState::closed);
+    text = exposition(registry);
+    EXPECT_TRUE(
+        has_line(text, "sluice_webhook_circuit_state{state=\"closed\",webhook=\"billing\"} 1"));
+    metrics.remove("billing");
+    EXPECT_EQ(exposition(registry).find("sluice_webhook_circuit_state{"), std::string::npos);
 }
 
 TEST(DeliveryMetrics, RecordsAttemptsDeliveriesAndQueueSizesIntoTheWebhooksSeries) {

@@ -66,6 +66,7 @@ SELECT $1, id, aggregate_id, timestamp FROM events WHERE id = $2 RETURNING id)SQ
         w.timeout = std::chrono::seconds(5);
         w.retry.schedule = {std::chrono::milliseconds(100), std::chrono::milliseconds(100)};
         w.retry.jitter = 0;
+        w.circuit.failures = 1000000;  // these tests count every retry
         return w;
     }
 

@@ -112,6 +112,58 @@ TEST_F(Publisher, DisablesAnEndpointThatAnswersGoneUntilItIsEnabled) {
     ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 2; }, 10s));
 }
 
+// The disable_after clock is webhook_state.failing_since, so a publisher that starts (after a
+// restart, or on another instance) continues it rather than starting over.
+TEST_F(Publisher, TheDisableAfterClockLivesInTheDatabaseAndSurvivesARestart) {
+    HttpReceiver receiver;
+    receiver.set_default(Reaction::status_code(500));
+    enqueue("orders", append(agg_a, 1));
+    conn_.exec(R"SQL(INSERT INTO sluice.webhook_state (webhook, failing_since)
+VALUES ('orders', now() - interval '2 hours'))SQL");
+    auto w = webhook("orders", receiver.url());
+    w.disable_after = 1h;
+    start_publisher(settings({w}));
+
+    ASSERT_TRUE(wait_until([&] { return metrics_.add("orders").disabled->Value() == 1; }, 10s));
+    EXPECT_EQ(receiver.count(), 1u) << "the first failure is already past disable_after";
+    EXPECT_NE(scalar("SELECT disabled_reason FROM sluice.webhook_state")
+                  .find("no successful delivery since"),
+              std::string::npos);
+    EXPECT_EQ(count("state = 'pending'"), 1) << "the message waits, as after a 410";
+}
+
+TEST_F(Publisher, ASuccessStopsTheDisableAfterClockAndAFailureStartsIt) {
+    HttpReceiver receiver;
+    receiver.script(Reaction::status_code(200));
+    receiver.set_default(Reaction::status_code(500));
+    conn_.exec(R"SQL(INSERT INTO sluice.webhook_state (webhook, failing_since)
+VALUES ('orders', now() - interval '2 hours'))SQL");
+    enqueue("orders", append(agg_a, 1));
+    auto w = webhook("orders", receiver.url());
+    w.disable_after = 1h;
+    start_publisher(settings({w}));
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 10s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return scalar(
+                       "SELECT count(*) FROM sluice.webhook_state WHERE failing_since IS NULL") ==
+                   "1";
+        },
+        10s));
+
+    enqueue("orders", append(agg_a, 2));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return scalar(
+                       "SELECT count(*) FROM sluice.webhook_state "
+                       "WHERE failing_since > now() - interval '1 minute'") == "1";
+        },
+        10s))
+        << "a failure after the success starts the clock again, from now";
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.webhook_state WHERE disabled_at IS NOT NULL"),
+              "0");
+}
+
 TEST_F(Publisher, ResumesAtOnceWhenEnabledRatherThanAtTheNextStateCheck) {
     HttpReceiver receiver;
     receiver.script(Reaction::status_code(410));

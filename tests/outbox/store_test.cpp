@@ -50,15 +50,32 @@ TEST(RecordBatch, MakesErrorsStorableAsJsonb) {
               "byte\xEF\xBF\xBD");
 }
 
+config::Webhook orders() {
+    config::Webhook w;
+    w.name = "orders";
+    return w;
+}
+
 TEST(RecordBatch, AnEmptyBatchNeedsNoStatement) {
-    EXPECT_TRUE(record_steps("orders", {}).empty());
+    EXPECT_TRUE(record_steps(orders(), {}).empty());
+}
+
+TEST(RecordBatch, SaysWhatEachAttemptTellsOfTheEndpointsHealth) {
+    std::vector<AttemptRecord> records = {
+        {.outbox_id = 1, .verdict = Verdict::delivered, .health = EndpointHealth::ok},
+        {.outbox_id = 2, .verdict = Verdict::retry, .health = EndpointHealth::failed},
+        {.outbox_id = 3, .verdict = Verdict::dead}};
+    auto rows = boost::json::parse(record_batch_json(records)).as_array();
+    EXPECT_EQ(rows[0].at("health").as_string(), "ok");
+    EXPECT_EQ(rows[1].at("health").as_string(), "failed");
+    EXPECT_TRUE(rows[2].at("health").is_null()) << "no request was made";
 }
 
 TEST(RecordBatch, AGoneAnswerAlsoDisablesTheEndpoint) {
     std::vector<AttemptRecord> records = {
         {.outbox_id = 1, .verdict = Verdict::delivered, .status = 200},
         {.outbox_id = 2, .verdict = Verdict::disable, .status = 410}};
-    auto steps = record_steps("orders", records);
+    auto steps = record_steps(orders(), records);
     ASSERT_EQ(steps.size(), 2u);
     EXPECT_NE(steps[1].sql_or_name.find("sluice.webhook_state"), std::string::npos);
 }

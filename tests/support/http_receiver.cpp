@@ -171,6 +171,7 @@ struct HttpReceiver::Impl {
             r.signature_valid = signature_ok(r, owner.options_.secrets);
             r.client_subject = subject;
             r.connection = number;
+            r.received_at = std::chrono::steady_clock::now();
             bool keep_alive = req.keep_alive();
             auto reaction = owner.next_reaction(r.webhook_id);
             owner.record(std::move(r));

@@ -33,6 +33,7 @@ struct ReceivedRequest {
     bool signature_valid = false;  // signature matches one secret and timestamp within 5 min
     std::string client_subject;    // peer certificate subject under mTLS, else empty
     std::uint64_t connection = 0;  // which accepted connection carried it (1-based)
+    std::chrono::steady_clock::time_point received_at{};  // when its body had arrived
 
     [[nodiscard]] std::optional<std::string> header(std::string_view name) const;
 };

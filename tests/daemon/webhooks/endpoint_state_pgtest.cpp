@@ -28,7 +28,8 @@ TEST_F(WebhookEndpointState, GoneDisablesTheEndpointUntilEnabledThenTheQueueArri
 
     ASSERT_TRUE(receiver.wait_for_requests(1, 20s)) << diagnose(daemon);
     ASSERT_TRUE(wait_until(
-        [&] { return metric(daemon, "sluice_outbox_disabled", "gone") == std::optional(1.0); }, 5s))
+        [&] { return metric(daemon, "sluice_webhook_disabled", "gone") == std::optional(1.0); },
+        5s))
         << daemon.http_get("/metrics").body;
     auto status = outbox_cli({"status"});
     EXPECT_NE(status.find("gone     no ("), std::string::npos) << status;
@@ -53,7 +54,7 @@ TEST_F(WebhookEndpointState, GoneDisablesTheEndpointUntilEnabledThenTheQueueArri
     EXPECT_TRUE(ids_of(requests, 1).contains(requests.front().webhook_id))
         << "the message that got 410 is delivered after enabling";
     ASSERT_TRUE(wait_until(
-        [&] { return metric(daemon, "sluice_outbox_disabled", "gone") == std::optional(0.0); },
+        [&] { return metric(daemon, "sluice_webhook_disabled", "gone") == std::optional(0.0); },
         5s));
 }
 

@@ -73,6 +73,8 @@ std::string webhook_yaml(const std::string& name, const std::string& url, const 
         text += "    timeout: 2s\n";
     if (extra.find("    retry:") == std::string::npos)
         text += "    retry: {schedule: [100ms, 200ms, 300ms], jitter: 0%}\n";
+    if (extra.find("    circuit:") == std::string::npos)
+        text += "    circuit: {failures: 1000000}\n";
     return text + extra;
 }
 

@@ -43,9 +43,10 @@ struct Delivery {
 [[nodiscard]] Delivery parse_delivery(const ReceivedRequest& request);
 [[nodiscard]] std::vector<Delivery> parse_deliveries(const std::vector<ReceivedRequest>& requests);
 
-// One webhook item of the config, in YAML: timeout 2s and retry {schedule: [100ms, 200ms,
-// 300ms], jitter: 0%} unless `extra` sets them. `extra` is appended as further keys, each line
-// indented by four spaces, e.g. "    ordering: none\n".
+// One webhook item of the config, in YAML: timeout 2s, retry {schedule: [100ms, 200ms,
+// 300ms], jitter: 0%} and no circuit breaker (circuit: {failures: 1000000}, so suites about
+// retries see every attempt) unless `extra` sets them. `extra` is appended as further keys, each
+// line indented by four spaces, e.g. "    ordering: none\n".
 [[nodiscard]] std::string webhook_yaml(const std::string& name, const std::string& url,
                                        const std::string& extra = "",
                                        const std::vector<std::string>& secrets = {secret_a});
