@@ -84,16 +84,18 @@ const char* event_columns =
 std::string catch_up_read(const std::string& quoted_events_table, Part part, bool own) {
     std::string read;
     if (own) {
-        // A range on the part, not `= k`, so that only the part index yields this order: the
-        // position index cannot serve it without sorting the part's whole remaining log, so the
-        // plan stays on the part index whatever the estimates (`= k` would let the planner take
-        // the position index and filter 5 rows in 6 away). The part is fixed, so the order is
-        // commit order.
+        // `= ANY` of a one-element array, not `= k`: it is no equality with a constant to the
+        // planner, so ORDER BY keeps the part as a sort key, which only the part index yields
+        // (the position index would have to sort the part's whole remaining log); the plan
+        // stays on the part index whatever the estimates. The btree still treats it as
+        // equality: the checkpoint and the horizon bound the scan at both ends, so events held
+        // back above the horizon are not scanned. The part is fixed: the order is commit order.
         const std::string p = part_expression("e.aggregate_id", part.count);
-        read = "      WHERE (" + p + ", e.transaction_id, e.id) > (" + std::to_string(part.index) +
-               ", p_tx, p_id)\n       AND " + p + " < " + std::to_string(part.index + 1) +
-               "\n       AND e.transaction_id < sluice_horizon\n     ORDER BY " + p +
-               ", e.transaction_id, e.id LIMIT p_limit) s\n";
+        read = "      WHERE " + p + " = ANY ('{" + std::to_string(part.index) +
+               "}'::int[])\n"
+               "       AND (e.transaction_id, e.id) > (p_tx, p_id)\n"
+               "       AND e.transaction_id < sluice_horizon\n     ORDER BY " +
+               p + ", e.transaction_id, e.id LIMIT p_limit) s\n";
     } else {
         read =
             "      WHERE (e.transaction_id, e.id) > (p_tx, p_id)\n"
