@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_export.hpp"
@@ -26,6 +27,7 @@
 #include "infra/notify/notify.hpp"
 #include "infra/pg/literal.hpp"
 #include "outbox/publisher.hpp"
+#include "projections/part_index.hpp"
 #include "store/sessions.hpp"
 
 namespace sluice::daemon {
@@ -71,6 +73,7 @@ class Daemon {
         }
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
+        build_part_indexes();
         asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
             coordinator_done_.set();
             if (e)
@@ -146,6 +149,21 @@ class Daemon {
                 log::error("webhook delivery ended with an error", {{"error", Failure(e).what()}});
         });
         return true;
+    }
+
+    // Each part count in use gets its part index, built in the background when missing (the
+    // parts work without it, slower). The task owns what it uses: it may outlive this object.
+    void build_part_indexes() {
+        for (const auto& p : config_.projections) {
+            if (p.partitions < 2 || !part_indexes_.insert(p.partitions).second)
+                continue;
+            projections::PartIndexBuild build;
+            build.url = config_.database.url;
+            build.quoted_events_table = pg::quote_qualified(config_.database.events_table);
+            build.count = p.partitions;
+            build.connect_timeout = config_.database.connect_timeout;
+            asio::co_spawn(io_, projections::build_part_index(std::move(build)), asio::detached);
+        }
     }
 
     asio::awaitable<void> stop_publisher() {
@@ -319,6 +337,7 @@ class Daemon {
                 metrics_.outbox().remove(w.name);
         }
         config_ = std::move(next);
+        build_part_indexes();
         if (delivery_changed && !start_publisher()) {
             config_errors_ = {"webhook delivery could not start with the new config; see the log"};
             metrics_.config_last_reload_success.Set(0);
@@ -371,6 +390,7 @@ class Daemon {
     std::vector<std::string> config_errors_;
     bool stopping_ = false;
     int exit_code_ = 0;
+    std::set<int> part_indexes_;  // part counts whose part index was looked after
     std::unique_ptr<outbox::Publisher> publisher_;
     std::shared_ptr<Completion> publisher_done_;                        // of publisher_'s run()
     std::vector<std::unique_ptr<outbox::Publisher>> stuck_publishers_;  // did not stop in time

@@ -141,14 +141,14 @@ asio::awaitable<void> Runner::session(pg::AsyncConnection& conn) {
                     continue;
             }
             Failure failed;
-            std::int64_t read = 0;
+            bool moved = false;
             try {
-                read = co_await catch_up(conn);
+                moved = co_await catch_up(conn);
             } catch (const pg::ServerError&) {
                 failed = refused(conn);
             }
             if (!failed) {
-                if (read == 0)
+                if (!moved)
                     feed_.look_again();  // woken, yet nothing readable: held back?
                 continue;
             }
@@ -229,7 +229,7 @@ asio::awaitable<void> Runner::coordinate(pg::AsyncConnection& conn, store::Coord
     co_await load_checkpoint(conn);
 }
 
-asio::awaitable<std::int64_t> Runner::catch_up(pg::AsyncConnection& conn) {
+asio::awaitable<bool> Runner::catch_up(pg::AsyncConnection& conn) {
     auto started = std::chrono::steady_clock::now();
     // One statement: it checks ownership and takes the lock itself.
     std::vector<pg::Step> steps;
@@ -238,12 +238,13 @@ asio::awaitable<std::int64_t> Runner::catch_up(pg::AsyncConnection& conn) {
         co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
     feed_.transaction_ended();
     const pg::Result& r = results.back();
-    auto rows_read = r.int64(0, 0);
-    behind_ = rows_read >= options_.batch_size;  // short of a full batch: at the head
+    behind_ = r.int64(0, 0) >= options_.batch_size;  // short of a full batch: at the head
     status_->last_progress = std::chrono::steady_clock::now();
-    if (rows_read == 0)
-        co_return 0;
-    status_->position = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+    // A part may pass other parts' events without reading any of its own: that is progress too.
+    const Position last{std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+    if (last == status_->position)
+        co_return false;
+    status_->position = last;
     status_->events += static_cast<std::uint64_t>(r.int64(0, 1));
     ++status_->batches;
     status_->last_event_timestamp = std::max(
@@ -253,7 +254,7 @@ asio::awaitable<std::int64_t> Runner::catch_up(pg::AsyncConnection& conn) {
     if (on_batch_) {
         on_batch_(std::chrono::duration<double>(status_->last_progress - started).count());
     }
-    co_return rows_read;
+    co_return true;
 }
 
 asio::awaitable<std::vector<EventRow>> Runner::next_rows(pg::AsyncConnection& conn) {

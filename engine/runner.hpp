@@ -56,8 +56,9 @@ class Runner {
   private:
     asio::awaitable<void> session(pg::AsyncConnection& conn);
     asio::awaitable<std::vector<EventRow>> next_rows(pg::AsyncConnection& conn);
-    // The sink's server-side read-and-apply: one statement per batch. Returns the rows read.
-    asio::awaitable<std::int64_t> catch_up(pg::AsyncConnection& conn);
+    // The sink's server-side read-and-apply: one statement per batch. Returns whether the
+    // checkpoint moved.
+    asio::awaitable<bool> catch_up(pg::AsyncConnection& conn);
     // Applies rows (commit order) and moves the checkpoint to the last one, in one transaction.
     asio::awaitable<void> apply(pg::AsyncConnection& conn, std::span<const EventRow> rows);
     // After a batch failed: commits the good events before the failing one (halving the

@@ -7,6 +7,7 @@
 #include "engine/fetch.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
+#include "projections/part_index.hpp"
 
 namespace sluice::projections {
 namespace {
@@ -77,6 +78,122 @@ const char* event_columns =
     "e.id, e.transaction_id, e.aggregate_id, e.aggregate_type, e.version, e.event_type, "
     "e.payload, e.metadata, e.\"timestamp\"";
 
+// One catch-up read: after the checkpoint, below the horizon, in commit order, then each
+// aggregate's events of one transaction in version order; `own` reads only `part`'s rows
+// through its part index, else every row (the part's share is picked out in the loop).
+std::string catch_up_read(const std::string& quoted_events_table, Part part, bool own) {
+    std::string read;
+    if (own) {
+        // `= ANY` of a one-element array, not `= k`: it is no equality with a constant to the
+        // planner, so ORDER BY keeps the part as a sort key, which only the part index yields
+        // (the position index would have to sort the part's whole remaining log); the plan
+        // stays on the part index whatever the estimates. The btree still treats it as
+        // equality: the checkpoint and the horizon bound the scan at both ends, so events held
+        // back above the horizon are not scanned. The part is fixed: the order is commit order.
+        const std::string p = part_expression("e.aggregate_id", part.count);
+        read = "      WHERE " + p + " = ANY ('{" + std::to_string(part.index) +
+               "}'::int[])\n"
+               "       AND (e.transaction_id, e.id) > (p_tx, p_id)\n"
+               "       AND e.transaction_id < sluice_horizon\n     ORDER BY " +
+               p + ", e.transaction_id, e.id LIMIT p_limit) s\n";
+    } else {
+        read =
+            "      WHERE (e.transaction_id, e.id) > (p_tx, p_id)\n"
+            "       AND e.transaction_id < sluice_horizon\n"
+            "     ORDER BY e.transaction_id, e.id LIMIT p_limit) s\n";
+    }
+    return std::string("    SELECT * FROM (SELECT ") + event_columns + "\n      FROM " +
+           quoted_events_table + " e\n" + read +
+           "    ORDER BY s.transaction_id,\n"
+           "             min(s.id) OVER (PARTITION BY s.transaction_id, s.aggregate_id),\n"
+           "             s.version\n";
+}
+
+// The loop over one catch-up read: counts every row read, remembers the last position, applies
+// those of the projection's aggregate types (and, unless the read has only the part's rows, of
+// its part).
+std::string catch_up_loop(const config::Projection& projection, const std::string& read,
+                          const std::string& part_filter) {
+    return "  FOR sluice_ev IN\n" + read +
+           "  LOOP\n"
+           "    rows_read := rows_read + 1;\n"
+           "    IF (sluice_ev.transaction_id, sluice_ev.id) > (last_tx, last_id) THEN\n"
+           "      last_tx := sluice_ev.transaction_id; last_id := sluice_ev.id;\n"
+           "    END IF;\n"
+           "    last_ts := greatest(last_ts,\n"
+           "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
+           "    IF " +
+           aggregate_filter(projection) + " AND " + part_filter + " THEN\n" +
+           handler_cases(projection) +
+           "    END IF;\n"
+           "  END LOOP;\n";
+}
+
+// Catch-up in one statement: reads the next rows after the checkpoint (catch_up_read), applies
+// them and moves the checkpoint to the last row read. Same transaction, same guards as a
+// batch. The horizon is computed once, first: every transaction below it had ended when it was
+// computed, so the rows below it are the same for every later statement of the function.
+// A part whose part index is ready reads only its own rows; when it reads fewer than p_limit it
+// has read all of them below the horizon, so its checkpoint passes the other parts' rows up to
+// the last row there (else the part would trail the head, and the feed would wake it at every
+// other part's event). Without the index (not built yet, or being built) a part reads every
+// row, as an unpartitioned projection does, and applies its share.
+std::string catch_up_function(const config::Projection& projection,
+                              const std::string& quoted_events_table, Part part,
+                              const std::string& name, const std::string& tag) {
+    std::string body;
+    if (part.count <= 1) {
+        body = catch_up_loop(projection, catch_up_read(quoted_events_table, part, false), "TRUE");
+    } else {
+        body =
+            "  IF coalesce((SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid =\n"
+            "                 to_regclass(" +
+            pg::quote_literal(part_index_name(quoted_events_table, part.count)) +
+            ")), false) THEN\n" +
+            catch_up_loop(projection, catch_up_read(quoted_events_table, part, true), "TRUE") +
+            "    IF rows_read < p_limit THEN\n"
+            "      SELECT e.transaction_id, e.id INTO sluice_tx, sluice_id FROM " +
+            quoted_events_table +
+            " e\n"
+            "       WHERE e.transaction_id < sluice_horizon\n"
+            "       ORDER BY e.transaction_id DESC, e.id DESC LIMIT 1;\n"
+            "      IF FOUND AND (sluice_tx, sluice_id) > (last_tx, last_id) THEN\n"
+            "        last_tx := sluice_tx; last_id := sluice_id;\n"
+            "      END IF;\n"
+            "    END IF;\n"
+            "  ELSE\n" +
+            catch_up_loop(projection, catch_up_read(quoted_events_table, part, false),
+                          part_condition("sluice_ev.aggregate_id", part)) +
+            "  END IF;\n";
+    }
+    return "CREATE OR REPLACE FUNCTION " + name +
+           "(p_name text, p_tx xid8, p_id bigint, p_limit integer, p_owner text,\n"
+           "  OUT rows_read integer, OUT applied integer, OUT last_tx xid8,\n"
+           "  OUT last_id bigint, OUT last_ts float8) LANGUAGE plpgsql AS " +
+           tag +
+           "\n#variable_conflict use_column\n"
+           "DECLARE\n"
+           "  sluice_ev record;\n"
+           "  sluice_applied integer := 0;\n"
+           "  sluice_horizon xid8;\n"
+           "  sluice_tx xid8;\n"
+           "  sluice_id bigint;\n"
+           "BEGIN\n"
+           "  IF p_owner <> '' THEN\n"
+           "    PERFORM sluice.check_owner(p_name, p_owner);\n"
+           "  END IF;\n"
+           "  PERFORM sluice.begin_batch(p_name, p_tx, p_id);\n"
+           "  rows_read := 0; last_tx := p_tx; last_id := p_id; last_ts := 0;\n"
+           "  sluice_horizon := " +
+           engine::horizon_sql(quoted_events_table) + ";\n" + body +
+           "  applied := sluice_applied;\n"
+           "  IF (last_tx, last_id) <> (p_tx, p_id) THEN\n"
+           "    PERFORM sluice.advance_checkpoint(p_name, p_tx, p_id, last_tx, last_id);\n"
+           "  END IF;\n"
+           "END\n" +
+           tag + ";\n";
+}
+
 }  // namespace
 
 ApplyFunction apply_function(const config::Projection& projection,
@@ -108,58 +225,7 @@ ApplyFunction apply_function(const config::Projection& projection,
                    "  RETURN sluice_applied;\n"
                    "END\n" +
                    tag + ";\n";
-    // Catch-up in one statement: the next rows after the checkpoint in commit order, read once
-    // in index order, each aggregate's events of one transaction in version order; then the
-    // checkpoint moves to the last row read. Same transaction, same guards as a batch.
-    f.create_sql += "CREATE OR REPLACE FUNCTION " + catch_up +
-                    "(p_name text, p_tx xid8, p_id bigint, p_limit integer, p_owner text,\n"
-                    "  OUT rows_read integer, OUT applied integer, OUT last_tx xid8,\n"
-                    "  OUT last_id bigint, OUT last_ts float8) LANGUAGE plpgsql AS " +
-                    tag +
-                    "\n#variable_conflict use_column\n"
-                    "DECLARE\n"
-                    "  sluice_ev record;\n"
-                    "  sluice_applied integer := 0;\n"
-                    "BEGIN\n"
-                    "  IF p_owner <> '' THEN\n"
-                    "    PERFORM sluice.check_owner(p_name, p_owner);\n"
-                    "  END IF;\n"
-                    "  PERFORM sluice.begin_batch(p_name, p_tx, p_id);\n"
-                    "  rows_read := 0; last_tx := p_tx; last_id := p_id; last_ts := 0;\n"
-                    "  FOR sluice_ev IN\n"
-                    "    SELECT * FROM (SELECT " +
-                    event_columns +
-                    "\n"
-                    "      FROM " +
-                    quoted_events_table +
-                    " e\n"
-                    "     WHERE (e.transaction_id, e.id) > (p_tx, p_id)\n"
-                    "       AND e.transaction_id < " +
-                    engine::horizon_sql(quoted_events_table) +
-                    "\n"
-                    "     ORDER BY e.transaction_id, e.id LIMIT p_limit) s\n"
-                    "    ORDER BY s.transaction_id,\n"
-                    "             min(s.id) OVER (PARTITION BY s.transaction_id, s.aggregate_id),\n"
-                    "             s.version\n"
-                    "  LOOP\n"
-                    "    rows_read := rows_read + 1;\n"
-                    "    IF (sluice_ev.transaction_id, sluice_ev.id) > (last_tx, last_id) THEN\n"
-                    "      last_tx := sluice_ev.transaction_id; last_id := sluice_ev.id;\n"
-                    "    END IF;\n"
-                    "    last_ts := greatest(last_ts,\n"
-                    "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
-                    "    IF " +
-                    aggregate_filter(projection) + " AND " +
-                    part_condition("sluice_ev.aggregate_id", part) + " THEN\n" +
-                    handler_cases(projection) +
-                    "    END IF;\n"
-                    "  END LOOP;\n"
-                    "  applied := sluice_applied;\n"
-                    "  IF rows_read > 0 THEN\n"
-                    "    PERFORM sluice.advance_checkpoint(p_name, p_tx, p_id, last_tx, last_id);\n"
-                    "  END IF;\n"
-                    "END\n" +
-                    tag + ";\n";
+    f.create_sql += catch_up_function(projection, quoted_events_table, part, catch_up, tag);
     f.call_sql = "SELECT " + name + "($1::bigint[])";
     f.catch_up_sql = "SELECT rows_read, applied, last_tx::text, last_id, last_ts FROM " + catch_up +
                      "($1, $2::xid8, $3, $4, $5)";

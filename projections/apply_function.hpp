@@ -17,11 +17,14 @@ struct ApplyFunction {
     std::string create_sql;  // CREATE OR REPLACE FUNCTION pg_temp... (both functions)
     std::string call_sql;    // SELECT pg_temp....($1::bigint[]); $1 = ids in delivery order
     // Reads and applies the next $4 events after ($2 xid8, $3 id) for subscriber $1 and moves
-    // its checkpoint; one row: rows_read, applied, last_tx, last_id, last_ts.
+    // its checkpoint; one row: rows_read, applied, last_tx, last_id, last_ts. A part reads only
+    // its own events once its part index is ready (projections/part_index.hpp); its checkpoint
+    // may then move past other parts' events although rows_read is 0.
     std::string catch_up_sql;
 };
 
-// `part`: the catch-up applies only that part's events (it still reads and counts them all).
+// `part`: the catch-up applies only that part's events; it reads only them through the part
+// index when that is ready, and every event (counting them all) until then.
 [[nodiscard]] ApplyFunction apply_function(const config::Projection& projection,
                                            const std::string& quoted_events_table, Part part = {});
 

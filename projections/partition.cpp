@@ -17,11 +17,14 @@ int part_of(std::string_view aggregate_id, int count) {
     return static_cast<int>(head % static_cast<std::uint32_t>(count));
 }
 
+std::string part_expression(std::string_view column, int count) {
+    return "sluice.event_part(" + std::string(column) + ", " + std::to_string(count) + ")";
+}
+
 std::string part_condition(std::string_view column, Part part) {
     if (part.count <= 1)
         return "TRUE";
-    return "(('x' || left(md5((" + std::string(column) + ")::text), 8))::bit(32)::bigint % " +
-           std::to_string(part.count) + ") = " + std::to_string(part.index);
+    return part_expression(column, part.count) + " = " + std::to_string(part.index);
 }
 
 std::string part_name(const std::string& projection, Part part) {

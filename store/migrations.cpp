@@ -269,6 +269,19 @@ BEGIN
 END $fn$;
 )SQL";
 
+// The part of a partitioned projection an event belongs to (projections/partition.hpp: the
+// first 32 bits of md5(aggregate_id::text), mod the part count; the C++ part_of agrees).
+// IMMUTABLE, so that an index can be built on it: the part index (projections/part_index.hpp)
+// lets a part read only its own events, in commit order. Never change the body: every such
+// index and every part's checkpoint rests on it. An inlinable SQL function, so a query's
+// expression matches the index's.
+const char* event_part_sql = R"SQL(
+CREATE OR REPLACE FUNCTION sluice.event_part(p_aggregate_id uuid, p_parts int) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT (('x' || left(md5(p_aggregate_id::text), 8))::bit(32)::bigint % p_parts)::int
+$fn$;
+)SQL";
+
 // The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
 const char* events_table_sql = R"SQL(
 DO $do$
@@ -348,6 +361,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {6, "instances and ownership", "sluice", ownership_sql},
         {7, "outbox claim index", "sluice", outbox_claim_index_sql},
         {8, "event horizon past sluice's own sessions", "sluice", expand(event_horizon_sql)},
+        {9, "event_part: the part of an event, for the part indexes", "sluice", event_part_sql},
         {11, "endpoint health: failing_since, operational events", "sluice", endpoint_health_sql},
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
     };

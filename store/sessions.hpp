@@ -17,6 +17,9 @@ inline constexpr std::string_view monitor = "sluice monitor";
 inline constexpr std::string_view outbox = "sluice outbox";
 inline constexpr std::string_view outbox_listener = "sluice outbox listener";
 inline constexpr std::string_view outbox_maintenance = "sluice outbox maintenance";
+// Builds a part index (projections/part_index.hpp). Not event-free by name, yet it never holds
+// back the horizon: CREATE INDEX CONCURRENTLY builds without a transaction id.
+inline constexpr std::string_view part_index = "sluice part index";
 
 // The sessions whose transactions never insert into the events table.
 inline constexpr std::array<std::string_view, 7> event_free_sessions = {

@@ -1,5 +1,6 @@
-// The SQL form of the partition split (used by the server-side catch-up) and the C++ form (used
-// by the batch path) must put every aggregate in the same part, or events would be skipped.
+// The SQL form of the partition split (sluice.event_part, used by the server-side catch-up and
+// the part index) and the C++ form (used by the batch path) must put every aggregate in the same
+// part, or events would be skipped.
 #include <gtest/gtest.h>
 
 #include <ranges>
@@ -13,6 +14,7 @@ namespace {
 
 TEST(PartitionInSql, AgreesWithTheBatchPathForEveryAggregate) {
     auto db = testing::TestDatabase::create();
+    db.migrate();
     auto conn = db.connect();
     auto ids = conn.exec("SELECT gen_random_uuid()::text FROM generate_series(1, 2000)");
     for (int parts : {2, 3, 4, 7}) {
