@@ -25,6 +25,8 @@ void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, 
 void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
                   const std::string& projection_scope, Handler& out);
 
+void read_snapshot(Reader& r, const YAML::Node& node, std::size_t index, Snapshot& out);
+
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out);
 void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);
 void read_tls(Reader& r, const YAML::Node& node, const std::string& scope, Tls& out);
