@@ -30,7 +30,7 @@ constexpr const char* legend =
     "POSITION: transaction id/event id of the last event the unit handled (its checkpoint); "
     "LAG: events after it; LAG_S: age of the oldest of them, in seconds";
 
-// Configured units by name ("projection" or "webhook"); empty without --config.
+// Configured units by name ("projection", "webhook" or "snapshot"); empty without --config.
 using Kinds = std::map<std::string, std::string>;
 
 // The same shape as the daemon's /status, read from what the database knows. No daemon means
