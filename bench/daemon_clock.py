@@ -6,6 +6,8 @@
       --poll-ms until the subscriber's position is (XID, ID), reads the process's peak RSS
       (VmHWM) and CPU time, stops it with SIGTERM and prints one JSON line:
       {"seconds": ..., "vmhwm_kb": ..., "cpu_seconds": ..., "events": ..., "batches": ...}
+      Each --also NAME (repeatable) must reach the same position too; seconds is when the last
+      of them did.
 
   daemon_clock.py around --sluice BIN --config FILE --subscriber NAME --events N -- CMD...
       Starts sluice, waits until the subscriber is running, runs CMD (its output goes to
@@ -111,9 +113,15 @@ class Daemon:
 
 def catchup(args, daemon):
     target = (str(args.tx), args.event_id)
-    sub, reached = daemon.wait_for(
-        f"position {target}",
-        lambda s: (s["position"]["transaction_id"], s["position"]["event_id"]) == target)
+    def at_target(s):
+        return (s["position"]["transaction_id"], s["position"]["event_id"]) == target
+    sub, reached = daemon.wait_for(f"position {target}", at_target)
+    main_subscriber = daemon.subscriber
+    for name in args.also:
+        daemon.subscriber = name
+        _, also_reached = daemon.wait_for(f"{name} at position {target}", at_target)
+        reached = max(reached, also_reached)
+    daemon.subscriber = main_subscriber
     return daemon.report(reached - daemon.started, sub)
 
 
@@ -134,6 +142,7 @@ def main():
     p.add_argument("--sluice", required=True)
     p.add_argument("--config", required=True)
     p.add_argument("--subscriber", required=True)
+    p.add_argument("--also", action="append", default=[])
     p.add_argument("--event-id", type=int)
     p.add_argument("--tx", type=int)
     p.add_argument("--events", type=int)

@@ -79,6 +79,23 @@ struct Projection {
     bool operator==(const Projection&) const = default;
 };
 
+// An aggregate type's state as a fold in SQL, kept as snapshots (docs/configuration.md,
+// "snapshots"). `apply` reuses Handler: one jsonb expression per event type over :state and the
+// event's parameters.
+struct Snapshot {
+    std::string aggregate_type;
+    std::string initial;         // a jsonb expression, without parameters
+    Location initial_location;   // of its first character
+    std::vector<Handler> apply;  // in file order
+    int every = 100;             // a snapshot at each version that is a multiple of this
+    int keep = 2;                // snapshots kept per aggregate
+    OnError on_error;
+    int partitions = 1;
+    Location location;
+
+    bool operator==(const Snapshot&) const = default;
+};
+
 struct Tls {
     bool verify = true;
     std::string ca_file;
@@ -180,6 +197,7 @@ struct Config {
     Coordination coordination;
     std::vector<Projection> projections;
     std::vector<Webhook> webhooks;
+    std::vector<Snapshot> snapshots;
     Outbox outbox;
     Http http;
     Log log;
@@ -194,6 +212,13 @@ struct Config {
     for (auto& h : p.handlers)
         h.location = {};
     return p;
+}
+[[nodiscard]] inline Snapshot without_location(Snapshot s) {
+    s.location = {};
+    s.initial_location = {};
+    for (auto& h : s.apply)
+        h.location = {};
+    return s;
 }
 [[nodiscard]] inline Webhook without_location(Webhook w) {
     w.location = {};

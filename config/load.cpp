@@ -50,6 +50,18 @@ void check_unique_names(Reader& r, const YAML::Node& root, const Config& config)
     for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
         check(config.webhooks[i].name, "webhook", webhooks[i]);
     }
+    // One fold per aggregate type: two would install the same fold function twice.
+    const auto snapshots = Reader::value_of(root, "snapshots");
+    std::map<std::string, int, std::less<>> fold_lines;
+    for (std::size_t i = 0; i < config.snapshots.size(); ++i) {
+        const auto& type = config.snapshots[i].aggregate_type;
+        const auto where = r.at(Reader::value_of(snapshots[i], "aggregate_type"));
+        const auto [it, inserted] = fold_lines.try_emplace(type, where.line);
+        if (!type.empty() && !inserted) {
+            r.error(where, "duplicate snapshots for aggregate type '" + type + "': line " +
+                               std::to_string(it->second) + " already defines its fold");
+        }
+    }
 }
 
 // A webhook's notify names another configured webhook (operational events about an endpoint go
@@ -156,7 +168,7 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
     }
     if (!r.expect_mapping(root, "",
                           {"database", "tailer", "coordination", "projections", "webhooks",
-                           "outbox", "http", "log"})) {
+                           "snapshots", "outbox", "http", "log"})) {
         return;
     }
     const auto database = Reader::value_of(root, "database");
@@ -180,6 +192,9 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
     });
     r.for_each_item(root, "webhooks", "", [&](const YAML::Node& item, std::size_t i) {
         read_webhook(r, item, i, out.webhooks.emplace_back());
+    });
+    r.for_each_item(root, "snapshots", "", [&](const YAML::Node& item, std::size_t i) {
+        read_snapshot(r, item, i, out.snapshots.emplace_back());
     });
     check_unique_names(r, root, out);
     check_notify_targets(r, out);

@@ -27,6 +27,7 @@ void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
 
 // Reports every :name in `text` that is not an event parameter, at its place in the file.
 void check_event_params(Reader& r, const ScalarText& text, const std::string& scope);
+void read_snapshot(Reader& r, const YAML::Node& node, std::size_t index, Snapshot& out);
 
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out);
 void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);

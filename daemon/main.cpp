@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
         {"append", "append events to an aggregate (or bulk-import a JSONL file)",
          daemon::append_command},
         {"events", "print an aggregate's history", daemon::events_command},
+        {"state", "print an aggregate's state (its fold, from the latest snapshot)",
+         daemon::state_command},
         {"parked", "events parked by a failing handler: list, retry, drop", daemon::parked_command},
     };
     return daemon::dispatch(commands, argc, argv);

@@ -10,7 +10,15 @@
 namespace sluice::daemon::metrics {
 
 std::string_view to_string(SubscriberKind kind) {
-    return kind == SubscriberKind::projection ? "projection" : "webhook";
+    switch (kind) {
+        case SubscriberKind::projection:
+            return "projection";
+        case SubscriberKind::webhook:
+            return "webhook";
+        case SubscriberKind::snapshot:
+            return "snapshot";
+    }
+    return "unknown";
 }
 
 std::string_view to_string(SubscriberState state) {

@@ -34,7 +34,7 @@ namespace sluice::daemon::metrics {
 
 using sluice::metrics::MirroredCounter;
 
-enum class SubscriberKind { projection, webhook };
+enum class SubscriberKind { projection, webhook, snapshot };
 enum class SubscriberState { starting, running, retrying, stopped };
 enum class WakeupSource { notify, poll, held };
 enum class HttpCloseReason { evicted, timeout, refused };

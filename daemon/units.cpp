@@ -4,6 +4,7 @@
 #include "outbox/dispatcher.hpp"
 #include "projections/partition.hpp"
 #include "projections/projection_sink.hpp"
+#include "projections/snapshot_sink.hpp"
 
 namespace sluice::daemon {
 
@@ -19,6 +20,17 @@ std::map<std::string, Unit> units_of(const config::Config& config) {
                 config::without_location(p), metrics::SubscriberKind::projection,
                 [p, table, timeout, part] {
                     return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
+                }};
+        }
+    }
+    for (const auto& s : config.snapshots) {
+        (void)projections::SnapshotSink(s, table, timeout);
+        for (int i = 0; i < s.partitions; ++i) {
+            projections::Part part{i, s.partitions};
+            units[projections::snapshot_subscriber(s.aggregate_type, part)] = {
+                config::without_location(s), metrics::SubscriberKind::snapshot,
+                [s, table, timeout, part] {
+                    return std::make_unique<projections::SnapshotSink>(s, table, timeout, part);
                 }};
         }
     }

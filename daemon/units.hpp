@@ -1,9 +1,9 @@
-// The units of work of a config: each projection (or each part of a partitioned one) and each
-// webhook dispatcher, by subscriber name, with what its runner is made from. The daemon starts
-// runners from them (daemon/subscribers.cpp); `sluice parked retry` builds one unit's sink from
-// them, so a retried event goes through exactly the sink the daemon would use.
-// Error policy: units_of throws std::invalid_argument (a handler that cannot be embedded) before
-// returning anything.
+// The units of work of a config: each projection (or each part of a partitioned one), each
+// aggregate type's snapshots (or each part of them) and each webhook dispatcher, by subscriber
+// name, with what its runner is made from. The daemon starts runners from them
+// (daemon/subscribers.cpp); `sluice parked retry` builds one unit's sink from them, so a retried
+// event goes through exactly the sink the daemon would use. Error policy: units_of throws
+// std::invalid_argument (a handler that cannot be embedded) before returning anything.
 #pragma once
 
 #include <functional>
@@ -20,8 +20,8 @@
 namespace sluice::daemon {
 
 // What a unit's runner is made from; a reload restarts a running unit when it changes.
-// A projection: every field except where it is written (config::without_location). A webhook's
-// dispatcher: only which events it enqueues; delivery settings belong to the publisher.
+// A projection or snapshots: every field except where it is written (config::without_location). A
+// webhook's dispatcher: only which events it enqueues; delivery settings belong to the publisher.
 struct DispatchFilter {
     std::string name;
     std::vector<std::string> event_types;
@@ -32,7 +32,7 @@ struct DispatchFilter {
 
     bool operator==(const DispatchFilter&) const = default;
 };
-using UnitDefinition = std::variant<config::Projection, DispatchFilter>;
+using UnitDefinition = std::variant<config::Projection, DispatchFilter, config::Snapshot>;
 
 struct Unit {
     UnitDefinition definition;

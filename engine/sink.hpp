@@ -20,7 +20,8 @@ class Sink {
     virtual ~Sink() = default;
 
     [[nodiscard]] virtual const std::string& name() const = 0;
-    [[nodiscard]] virtual std::string_view kind() const = 0;  // "projection" | "webhook"
+    // "projection" | "webhook" | "snapshot"
+    [[nodiscard]] virtual std::string_view kind() const = 0;
     [[nodiscard]] virtual const config::OnError& on_error() const = 0;
 
     // Runs on every new connection before use (setup SQL, session functions). Idempotent.

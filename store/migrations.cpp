@@ -324,6 +324,42 @@ ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS operational jsonb;
 CREATE SEQUENCE IF NOT EXISTS sluice.operational_event_id;
 )SQL";
 
+// Aggregate snapshots (docs/schema.md, "Snapshots"): the table the snapshot subscribers fill,
+// the fingerprint each of them last ran with, and the one entry point any client calls. The
+// per-type fold functions it dispatches to are installed by the daemon from the config.
+const char* snapshots_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.snapshots (
+  aggregate_id uuid NOT NULL,
+  aggregate_type text NOT NULL,
+  version bigint NOT NULL,
+  state jsonb,
+  fingerprint text NOT NULL,
+  taken_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (aggregate_id, version));
+
+CREATE TABLE IF NOT EXISTS sluice.snapshot_subscribers (
+  name text PRIMARY KEY,
+  aggregate_type text NOT NULL,
+  fingerprint text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now());
+
+CREATE OR REPLACE FUNCTION sluice.aggregate_state(
+    p_aggregate_type text, p_aggregate_id uuid, p_as_of timestamptz DEFAULT NULL,
+    OUT version bigint, OUT state jsonb)
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  fold text := format('sluice.%I', 'fold_' || p_aggregate_type);
+BEGIN
+  IF to_regprocedure(fold || '(uuid, timestamptz, bigint)') IS NULL THEN
+    RAISE EXCEPTION 'no fold for aggregate type %', p_aggregate_type
+      USING ERRCODE = 'SL012',
+            HINT = 'configure snapshots: for it and run sluice once (it installs the fold)';
+  END IF;
+  EXECUTE format('SELECT f.version, f.state FROM %s($1, $2) f', fold)
+     INTO version, state USING p_aggregate_id, p_as_of;
+END $fn$;
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -363,6 +399,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {8, "event horizon past sluice's own sessions", "sluice", expand(event_horizon_sql)},
         {9, "event_part: the part of an event, for the part indexes", "sluice", event_part_sql},
         {11, "endpoint health: failing_since, operational events", "sluice", endpoint_health_sql},
+        {12, "aggregate snapshots and sluice.aggregate_state", "sluice", snapshots_sql},
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
     };
 }

@@ -8,6 +8,11 @@
 namespace sluice::daemon {
 namespace {
 
+// The type of a parameter: an event column, or a fold's :state.
+std::string param_type(const std::string& name) {
+    return name == "state" ? "jsonb" : std::string(sql::event_param_type(name));
+}
+
 // The statement with each :param as a typed positional parameter, e.g. :payload -> $2::jsonb.
 std::string as_prepared(std::string_view statement, std::vector<std::string>& types) {
     types.clear();
@@ -17,8 +22,7 @@ std::string as_prepared(std::string_view statement, std::vector<std::string>& ty
             types.push_back(ref.name);
             it = types.end() - 1;
         }
-        return "$" + std::to_string(it - types.begin() + 1) +
-               "::" + std::string(sql::event_param_type(ref.name));
+        return "$" + std::to_string(it - types.begin() + 1) + "::" + param_type(ref.name);
     });
 }
 
@@ -94,6 +98,26 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
                                std::string(key) + " of webhook '" + w.name + "': " + problem});
             }
         }
+    }
+    // Fold expressions: each prepared as the jsonb value it must be.
+    for (const auto& s : c.snapshots) {
+        auto check = [&](const std::string& expression, const config::Location& where,
+                         const std::string& what) {
+            std::vector<std::string> names;
+            const std::string text = "SELECT (" + as_prepared(expression, names) + "\n)::jsonb";
+            conn.exec("SAVEPOINT fold");
+            try {
+                conn.exec("PREPARE sluice_check_" + std::to_string(++n) + " AS " + text);
+                conn.exec("RELEASE SAVEPOINT fold");
+            } catch (const pg::ServerError& e) {
+                conn.exec("ROLLBACK TO SAVEPOINT fold");
+                out.push_back({where, "snapshots of " + s.aggregate_type + ", " + what + ": " +
+                                          e.what() + " (SQLSTATE " + e.sqlstate() + ")"});
+            }
+        };
+        check(s.initial, s.initial_location, "initial");
+        for (const auto& a : s.apply)
+            check(a.sql, a.location, "apply " + a.event_type);
     }
     return out;
 }

@@ -28,5 +28,6 @@ int migrate_command(const std::vector<std::string>& args);
 int append_command(const std::vector<std::string>& args);
 int events_command(const std::vector<std::string>& args);
 int parked_command(const std::vector<std::string>& args);
+int state_command(const std::vector<std::string>& args);
 
 }  // namespace sluice::daemon

@@ -88,6 +88,13 @@ int check_config_command(const std::vector<std::string>& args) {
     }
     for (const auto& w : config->webhooks)
         std::cout << "  webhook " << w.name << "\n";
+    for (const auto& s : config->snapshots) {
+        std::cout << "  snapshots of " << s.aggregate_type << ": " << s.apply.size()
+                  << " event types folded, every " << s.every << " versions, keep " << s.keep;
+        if (s.partitions > 1)
+            std::cout << ", " << s.partitions << " partitions";
+        std::cout << "\n";
+    }
     return exit_ok;
 }
 

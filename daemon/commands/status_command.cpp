@@ -17,6 +17,7 @@
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
+#include "projections/snapshot_sink.hpp"
 
 namespace sluice::daemon {
 
@@ -29,7 +30,7 @@ constexpr const char* legend =
     "POSITION: transaction id/event id of the last event the unit handled (its checkpoint); "
     "LAG: events after it; LAG_S: age of the oldest of them, in seconds";
 
-// Configured units by name ("projection" or "webhook"); empty without --config.
+// Configured units by name ("projection", "webhook" or "snapshot"); empty without --config.
 using Kinds = std::map<std::string, std::string>;
 
 // The same shape as the daemon's /status, read from what the database knows. No daemon means
@@ -212,6 +213,11 @@ int status_command(const std::vector<std::string>& args) {
             for (const auto& p : config->projections) {
                 for (int i = 0; i < p.partitions; ++i)
                     kinds[projections::part_name(p.name, {i, p.partitions})] = "projection";
+            }
+            for (const auto& s : config->snapshots) {
+                for (int i = 0; i < s.partitions; ++i)
+                    kinds[projections::snapshot_subscriber(s.aggregate_type, {i, s.partitions})] =
+                        "snapshot";
             }
             for (const auto& w : config->webhooks)
                 kinds[w.name] = "webhook";

@@ -1,0 +1,71 @@
+// `sluice state`: an aggregate's current (or past) state through sluice.aggregate_state, the
+// same query an application runs: the latest snapshot at or before the point asked plus the
+// events after it, folded in the server.
+#include <iostream>
+
+#include <boost/json.hpp>
+
+#include "daemon/commands/commands.hpp"
+#include "infra/pg/connection.hpp"
+#include "infra/pg/literal.hpp"
+#include "store/event_writer.hpp"
+
+namespace sluice::daemon {
+
+int state_command(const std::vector<std::string>& args) {
+    po::options_description options("Options");
+    add_database_options(options);
+    options.add_options()("aggregate-id", po::value<std::string>()->required(), "aggregate UUID")(
+        "as-of", po::value<std::string>(),
+        "the state after the events at or before this time (ISO 8601)")(
+        "json", po::bool_switch(), "one JSON object: aggregate_id, aggregate_type, version, state");
+    po::variables_map vm;
+    if (!parse_options("state", "--aggregate-id UUID [--as-of TIME] [--json]", options, args, vm)) {
+        return exit_ok;
+    }
+    const std::string id = vm["aggregate-id"].as<std::string>();
+    if (!store::is_uuid(id))
+        throw UsageError("--aggregate-id '" + id + "' is not a UUID");
+    std::optional<std::string> as_of;
+    if (vm.count("as-of") != 0U)
+        as_of = vm["as-of"].as<std::string>();
+    const std::string table = events_table(vm);
+    auto conn = pg::Connection::open(database_url(vm), 10, "sluice state");
+    require_events_table(conn, table);
+    if (as_of) {
+        try {
+            conn.exec("SELECT $1::timestamptz", pg::Params(*as_of));
+        } catch (const pg::ServerError& e) {
+            throw UsageError("--as-of '" + *as_of + "' is not a time: " + e.what());
+        }
+    }
+    // The type names the fold; every event of an aggregate carries the same one.
+    auto type = conn.exec("SELECT aggregate_type FROM " + pg::quote_qualified(table) +
+                              " WHERE aggregate_id = $1::uuid ORDER BY version LIMIT 1",
+                          pg::Params(id));
+    if (type.rows() == 0)
+        throw UsageError("no events for aggregate " + id);
+    const std::string aggregate_type(type.text(0, 0));
+    auto state = conn.exec(
+        "SELECT version, state::text FROM sluice.aggregate_state($1, $2::uuid, $3::timestamptz)",
+        pg::Params(aggregate_type, id, as_of));
+    if (state.is_null(0, 0)) {
+        std::cerr << "no events of aggregate " << id << " at or before " << as_of.value_or("now")
+                  << "\n";
+        return exit_failure;
+    }
+    const auto version = state.int64(0, 0);
+    const std::string value = state.is_null(0, 1) ? "null" : std::string(state.text(0, 1));
+    if (vm["json"].as<bool>()) {
+        // The state is printed as PostgreSQL writes jsonb, not re-encoded.
+        std::cout << "{\"aggregate_id\":" << boost::json::serialize(boost::json::string(id))
+                  << ",\"aggregate_type\":"
+                  << boost::json::serialize(boost::json::string(aggregate_type))
+                  << ",\"version\":" << version << ",\"state\":" << value << "}\n";
+    } else {
+        std::cout << aggregate_type << " " << id << " v" << version << "\n" << value << "\n";
+    }
+    return exit_ok;
+}
+
+}  // namespace sluice::daemon
