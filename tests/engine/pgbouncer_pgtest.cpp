@@ -15,8 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include "counting_fixture.hpp"
+#include "http_receiver.hpp"
 
 namespace sluice::testing {
 namespace {
@@ -117,7 +119,8 @@ class BehindPgBouncer : public CountingProjectionTest {
     // its database section and `failover_after` as the lease time.
     std::string pooled_config(const std::string& bouncer_url, const std::string& database_keys,
                               const std::string& failover_after = "10s",
-                              const std::string& poll_interval = "200ms") {
+                              const std::string& poll_interval = "200ms",
+                              const std::string& more = "") {
         std::string text = base_config({.url = bouncer_url,
                                         .poll_interval = poll_interval,
                                         .batch_size = 50,
@@ -134,7 +137,8 @@ class BehindPgBouncer : public CountingProjectionTest {
                               "PRIMARY KEY, times int NOT NULL)\n"
                               "    handlers:\n"
                               "      Tick: INSERT INTO applied VALUES (:id, 1) ON CONFLICT "
-                              "(event_id) DO UPDATE SET times = applied.times + 1\n");
+                              "(event_id) DO UPDATE SET times = applied.times + 1\n" +
+                              more);
     }
 
     [[nodiscard]] bool wait_applied(std::int64_t count, DaemonProcess& daemon,
@@ -276,6 +280,35 @@ TEST_F(BehindPgBouncer, WithoutAListenUrlTheShortPollAppliesAnEvent) {
     EXPECT_EQ(s.notify_wakeups, 0U) << "nothing LISTENs through a transaction pool";
     EXPECT_GT(s.poll_wakeups, 0U) << diagnose(daemon);
     EXPECT_EQ(applied("max(times)"), 1);
+    expect_clean_stop(daemon);
+}
+
+TEST_F(BehindPgBouncer, WebhooksAreEnqueuedAndDeliveredOnceThroughThePool) {
+    PgBouncer bouncer(db_->url(), "transaction");
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    HttpReceiver receiver({.secrets = {secret}});
+    append_ticks(40);
+    auto daemon = DaemonProcess::start(
+        pooled_config(bouncer.url(db_->name()), transaction_pooling, "10s", "200ms",
+                      "webhooks:\n  - name: ticks\n    url: \"" + receiver.url() +
+                          "\"\n    secrets: [\"" + secret + "\"]\n    event_types: [Tick]\n"));
+    ASSERT_TRUE(receiver.wait_for_requests(40, 30s))
+        << "delivered " << receiver.count() << " of 40\n"
+        << diagnose(daemon);
+    append_ticks(20);  // found by the workers' poll: nothing LISTENs through the pool
+    ASSERT_TRUE(receiver.wait_for_requests(60, 30s))
+        << "delivered " << receiver.count() << " of 60\n"
+        << diagnose(daemon);
+    std::set<std::string> ids;
+    for (const auto& r : receiver.requests())
+        ids.insert(r.webhook_id);
+    EXPECT_EQ(ids.size(), 60U) << "every event delivered, each once";
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return scalar("SELECT count(*) FROM sluice.outbox WHERE state = 'delivered'") == 60;
+        },
+        10s));
+    EXPECT_EQ(daemon.count_in_log("level=error"), 0U) << daemon.output_tail();
     expect_clean_stop(daemon);
 }
 
