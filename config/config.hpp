@@ -4,11 +4,14 @@
 // Error policy: loading never throws for bad input; it returns every diagnostic at once.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "infra/pg/pooling.hpp"
 
 namespace sluice::config {
 
@@ -30,6 +33,20 @@ struct Database {
     std::string notify_channel = "sluice_events";  // = store::default_events_channel
     Duration connect_timeout = 10s;
     Duration statement_timeout = 30s;
+    // transaction: url reaches a transaction-mode pool (PgBouncer, RDS Proxy), so nothing may
+    // outlive a transaction: leases instead of session locks, no prepared statements, no LISTEN
+    // on url (docs/operations.md, "Behind a transaction-mode pooler").
+    pg::Pooling pooling = pg::Pooling::session;
+    std::string listen_url;  // optional: a session-level connection for LISTEN; never logged
+    Duration pooled_poll_interval = 250ms;  // the wake-up when there is no LISTEN connection
+
+    // How often to look for work that a NOTIFY would announce: `with_listen` when there is a
+    // connection to LISTEN on, else no longer than pooled_poll_interval.
+    [[nodiscard]] Duration wake_up_poll(Duration with_listen) const {
+        if (!pg::listen_url_for(url, listen_url, pooling).empty())
+            return with_listen;
+        return std::min(with_listen, pooled_poll_interval);
+    }
 
     bool operator==(const Database&) const = default;
 };

@@ -16,7 +16,7 @@ void read_database(Reader& r, const YAML::Node& node, Database& out) {
     constexpr std::string_view scope = "database";
     if (!r.expect_mapping(node, scope,
                           {"url", "url_file", "events_table", "notify_channel", "connect_timeout",
-                           "statement_timeout"})) {
+                           "statement_timeout", "pooling", "listen_url", "pooled_poll_interval"})) {
         return;
     }
     const auto url = Reader::value_of(node, "url");
@@ -49,6 +49,13 @@ void read_database(Reader& r, const YAML::Node& node, Database& out) {
     }
     r.read(node, "connect_timeout", scope, out.connect_timeout, positive);
     r.read(node, "statement_timeout", scope, out.statement_timeout, positive);
+    std::size_t pooling = 0;
+    if (r.read_choice(node, "pooling", scope, {"session", "transaction"}, pooling))
+        out.pooling = pooling == 0 ? pg::Pooling::session : pg::Pooling::transaction;
+    if (r.read(node, "listen_url", scope, out.listen_url) && out.listen_url.empty())
+        r.field_error(Reader::value_of(node, "listen_url"), "listen_url", scope,
+                      "must not be empty (leave it out to poll instead)");
+    r.read(node, "pooled_poll_interval", scope, out.pooled_poll_interval, positive);
 }
 
 void read_tailer(Reader& r, const YAML::Node& node, Tailer& out) {

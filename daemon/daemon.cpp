@@ -58,8 +58,7 @@ class Daemon {
           options_(std::move(options)),
           feed_(io.get_executor(), feed_options(config_)),
           coordination_(coordination_options(config_)),
-          subscribers_(io.get_executor(), feed_, metrics_, coordination_.instance,
-                       coordination_.failover_after / 2),
+          subscribers_(io.get_executor(), feed_, metrics_, coordination_.failover_after / 2),
           coordinator_(io.get_executor(), coordination_, subscribers_),
           coordinator_done_(io.get_executor()),
           signals_(io, SIGINT, SIGTERM, SIGHUP),
@@ -259,7 +258,7 @@ class Daemon {
                             io_.get_executor(), config_.database.url,
                             config_.database.connect_timeout,
                             {std::string(store::sessions::monitor),
-                             config_.database.statement_timeout});
+                             config_.database.statement_timeout, config_.database.pooling});
                     }
                     co_await engine::measure_lag(*lag_conn, quoted, subscribers_.statuses(),
                                                  config_.database.statement_timeout);

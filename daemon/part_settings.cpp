@@ -28,6 +28,7 @@ engine::CoordinatorOptions coordination_options(const config::Config& c) {
     o.failover_after = c.coordination.failover_after;
     o.connect_timeout = c.database.connect_timeout;
     o.statement_timeout = c.database.statement_timeout;
+    o.pooling = c.database.pooling;
     return o;
 }
 
@@ -47,10 +48,12 @@ engine::FeedOptions feed_options(const config::Config& c) {
             pg::quote_qualified(c.database.events_table),
             c.database.notify_channel,
             c.tailer.batch_size,
-            c.tailer.poll_interval,
+            c.database.wake_up_poll(c.tailer.poll_interval),
             c.tailer.horizon_warning,
             c.database.connect_timeout,
-            c.database.statement_timeout};
+            c.database.statement_timeout,
+            c.database.pooling,
+            c.database.listen_url};
 }
 
 }  // namespace sluice::daemon

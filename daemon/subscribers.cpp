@@ -29,11 +29,8 @@ metrics::SubscriberState to_metric(engine::State s) {
 }  // namespace
 
 Subscribers::Subscribers(asio::any_io_executor ex, engine::Feed& feed,
-                         metrics::SluiceMetrics& metrics, std::string owner,
-                         std::chrono::milliseconds handoff)
-    : ex_(std::move(ex)), feed_(feed), metrics_(metrics), handoff_(handoff) {
-    options_.owner = std::move(owner);
-}
+                         metrics::SluiceMetrics& metrics, std::chrono::milliseconds handoff)
+    : ex_(std::move(ex)), feed_(feed), metrics_(metrics), handoff_(handoff) {}
 
 void Subscribers::start(const std::string& name, const Unit& unit,
                         const engine::SubscriberStatus* previous) {
@@ -47,8 +44,11 @@ void Subscribers::start(const std::string& name, const Unit& unit,
     entry->definition = unit.definition;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
+    entry->owner = owned_.at(name);
+    engine::RunnerOptions options = options_;
+    options.owner = entry->owner;
     entry->runner =
-        std::make_unique<engine::Runner>(unit.make_sink(), feed_, options_, std::move(status),
+        std::make_unique<engine::Runner>(unit.make_sink(), feed_, options, std::move(status),
                                          [series = entry->series](double seconds) {
                                              series->batch_duration_seconds.Observe(seconds);
                                          });
@@ -100,7 +100,8 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
                                   config.tailer.poll_interval,
                                   config.database.connect_timeout,
                                   config.database.statement_timeout,
-                                  options_.owner};
+                                  {},
+                                  config.database.pooling};
     // Every sink is built once first: a handler that cannot be embedded changes nothing.
     std::map<std::string, Unit> units = units_of(config);
     std::vector<std::string> to_stop;
@@ -146,11 +147,12 @@ std::vector<std::string> Subscribers::units() const {
     return out;
 }
 
-asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
+asio::awaitable<void> Subscribers::own(std::map<std::string, std::string> owned) {
     owned_ = std::move(owned);
     std::vector<std::string> to_stop;
     for (const auto& [name, entry] : entries_) {
-        if (!owned_.contains(name))
+        auto it = owned_.find(name);
+        if (it == owned_.end() || it->second != entry->owner)
             to_stop.push_back(name);
     }
     if (!to_stop.empty()) {
@@ -165,7 +167,7 @@ asio::awaitable<void> Subscribers::own(std::set<std::string> owned) {
                 metrics_.remove_subscriber(it->second.kind, name);
         }
     }
-    for (const auto& name : owned_) {
+    for (const auto& [name, owner] : owned_) {
         auto it = units_.find(name);
         if (it == units_.end() || entries_.contains(name))
             continue;

@@ -30,12 +30,11 @@ namespace asio = boost::asio;
 
 class Subscribers final : public engine::Work {
   public:
-    // `owner`: this instance's id, checked by every batch (see engine::Coordinator).
     // `handoff`: how long own() waits for a runner it stops; the coordinator does not heartbeat
     // meanwhile, so it stays well below failover_after. A runner still in a batch then finishes
     // it on its own: the batch holds the owners row, so no new owner starts before it commits.
     Subscribers(asio::any_io_executor ex, engine::Feed& feed, metrics::SluiceMetrics& metrics,
-                std::string owner, std::chrono::milliseconds handoff);
+                std::chrono::milliseconds handoff);
 
     // Takes `config` as the set of units. Stopping waits for in-flight batches to commit,
     // bounded by `drain` (also used by own()).
@@ -44,7 +43,7 @@ class Subscribers final : public engine::Work {
     asio::awaitable<bool> stop_all(std::chrono::milliseconds drain);
 
     [[nodiscard]] std::vector<std::string> units() const override;
-    asio::awaitable<void> own(std::set<std::string> owned) override;
+    asio::awaitable<void> own(std::map<std::string, std::string> owned) override;
     [[nodiscard]] std::vector<std::string> handed_over() override;
 
     [[nodiscard]] std::vector<std::shared_ptr<engine::SubscriberStatus>> statuses() const;
@@ -58,7 +57,8 @@ class Subscribers final : public engine::Work {
         UnitDefinition definition;
         metrics::SubscriberKind kind;
         std::shared_ptr<metrics::SubscriberSeries> series;
-        Completion done;  // set when the runner's task has ended
+        std::string owner;  // what its batches present to sluice.check_owner
+        Completion done;    // set when the runner's task has ended
     };
     // `previous`: the status of the runner this one replaces (a reload); its position and lag
     // stand until the new runner has loaded its checkpoint and the lag monitor measured it, so
@@ -77,7 +77,7 @@ class Subscribers final : public engine::Work {
     std::chrono::milliseconds drain_{30000};
     std::chrono::milliseconds handoff_;
     std::map<std::string, Unit> units_;
-    std::set<std::string> owned_;
+    std::map<std::string, std::string> owned_;  // unit -> its owner (engine::Work::own)
     std::map<std::string, std::shared_ptr<Entry>> entries_;
     std::vector<std::shared_ptr<Entry>> draining_;  // stopped, still finishing a batch
 };

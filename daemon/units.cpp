@@ -11,6 +11,7 @@ namespace sluice::daemon {
 std::map<std::string, Unit> units_of(const config::Config& config) {
     const std::string table = pg::quote_qualified(config.database.events_table);
     const auto timeout = config.database.statement_timeout;
+    const auto pooling = config.database.pooling;
     std::map<std::string, Unit> units;
     for (const auto& p : config.projections) {
         (void)projections::ProjectionSink(p, table, timeout);
@@ -18,8 +19,9 @@ std::map<std::string, Unit> units_of(const config::Config& config) {
             projections::Part part{i, p.partitions};
             units[projections::part_name(p.name, part)] = {
                 config::without_location(p), metrics::SubscriberKind::projection,
-                [p, table, timeout, part] {
-                    return std::make_unique<projections::ProjectionSink>(p, table, timeout, part);
+                [p, table, timeout, part, pooling] {
+                    return std::make_unique<projections::ProjectionSink>(p, table, timeout, part,
+                                                                         pooling);
                 }};
         }
     }

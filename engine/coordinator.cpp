@@ -7,6 +7,7 @@
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
+#include "store/coordination.hpp"
 #include "store/sessions.hpp"
 
 namespace sluice::engine {
@@ -19,8 +20,13 @@ struct PooledConnection : std::runtime_error {
     PooledConnection()
         : std::runtime_error(
               "the coordination connection moved to another server session (a "
-              "transaction-pooling proxy?): sluice needs a session-level connection") {}
+              "transaction-pooling proxy?): sluice needs a session-level connection unless "
+              "database.pooling is transaction") {}
 };
+
+// With leases, UnitView::holder_pid says who holds a live lease: this instance or another.
+constexpr int lease_held_here = 0;
+constexpr int lease_held_elsewhere = -1;
 
 std::string interval(milliseconds d) {
     return std::to_string(d.count()) + " milliseconds";
@@ -61,7 +67,8 @@ asio::awaitable<void> Coordinator::run() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex_, options_.url, options_.connect_timeout,
-                {std::string(store::sessions::coordination), options_.statement_timeout});
+                {std::string(store::sessions::coordination), options_.statement_timeout,
+                 options_.pooling});
             if (!first)
                 ++stats_.reconnects;
             first = false;
@@ -79,14 +86,22 @@ asio::awaitable<void> Coordinator::run() {
         if (pooled) {
             log::error(
                 "cannot own work through this connection; point database.url at "
-                "PostgreSQL or a session-mode pool",
+                "PostgreSQL or a session-mode pool, or set database.pooling: transaction",
                 {{"error", error}});
         }
-        if (!stats_.owned.empty()) {
+        // Leases outlive the connection: the units carry on (their batches are fenced) until
+        // the leases would have run out.
+        const bool lease_left =
+            leases() && Clock::now() - renewed_ < options_.failover_after && !stopping_;
+        if (!stats_.owned.empty() && lease_left) {
+            log::warn("coordination connection lost; the owned units keep their leases meanwhile",
+                      {{"units", stats_.owned.size()}, {"error", error}});
+        } else if (!stats_.owned.empty()) {
             log::warn("coordination connection lost; stopping every owned unit until it is back",
                       {{"units", stats_.owned.size()}, {"error", error}});
             stats_.releases += stats_.owned.size();
             stats_.owned.clear();
+            owners_.clear();
             co_await work_.own({});
         } else if (!pooled) {
             log::warn("coordination connection failed; retrying", {{"error", error}});
@@ -96,22 +111,28 @@ asio::awaitable<void> Coordinator::run() {
     }
     co_await work_.own({});
     stats_.owned.clear();
+    owners_.clear();
+}
+
+asio::awaitable<void> Coordinator::hand_to_work() {
+    std::map<std::string, std::string> owned;
+    for (const auto& name : stats_.owned)
+        owned[name] = owners_.at(name);
+    co_await work_.own(std::move(owned));
 }
 
 asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {
-    // The server session behind this connection (not PQbackendPID: behind a pool that is the
-    // pool's own key). Every tick checks it is still the same one: session locks live there.
-    auto pid = co_await conn.query("SELECT pg_backend_pid()", {}, options_.statement_timeout);
-    if (backend_pid_ != 0)
-        former_backends_.insert(backend_pid_);
-    backend_pid_ = static_cast<int>(pid.int64(0, 0));
-    co_await conn.query("SELECT pg_advisory_lock(sluice.instance_lock_key($1))",
-                        pg::Params(options_.instance), options_.statement_timeout);
+    if (leases()) {
+        backend_pid_ = 0;  // no session of our own: no lock, no pid to check
+    } else {
+        co_await hold_instance_lock(conn);
+    }
     co_await conn.query("DELETE FROM sluice.instances WHERE heartbeat < now() - interval '1 day'",
                         {}, options_.statement_timeout);
     stats_.connected = true;
     stats_.last_error.clear();
-    log::info("coordination connected", {{"instance", options_.instance}});
+    log::info("coordination connected",
+              {{"instance", options_.instance}, {"ownership", leases() ? "leases" : "locks"}});
     while (!stopping_) {
         auto input = co_await observe(conn);
         if (input.backend_pid != backend_pid_)
@@ -126,6 +147,17 @@ asio::awaitable<void> Coordinator::session(pg::AsyncConnection& conn) {
     co_await release_everything(conn);
 }
 
+asio::awaitable<void> Coordinator::hold_instance_lock(pg::AsyncConnection& conn) {
+    // The server session behind this connection (not PQbackendPID: behind a pool that is the
+    // pool's own key). Every tick checks it is still the same one: session locks live there.
+    auto pid = co_await conn.query("SELECT pg_backend_pid()", {}, options_.statement_timeout);
+    if (backend_pid_ != 0)
+        former_backends_.insert(backend_pid_);
+    backend_pid_ = static_cast<int>(pid.int64(0, 0));
+    co_await conn.query("SELECT pg_advisory_lock(sluice.instance_lock_key($1))",
+                        pg::Params(options_.instance), options_.statement_timeout);
+}
+
 asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
     auto units = work_.units();
     std::vector<pg::Step> steps;
@@ -136,24 +168,44 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
          pg::Params(options_.instance, options_.host, options_.pid)});
     steps.push_back({"UPDATE sluice.owners SET heartbeat = now() WHERE instance_id = $1",
                      pg::Params(options_.instance)});
-    // Live: a fresh heartbeat and its session still holds the instance lock.
-    steps.push_back(
-        {"SELECT (SELECT count(*) FROM sluice.instances i "
-         "WHERE i.heartbeat > now() - $1::interval "
-         "AND sluice.advisory_holder(i.lock_key) IS NOT NULL), pg_backend_pid()",
-         pg::Params(interval(options_.failover_after))});
-    steps.push_back(
-        {"SELECT u.name, sluice.advisory_holder(sluice.owner_lock_key(u.name)),"
-         " o.instance_id, extract(epoch FROM now() - o.heartbeat)::float8 "
-         "FROM unnest($1::text[]) AS u(name) LEFT JOIN sluice.owners o ON o.name = u.name "
-         "ORDER BY u.name",
-         pg::Params(pg::text_array(units))});
+    if (leases()) {
+        // Live: a fresh heartbeat (no session lock to look at).
+        steps.push_back(
+            {"SELECT count(*), 0 FROM sluice.instances "
+             "WHERE heartbeat > now() - $1::interval",
+             pg::Params(interval(options_.failover_after))});
+        steps.push_back(
+            {"SELECT u.name, o.instance_id, extract(epoch FROM now() - o.heartbeat)::float8, "
+             "o.token FROM unnest($1::text[]) AS u(name) "
+             "LEFT JOIN sluice.owners o ON o.name = u.name ORDER BY u.name",
+             pg::Params(pg::text_array(units))});
+    } else {
+        // Live: a fresh heartbeat and its session still holds the instance lock.
+        steps.push_back(
+            {"SELECT (SELECT count(*) FROM sluice.instances i "
+             "WHERE i.heartbeat > now() - $1::interval "
+             "AND sluice.advisory_holder(i.lock_key) IS NOT NULL), pg_backend_pid()",
+             pg::Params(interval(options_.failover_after))});
+        steps.push_back(
+            {"SELECT u.name, sluice.advisory_holder(sluice.owner_lock_key(u.name)),"
+             " o.instance_id, extract(epoch FROM now() - o.heartbeat)::float8 "
+             "FROM unnest($1::text[]) AS u(name) LEFT JOIN sluice.owners o ON o.name = u.name "
+             "ORDER BY u.name",
+             pg::Params(pg::text_array(units))});
+    }
+    const auto asked = Clock::now();
     auto results = co_await conn.pipeline(std::move(steps), options_.statement_timeout);
+    renewed_ = asked;  // the heartbeat ran after this moment: leases last from then on
     ShareInput in;
     in.instance = options_.instance;
     in.owned = stats_.owned;
     in.live_instances = static_cast<int>(std::max<std::int64_t>(1, results[2].int64(0, 0)));
     in.backend_pid = static_cast<int>(results[2].int64(0, 1));
+    stats_.live_instances = in.live_instances;
+    if (leases()) {
+        in.units = leased_units(results[3]);
+        co_return in;
+    }
     const pg::Result& r = results[3];
     std::vector<int> stale;
     for (int i = 0; i < r.rows(); ++i) {
@@ -177,7 +229,6 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
         }
         in.units.push_back(std::move(u));
     }
-    stats_.live_instances = in.live_instances;
     for (int pid : stale) {
         log::warn("ending a former session of this instance that still holds a unit",
                   {{"backend_pid", pid}});
@@ -185,6 +236,52 @@ asio::awaitable<ShareInput> Coordinator::observe(pg::AsyncConnection& conn) {
                             options_.statement_timeout);
     }
     co_return in;
+}
+
+std::vector<UnitView> Coordinator::leased_units(const pg::Result& r) const {
+    std::vector<UnitView> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        UnitView u;
+        u.name = std::string(r.text(i, 0));
+        if (!r.is_null(i, 1)) {
+            u.owner_instance = std::string(r.text(i, 1));
+            u.owner_silent_seconds = std::strtod(std::string(r.text(i, 2)).c_str(), nullptr);
+            const bool live = *u.owner_silent_seconds * 1000.0 <
+                              static_cast<double>(options_.failover_after.count());
+            // Ours only with the token we took it with: a row of this instance with another
+            // token was taken again since, and the runners present the old one.
+            auto ours = owners_.find(u.name);
+            const bool here =
+                u.owner_instance == options_.instance &&
+                (ours == owners_.end() ||
+                 ours->second == store::lease_owner(options_.instance, r.int64(i, 3)));
+            if (live)
+                u.holder_pid = here ? lease_held_here : lease_held_elsewhere;
+        }
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+asio::awaitable<bool> Coordinator::acquire(pg::AsyncConnection& conn, const std::string& name) {
+    if (leases()) {
+        auto r =
+            co_await conn.query("SELECT sluice.acquire_lease($1, $2, $3, $4::int, $5::interval)",
+                                pg::Params(name, options_.instance, options_.host, options_.pid,
+                                           interval(options_.failover_after)),
+                                options_.statement_timeout);
+        if (r.is_null(0, 0))
+            co_return false;
+        owners_[name] = store::lease_owner(options_.instance, r.int64(0, 0));
+        co_return true;
+    }
+    auto r = co_await conn.query("SELECT sluice.acquire_owner($1, $2, $3, $4::int)",
+                                 pg::Params(name, options_.instance, options_.host, options_.pid),
+                                 options_.statement_timeout);
+    if (!r.boolean(0, 0))
+        co_return false;
+    owners_[name] = options_.instance;
+    co_return true;
 }
 
 asio::awaitable<void> Coordinator::act(pg::AsyncConnection& conn, const Decision& d) {
@@ -205,9 +302,10 @@ asio::awaitable<void> Coordinator::act(pg::AsyncConnection& conn, const Decision
         changed |= owned.erase(name) > 0;
     if (changed) {
         stats_.owned = owned;
-        co_await work_.own(owned);  // runners drain before their locks go
+        co_await hand_to_work();  // runners drain before their locks go
     }
     for (const auto& name : let_go) {
+        owners_.erase(name);
         co_await conn.query("SELECT sluice.release_owner($1, $2)",
                             pg::Params(name, options_.instance), options_.statement_timeout);
         ++stats_.releases;
@@ -223,11 +321,7 @@ asio::awaitable<void> Coordinator::act(pg::AsyncConnection& conn, const Decision
     for (const auto& name : d.acquire) {
         if (stopping_)
             break;
-        auto r =
-            co_await conn.query("SELECT sluice.acquire_owner($1, $2, $3, $4::int)",
-                                pg::Params(name, options_.instance, options_.host, options_.pid),
-                                options_.statement_timeout);
-        if (!r.boolean(0, 0))
+        if (!co_await acquire(conn, name))
             continue;  // another instance was faster
         owned.insert(name);
         acquired = true;
@@ -236,13 +330,14 @@ asio::awaitable<void> Coordinator::act(pg::AsyncConnection& conn, const Decision
     }
     if (acquired) {
         stats_.owned = owned;
-        co_await work_.own(owned);
+        co_await hand_to_work();
     }
 }
 
 asio::awaitable<void> Coordinator::release_everything(pg::AsyncConnection& conn) {
     auto owned = stats_.owned;
     stats_.owned.clear();
+    owners_.clear();
     co_await work_.own({});
     for (const auto& name : owned) {
         co_await conn.query("SELECT sluice.release_owner($1, $2)",
@@ -251,7 +346,8 @@ asio::awaitable<void> Coordinator::release_everything(pg::AsyncConnection& conn)
     }
     co_await conn.query("DELETE FROM sluice.instances WHERE instance_id = $1",
                         pg::Params(options_.instance), options_.statement_timeout);
-    co_await conn.query("SELECT pg_advisory_unlock_all()", {}, options_.statement_timeout);
+    if (!leases())
+        co_await conn.query("SELECT pg_advisory_unlock_all()", {}, options_.statement_timeout);
 }
 
 }  // namespace sluice::engine

@@ -99,12 +99,18 @@ asio::awaitable<void> Feed::run() {
 
 asio::awaitable<void> Feed::listen_loop() {
     auto ex = co_await asio::this_coro::executor;
+    const std::string url = pg::listen_url_for(options_.url, options_.listen_url, options_.pooling);
+    if (url.empty()) {
+        log::info("no session-level connection to LISTEN on; polling for events",
+                  {{"poll_interval_ms", options_.poll_interval.count()}});
+        co_return;
+    }
     Backoff backoff(milliseconds(100), milliseconds(10000));
     bool first = true;
     while (!stopped_.is_set()) {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
-                ex, options_.url, options_.connect_timeout,
+                ex, url, options_.connect_timeout,
                 {std::string(store::sessions::listen), options_.statement_timeout});
             co_await conn.exec_script("LISTEN " + pg::quote_identifier(options_.channel),
                                       options_.statement_timeout);
@@ -177,7 +183,8 @@ asio::awaitable<void> Feed::fetch_loop() {
         try {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
-                {std::string(store::sessions::tailer), options_.statement_timeout});
+                {std::string(store::sessions::tailer), options_.statement_timeout,
+                 options_.pooling});
             conn.cache_statements();  // the fetch runs at every wake-up: plan it once
             if (stats_.down_since != std::chrono::steady_clock::time_point{}) {
                 log::info(

@@ -1,18 +1,17 @@
 // The shared fetch: one reader of the events table for every subscriber that is at the head.
-// It LISTENs for the events trigger's NOTIFY (a wake-up only), polls every poll_interval to
-// cover lost notifications, keeps the most recent rows in a bounded cache and serves each
-// subscriber the rows after its position (next()). A subscriber behind the cache reads on its
-// own. Subscribers that read and apply in the server need no rows, only the wake-up
-// (wait_for_news()): a NOTIFY wakes them at once, and the feed reads nothing for them unless
-// asked (a poll, look_again(), events held back), and then only whether one row is there.
-// Events that committed above the event horizon (engine/fetch.hpp) are held back by an older
-// open transaction, which may end without any NOTIFY: while that is so the feed looks again on a
-// short schedule (held_recheck_delay), and at once when one of this process's own transactions
-// ends. Also watches the visibility horizon: the age of the oldest open transaction that can
-// hold back events, warning when it exceeds horizon_warning.
-// Threading: all members are used from the one event-loop thread. Error policy: database
-// failures are logged and retried with bounded backoff inside run(); next() never throws
-// for database reasons.
+// It LISTENs for the events trigger's NOTIFY (a wake-up only; behind a transaction-mode pool only
+// on a listen_url), polls every poll_interval to cover lost notifications, keeps the most recent
+// rows in a bounded cache and serves each subscriber the rows after its position (next()). A
+// subscriber behind the cache reads on its own. Subscribers that read and apply in the server need
+// no rows, only the wake-up (wait_for_news()): a NOTIFY wakes them at once, and the feed reads
+// nothing for them unless asked (a poll, look_again(), events held back), and then only whether one
+// row is there. Events that committed above the event horizon (engine/fetch.hpp) are held back by
+// an older open transaction, which may end without any NOTIFY: while that is so the feed looks
+// again on a short schedule (held_recheck_delay), and at once when one of this process's own
+// transactions ends. Also watches the visibility horizon: the age of the oldest open transaction
+// that can hold back events, warning when it exceeds horizon_warning. Threading: all members are
+// used from the one event-loop thread. Error policy: database failures are logged and retried with
+// bounded backoff inside run(); next() never throws for database reasons.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -45,6 +44,10 @@ struct FeedOptions {
     milliseconds horizon_warning{30000};
     milliseconds connect_timeout{10000};
     milliseconds statement_timeout{30000};
+    pg::Pooling pooling = pg::Pooling::session;
+    // The LISTEN connection's URL when it is not url (pg::listen_url_for): with neither, the
+    // feed does not LISTEN and poll_interval is its only wake-up.
+    std::string listen_url;
 };
 
 // How long to wait before looking again while events are held back, given how long they have

@@ -92,7 +92,7 @@ asio::awaitable<void> Runner::run() {
             auto conn = co_await pg::AsyncConnection::connect(
                 ex, options_.url, options_.connect_timeout,
                 {store::sessions::subscriber(status_->kind, sink_->name()),
-                 options_.statement_timeout});
+                 options_.statement_timeout, options_.pooling});
             conn.cache_statements();  // a batch's few statements repeat: plan them once
             co_await session(conn);
             backoff.reset();

@@ -33,7 +33,10 @@ struct RunnerOptions {
     milliseconds poll_interval{1000};
     milliseconds connect_timeout{10000};
     milliseconds statement_timeout{30000};
-    std::string owner;  // this instance's id; empty: no ownership check (a single writer)
+    // What every batch presents to sluice.check_owner: this instance's id, or with leases
+    // "id#token" (store::lease_owner); empty: no ownership check (a single writer).
+    std::string owner;
+    pg::Pooling pooling = pg::Pooling::session;
 };
 
 class Runner {

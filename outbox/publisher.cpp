@@ -34,7 +34,11 @@ constexpr milliseconds notification_wait = 60s;
 
 Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings,
                      DeliveryMetrics& metrics)
-    : executor_(executor), settings_(std::move(settings)), stopped_(executor) {
+    : executor_(executor),
+      settings_(std::move(settings)),
+      listen_url_(pg::listen_url_for(settings_.database.url, settings_.database.listen_url,
+                                     settings_.database.pooling)),
+      stopped_(executor) {
     for (const auto& webhook : settings_.webhooks) {
         WorkerSettings ws{.webhook = webhook,
                           .database = settings_.database,
@@ -55,7 +59,10 @@ Publisher::Publisher(asio::any_io_executor executor, PublisherSettings settings,
 Publisher::~Publisher() = default;
 
 PublisherSettings Publisher::settings_from(const config::Config& config) {
-    return {.database = config.database, .webhooks = config.webhooks, .outbox = config.outbox};
+    PublisherSettings s{
+        .database = config.database, .webhooks = config.webhooks, .outbox = config.outbox};
+    s.poll_interval = config.database.wake_up_poll(s.poll_interval);  // no LISTEN: poll sooner
+    return s;
 }
 
 void Publisher::stop() {
@@ -82,7 +89,8 @@ asio::awaitable<void> Publisher::run() {
     std::vector<Op> ops;
     for (auto& w : workers_)
         ops.push_back(asio::co_spawn(executor_, w->run(), asio::deferred));
-    ops.push_back(asio::co_spawn(executor_, listen(), asio::deferred));
+    if (!listen_url_.empty())  // else the workers poll every poll_interval
+        ops.push_back(asio::co_spawn(executor_, listen(), asio::deferred));
     ops.push_back(asio::co_spawn(executor_, maintain(), asio::deferred));
     auto [order, exceptions] =
         co_await asio::experimental::make_parallel_group(std::move(ops))
@@ -95,6 +103,8 @@ asio::awaitable<void> Publisher::run() {
 }
 
 asio::awaitable<void> Publisher::listen() {
+    const pg::SessionOptions session(std::string(store::sessions::outbox_listener),
+                                     settings_.database.statement_timeout);
     std::optional<pg::AsyncConnection> db;
     Backoff backoff(250ms, 30s);
     while (!stopped_.is_set()) {
@@ -102,9 +112,7 @@ asio::awaitable<void> Publisher::listen() {
         try {
             if (!db) {
                 db.emplace(co_await pg::AsyncConnection::connect(
-                    executor_, settings_.database.url, settings_.database.connect_timeout,
-                    {std::string(store::sessions::outbox_listener),
-                     settings_.database.statement_timeout}));
+                    executor_, listen_url_, settings_.database.connect_timeout, session));
                 co_await db->query(
                     "LISTEN " + pg::quote_identifier(std::string(store::outbox_channel)), {},
                     settings_.database.statement_timeout);
@@ -148,7 +156,7 @@ asio::awaitable<void> Publisher::maintain() {
                 db.emplace(co_await pg::AsyncConnection::connect(
                     executor_, settings_.database.url, settings_.database.connect_timeout,
                     {std::string(store::sessions::outbox_maintenance),
-                     settings_.database.statement_timeout}));
+                     settings_.database.statement_timeout, settings_.database.pooling}));
             }
             bool retention = Clock::now() >= next_retention;
             co_await maintenance_pass(*db, retention);

@@ -62,13 +62,14 @@ class Publisher {
     void stop();
 
   private:
-    boost::asio::awaitable<void> listen();
+    boost::asio::awaitable<void> listen();  // on listen_url_
     boost::asio::awaitable<void> maintain();
     boost::asio::awaitable<void> maintenance_pass(pg::AsyncConnection& db, bool retention);
     void wake_all();
 
     boost::asio::any_io_executor executor_;
     PublisherSettings settings_;
+    std::string listen_url_;  // where to LISTEN (pg::listen_url_for); empty: the workers poll
     std::vector<std::unique_ptr<WebhookWorker>> workers_;
     // Declared last: set by stop(), it wakes the helper loops' waits, which refer to the above.
     Completion stopped_;

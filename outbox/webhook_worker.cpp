@@ -192,7 +192,7 @@ asio::awaitable<bool> WebhookWorker::cycle() {
         db_.emplace(co_await pg::AsyncConnection::connect(
             executor_, settings_.database.url, settings_.database.connect_timeout,
             {std::string(store::sessions::outbox), settings_.database.statement_timeout,
-             pg::Jit::off}));
+             settings_.database.pooling, pg::Jit::off}));
         for (auto& statement :
              worker_statements(settings_.database.events_table, settings_.webhook.ordering)) {
             co_await db_->prepare(std::move(statement.name), std::move(statement.sql),

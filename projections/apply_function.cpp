@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 
 #include "engine/fetch.hpp"
@@ -196,8 +198,56 @@ std::string catch_up_function(const config::Projection& projection,
 
 }  // namespace
 
+namespace {
+
+// FNV-1a: the same name across builds and hosts for the same function text.
+std::string text_hash(const std::string& text) {
+    std::uint64_t h = 14695981039346656037ULL;
+    for (unsigned char c : text) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+    return out;
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+    for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+        s.replace(pos, from.size(), to);
+}
+
+// The same functions in the sluice schema, the hash first so that a long projection name cut at
+// 63 characters keeps them apart.
+void share(ApplyFunction& f, const std::string& projection) {
+    const std::string h = text_hash(f.create_sql);
+    for (const std::string kind : {"apply_", "catch_up_"}) {
+        const std::string temp = "pg_temp.sluice_" + kind + projection;
+        const std::string shared = "sluice.\"" + kind + h + "_" + projection + "\"";
+        replace_all(f.create_sql, temp, shared);
+        replace_all(f.call_sql, temp, shared);
+        replace_all(f.catch_up_sql, temp, shared);
+    }
+}
+
+ApplyFunction temporary_function(const config::Projection& projection,
+                                 const std::string& quoted_events_table, Part part);
+
+}  // namespace
+
 ApplyFunction apply_function(const config::Projection& projection,
-                             const std::string& quoted_events_table, Part part) {
+                             const std::string& quoted_events_table, Part part,
+                             pg::Pooling pooling) {
+    ApplyFunction f = temporary_function(projection, quoted_events_table, part);
+    if (pooling == pg::Pooling::transaction)
+        share(f, projection.name);
+    return f;
+}
+
+namespace {
+
+ApplyFunction temporary_function(const config::Projection& projection,
+                                 const std::string& quoted_events_table, Part part) {
     const std::string tag = body_tag(projection);
     const std::string name = "pg_temp.sluice_apply_" + projection.name;
     const std::string catch_up = "pg_temp.sluice_catch_up_" + projection.name;
@@ -231,5 +281,7 @@ ApplyFunction apply_function(const config::Projection& projection,
                      "($1, $2::xid8, $3, $4, $5)";
     return f;
 }
+
+}  // namespace
 
 }  // namespace sluice::projections

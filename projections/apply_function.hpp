@@ -1,4 +1,7 @@
-// Turns a projection's handlers into one PL/pgSQL function, created per connection in pg_temp,
+// Turns a projection's handlers into one PL/pgSQL function, created per connection in pg_temp
+// (behind a transaction-mode pool, where a session's temporary functions are not there for its
+// next transaction: in the sluice schema, named by a hash of its text, so that every instance
+// and config version creates and calls its own),
 // that applies a batch of events inside the server: the batch costs one round trip and every
 // handler statement runs with a cached plan. Event values reach the handlers as the columns of
 // the event row the function reads by id, typed as the table declares them (uuid, jsonb, ...):
@@ -9,6 +12,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "infra/pg/pooling.hpp"
 #include "projections/partition.hpp"
 
 namespace sluice::projections {
@@ -26,7 +30,8 @@ struct ApplyFunction {
 // `part`: the catch-up applies only that part's events; it reads only them through the part
 // index when that is ready, and every event (counting them all) until then.
 [[nodiscard]] ApplyFunction apply_function(const config::Projection& projection,
-                                           const std::string& quoted_events_table, Part part = {});
+                                           const std::string& quoted_events_table, Part part = {},
+                                           pg::Pooling pooling = pg::Pooling::session);
 
 // The handler statement as it runs inside the function: :param -> the event row's column,
 // a leading SELECT -> PERFORM (PL/pgSQL discards its rows).

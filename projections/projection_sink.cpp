@@ -5,11 +5,12 @@
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
-                               std::chrono::milliseconds statement_timeout, Part part)
+                               std::chrono::milliseconds statement_timeout, Part part,
+                               pg::Pooling pooling)
     : projection_(std::move(projection)),
       part_(part),
       name_(part_name(projection_.name, part_)),
-      function_(apply_function(projection_, quoted_events_table, part_)),
+      function_(apply_function(projection_, quoted_events_table, part_, pooling)),
       aggregate_types_(projection_.aggregate_types.begin(), projection_.aggregate_types.end()),
       statement_timeout_(statement_timeout) {
     for (const auto& h : projection_.handlers)

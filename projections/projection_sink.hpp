@@ -17,7 +17,8 @@ namespace sluice::projections {
 class ProjectionSink final : public engine::Sink {
   public:
     ProjectionSink(config::Projection projection, std::string quoted_events_table,
-                   std::chrono::milliseconds statement_timeout, Part part = {});
+                   std::chrono::milliseconds statement_timeout, Part part = {},
+                   pg::Pooling pooling = pg::Pooling::session);
 
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "projection"; }

@@ -5,7 +5,9 @@
 // Error policy: pure; never throws.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "infra/pg/error.hpp"
@@ -25,6 +27,12 @@ inline constexpr std::string_view owner_lost_sqlstate = "SL003";
 // Not a coordination outcome: the events trigger refusing an INSERT from a session named as one
 // of sluice's event-free sessions (store/sessions.hpp).
 inline constexpr std::string_view event_free_session_sqlstate = "SL004";
+
+// What a runner presents to sluice.check_owner for a unit held by a lease (migration 10): the
+// instance and the lease's fencing token, which changes on every takeover.
+[[nodiscard]] inline std::string lease_owner(std::string_view instance, std::int64_t token) {
+    return std::string(instance) + "#" + std::to_string(token);
+}
 
 // The coordination outcome a refused statement reports, nullopt for any other error.
 [[nodiscard]] std::optional<Coordination> coordination_of(const pg::ServerError& e);

@@ -282,6 +282,80 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 $fn$;
 )SQL";
 
+// Leases, for database.pooling: transaction, where no session lock can hold: a unit is owned by
+// its owners row alone while the owner renews its heartbeat (every coordination tick); a row
+// silent for the lease time is free for another instance to take. Every takeover draws a new
+// fencing token, and a runner presents "instance#token" to sluice.check_owner in every batch,
+// so a former holder's batch can never commit once the unit was taken over, whether or not the
+// former holder noticed. Taking a row a batch holds (FOR KEY SHARE) waits for a later tick.
+const char* leases_sql = R"SQL(
+CREATE SEQUENCE IF NOT EXISTS sluice.owner_tokens;
+ALTER TABLE sluice.owners
+  ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT nextval('sluice.owner_tokens');
+
+-- The token of the lease taken, or NULL: another instance holds a live lease, or one of the
+-- holder's batches holds the row right now.
+CREATE OR REPLACE FUNCTION sluice.acquire_lease(p_name text, p_instance text, p_host text,
+                                                p_pid int, p_lease interval) RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  taken bigint;
+BEGIN
+  BEGIN
+    PERFORM 1 FROM sluice.owners WHERE name = p_name FOR UPDATE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
+    RETURN NULL;
+  END;
+  INSERT INTO sluice.owners AS o (name, instance_id, host, pid, backend_pid)
+    VALUES (p_name, p_instance, p_host, p_pid, NULL)
+    ON CONFLICT (name) DO UPDATE
+      SET instance_id = EXCLUDED.instance_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
+          backend_pid = NULL, token = nextval('sluice.owner_tokens'), since = now(),
+          heartbeat = now()
+      WHERE o.instance_id = p_instance OR o.heartbeat < now() - p_lease
+    RETURNING o.token INTO taken;
+  RETURN taken;
+END $fn$;
+
+-- The fencing check, first in every batch transaction of an owned unit. p_instance is what the
+-- runner presents: its instance id (the unit is held by a session lock besides), or with
+-- leases "instance#token", which only the lease's current holder knows.
+CREATE OR REPLACE FUNCTION sluice.check_owner(p_name text, p_instance text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM sluice.owners
+    WHERE name = p_name
+      AND (instance_id = p_instance OR instance_id || '#' || token = p_instance)
+    FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '% is no longer owned by %', p_name, p_instance USING ERRCODE = 'SL003';
+  END IF;
+END $fn$;
+
+-- As in version 6, and a takeover draws a new token here too.
+CREATE OR REPLACE FUNCTION sluice.acquire_owner(p_name text, p_instance text, p_host text,
+                                                p_pid int) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NOT pg_try_advisory_lock(sluice.owner_lock_key(p_name)) THEN
+    RETURN false;
+  END IF;
+  BEGIN
+    PERFORM 1 FROM sluice.owners WHERE name = p_name FOR UPDATE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
+    PERFORM pg_advisory_unlock(sluice.owner_lock_key(p_name));
+    RETURN false;
+  END;
+  INSERT INTO sluice.owners AS o (name, instance_id, host, pid, backend_pid)
+    VALUES (p_name, p_instance, p_host, p_pid, pg_backend_pid())
+    ON CONFLICT (name) DO UPDATE
+      SET instance_id = EXCLUDED.instance_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
+          backend_pid = EXCLUDED.backend_pid, token = nextval('sluice.owner_tokens'),
+          since = now(), heartbeat = now();
+  RETURN true;
+END $fn$;
+)SQL";
+
 // The seed's events table, created only when absent (BIGSERIAL id), with its two indexes.
 const char* events_table_sql = R"SQL(
 DO $do$
@@ -398,6 +472,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {7, "outbox claim index", "sluice", outbox_claim_index_sql},
         {8, "event horizon past sluice's own sessions", "sluice", expand(event_horizon_sql)},
         {9, "event_part: the part of an event, for the part indexes", "sluice", event_part_sql},
+        {10, "owner leases for transaction pooling", "sluice", leases_sql},
         {11, "endpoint health: failing_since, operational events", "sluice", endpoint_health_sql},
         {12, "aggregate snapshots and sluice.aggregate_state", "sluice", snapshots_sql},
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},

@@ -32,7 +32,7 @@ asio::awaitable<void> retry_in_order(std::vector<store::ParkedEvent> events,
                                      bool single, Progress& progress) {
     auto conn = co_await pg::AsyncConnection::connect(
         co_await asio::this_coro::executor, database.url, database.connect_timeout,
-        {"sluice parked retry", database.statement_timeout});
+        {"sluice parked retry", database.statement_timeout, database.pooling});
     const engine::RetryOptions options{pg::quote_qualified(database.events_table),
                                        database.statement_timeout};
     std::unique_ptr<engine::Sink> sink;

@@ -237,7 +237,20 @@ int rebuild_command(const std::vector<std::string>& args) {
     if (!yes && !isatty(STDIN_FILENO)) {
         throw UsageError("not on a terminal: pass --yes to rebuild '" + name + "'");
     }
-    auto conn = pg::Connection::open(config->database.url, 10, "sluice rebuild");
+    // The replay holds a session lock: behind a transaction-mode pool it needs the direct
+    // connection that listen_url names.
+    const auto& database = config->database;
+    std::string url = database.url;
+    if (database.pooling == pg::Pooling::transaction) {
+        if (database.listen_url.empty()) {
+            throw UsageError(
+                "sluice rebuild holds a session lock, which a transaction-mode pool cannot "
+                "keep: set database.listen_url to a direct connection (database.pooling is "
+                "transaction)");
+        }
+        url = database.listen_url;
+    }
+    auto conn = pg::Connection::open(url, 10, "sluice rebuild");
     bool have_table =
         conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(table)).boolean(0, 0);
     std::int64_t total = have_table ? conn.exec("SELECT count(*) FROM " + table).int64(0, 0) : 0;

@@ -94,6 +94,10 @@ asio::awaitable<AsyncConnection> AsyncConnection::connect(asio::any_io_executor 
         conn.get(), [](void*, const char*) {}, nullptr);
     asio::posix::stream_descriptor socket(ex, PQsocket(conn.get()));
     AsyncConnection c(std::move(conn), std::move(socket));
+    if (session.pooling == Pooling::transaction) {
+        c.pooled_ = std::make_unique<Pooled>(Pooled{transaction_settings_sql(session), {}});
+        co_return c;
+    }
     std::string settings = session_sql(session);
     if (!settings.empty()) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -165,6 +169,13 @@ asio::awaitable<void> AsyncConnection::drain(Clock::time_point deadline) {
 
 asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
                                                std::chrono::milliseconds timeout) {
+    if (pooled_ && !pooled_->settings.empty()) {
+        // The settings and the statement in one implicit transaction, one round trip.
+        std::vector<Step> steps;
+        steps.push_back({std::move(sql), std::move(params)});
+        auto results = co_await pipeline(std::move(steps), timeout);
+        co_return std::move(results.back());
+    }
     auto deadline = Clock::now() + timeout;
     auto ptrs = params.pointers();
     const std::string* name = co_await cached(sql, deadline);
@@ -199,6 +210,8 @@ asio::awaitable<Result> AsyncConnection::query(std::string sql, Params params,
 asio::awaitable<void> AsyncConnection::exec_script(std::string sql,
                                                    std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
+    if (pooled_ && !pooled_->settings.empty())
+        sql = pooled_->settings + ";\n" + sql;  // one implicit transaction: they apply
     if (PQsendQuery(conn_.get(), sql.c_str()) == 0) {
         broken_ = true;
         throw_error(diagnostic_from(conn_.get(), nullptr));
@@ -209,6 +222,10 @@ asio::awaitable<void> AsyncConnection::exec_script(std::string sql,
 
 asio::awaitable<void> AsyncConnection::prepare(std::string name, std::string sql,
                                                std::chrono::milliseconds timeout) {
+    if (pooled_) {
+        pooled_->named[std::move(name)] = std::move(sql);
+        co_return;
+    }
     auto deadline = Clock::now() + timeout;
     if (PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr) == 0) {
         broken_ = true;
@@ -218,8 +235,28 @@ asio::awaitable<void> AsyncConnection::prepare(std::string name, std::string sql
     co_await drain(deadline);
 }
 
+bool AsyncConnection::for_the_pool(std::vector<Step>& steps) const {
+    if (!pooled_)
+        return false;
+    for (Step& s : steps) {
+        if (!s.prepared)
+            continue;
+        auto it = pooled_->named.find(s.sql_or_name);
+        if (it == pooled_->named.end())
+            throw std::logic_error("statement " + s.sql_or_name + " was never prepared");
+        s.sql_or_name = it->second;
+        s.prepared = false;
+    }
+    if (pooled_->settings.empty())
+        return false;
+    steps.insert(steps.begin(), Step{pooled_->settings, {}});
+    return true;
+}
+
 asio::awaitable<const std::string*> AsyncConnection::cached(const std::string& sql,
                                                             Clock::time_point deadline) {
+    if (pooled_)
+        co_return nullptr;
     if (auto it = statements_.find(sql); it != statements_.end())
         co_return &it->second;
     if (statements_.size() >= statement_capacity_)
@@ -238,6 +275,7 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
                                                                std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     PGconn* c = conn_.get();
+    const bool settings_first = for_the_pool(steps);
     for (Step& s : steps) {
         if (s.prepared)
             continue;
@@ -297,6 +335,8 @@ asio::awaitable<std::vector<Result>> AsyncConnection::pipeline(std::vector<Step>
     }
     if (first)
         fail(std::move(*first));
+    if (settings_first)
+        out.erase(out.begin());
     co_return out;
 }
 

@@ -4,6 +4,9 @@
 // Error policy (infra/pg/error.hpp): a refused statement throws ServerError and the connection
 // stays usable; a deadline that passes throws Timeout and a broken connection ConnectionLost,
 // and both leave it unusable (is_usable() == false): drop it and connect again.
+// With Pooling::transaction (infra/pg/connection.hpp) it keeps nothing in the server session:
+// the settings go first in every transaction, prepare() and cache_statements() keep the SQL text
+// here and run it as an unnamed statement, so any server session of the pool can serve it.
 #pragma once
 
 #include <libpq-fe.h>
@@ -12,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -58,7 +62,8 @@ class AsyncConnection {
     // Several statements without parameters in one round trip (simple protocol).
     asio::awaitable<void> exec_script(std::string sql,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
-    // Prepares a named statement once on this connection.
+    // Prepares a named statement once on this connection (through a transaction-mode pool:
+    // remembers its text under `name`; each use parses it anew).
     asio::awaitable<void> prepare(std::string name, std::string sql,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
@@ -77,8 +82,12 @@ class AsyncConnection {
     // From now on each distinct SQL text that query() or pipeline() runs is prepared on first
     // use (one extra round trip, once) and run by name after that, which spares the server
     // parsing and planning it on every call. At most `capacity` statements are kept; later ones
-    // run unprepared. Off by default: a transaction-mode pool cannot keep session statements.
-    void cache_statements(std::size_t capacity = 32) { statement_capacity_ = capacity; }
+    // run unprepared. Off by default, and never through a transaction-mode pool: a pool's
+    // server sessions do not keep a client's statements.
+    void cache_statements(std::size_t capacity = 32) {
+        if (!pooled_)
+            statement_capacity_ = capacity;
+    }
 
     [[nodiscard]] bool is_usable() const;
     [[nodiscard]] PGconn* get() const { return conn_.get(); }
@@ -97,6 +106,9 @@ class AsyncConnection {
     asio::awaitable<const std::string*> cached(const std::string& sql, Clock::time_point deadline);
     // Throws the error `d` calls for, marking the connection broken when the session is over.
     [[noreturn]] void fail(Diagnostic d);
+    // Steps to run: a remembered statement's text in place of its name (transaction pooling),
+    // and the per-transaction settings first when there are any (true: drop the first result).
+    bool for_the_pool(std::vector<Step>& steps) const;
 
     // Declared before socket_: the descriptor is released (not closed) before PQfinish.
     ConnHandle conn_;
@@ -104,6 +116,13 @@ class AsyncConnection {
     bool broken_ = false;
     std::unordered_map<std::string, std::string> statements_;  // SQL text -> prepared name
     std::size_t statement_capacity_ = 0;
+    // Through a transaction-mode pool, what stands in for session state; null for a session of
+    // its own. On the heap: the connection lives in coroutine frames, keep it small.
+    struct Pooled {
+        std::string settings;                                // as one statement; "" for none
+        std::unordered_map<std::string, std::string> named;  // prepare(): name -> SQL text
+    };
+    std::unique_ptr<Pooled> pooled_;
 };
 
 }  // namespace sluice::pg

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <regex>
+#include <vector>
 
 namespace sluice::pg {
 
@@ -79,6 +80,21 @@ std::string session_sql(const SessionOptions& session) {
         sql += std::string(sql.empty() ? "" : " ") +
                "SET jit = " + (session.jit == Jit::on ? "on" : "off") + ";";
     }
+    return sql;
+}
+
+std::string transaction_settings_sql(const SessionOptions& session) {
+    std::vector<std::string> calls;
+    if (session.statement_timeout) {
+        calls.push_back("set_config('statement_timeout', '" +
+                        std::to_string(session.statement_timeout->count()) + "', true)");
+    }
+    if (session.jit != Jit::server_default)
+        calls.push_back(std::string("set_config('jit', '") +
+                        (session.jit == Jit::on ? "on" : "off") + "', true)");
+    std::string sql;
+    for (const auto& c : calls)
+        sql += (sql.empty() ? "SELECT " : ", ") + c;
     return sql;
 }
 

@@ -13,6 +13,7 @@
 
 #include "infra/pg/error.hpp"
 #include "infra/pg/params.hpp"
+#include "infra/pg/pooling.hpp"
 #include "infra/pg/result.hpp"
 
 namespace sluice::pg {
@@ -30,10 +31,12 @@ using ConnHandle = std::unique_ptr<PGconn, ConnDeleter>;
 [[nodiscard]] std::string redact_url(const std::string& url);
 
 // Settings of the server session, applied on connect to every connection that is given them.
-// application_name travels as a startup parameter; the others as one SET script right after
-// connecting, because a PgBouncer rejects (or, with ignore_startup_parameters, silently drops)
-// the `options` startup parameter that would otherwise carry them. Behind a transaction-mode
-// pool a session SET reaches one server session only: sluice needs session-level connections.
+// application_name travels as a startup parameter (a PgBouncer tracks it and sets it on whichever
+// server session serves each transaction); the others as one SET script right after connecting,
+// because a PgBouncer rejects (or, with ignore_startup_parameters, silently drops) the `options`
+// startup parameter that would otherwise carry them. Behind a transaction-mode pool a session
+// SET reaches one server session only (and stays there for the pool's next client), so with
+// Pooling::transaction they are set per transaction instead (set_config(..., true)).
 enum class Jit { server_default, on, off };
 
 struct SessionOptions {
@@ -47,16 +50,28 @@ struct SessionOptions {
         : application_name(std::move(application_name)),
           statement_timeout(statement_timeout),
           jit(jit) {}
+    SessionOptions(std::string application_name,
+                   std::optional<std::chrono::milliseconds> statement_timeout, Pooling pooling,
+                   Jit jit = Jit::server_default)
+        : application_name(std::move(application_name)),
+          statement_timeout(statement_timeout),
+          jit(jit),
+          pooling(pooling) {}
 
     std::string application_name = "sluice";
     // The server cancels a statement running longer (SQLSTATE 57014); nullopt: server default.
     std::optional<std::chrono::milliseconds> statement_timeout;
     // off: no JIT compilation (it costs more than it saves on short, frequent statements).
     Jit jit = Jit::server_default;
+    // transaction: the settings go first in every transaction instead (AsyncConnection).
+    Pooling pooling = Pooling::session;
 };
 
 // The SET script that applies `session` ("" when nothing but application_name is set). Pure.
 [[nodiscard]] std::string session_sql(const SessionOptions& session);
+// The same settings as one statement that applies them to the current transaction only
+// (set_config(..., true)), for Pooling::transaction; "" when there is nothing to set. Pure.
+[[nodiscard]] std::string transaction_settings_sql(const SessionOptions& session);
 
 class Connection {
   public:

@@ -233,6 +233,35 @@ webhooks:
     EXPECT_EQ(c.webhooks[0].tls.client_cert, "/c.pem");
 }
 
+TEST(LoadConfig, ReadsThePoolingKeysOfTheDatabaseSection) {
+    const auto defaults = load_ok("database:\n  url: x\n");
+    EXPECT_EQ(defaults.database.pooling, sluice::pg::Pooling::session);
+    EXPECT_EQ(defaults.database.listen_url, "");
+    EXPECT_EQ(defaults.database.pooled_poll_interval, 250ms);
+    EXPECT_EQ(defaults.database.wake_up_poll(1s), 1s) << "LISTEN on url";
+    const auto c = load_ok(R"(database:
+  url: postgresql://pooler/x
+  pooling: transaction
+  pooled_poll_interval: 100ms
+)");
+    EXPECT_EQ(c.database.pooling, sluice::pg::Pooling::transaction);
+    EXPECT_EQ(c.database.wake_up_poll(1s), 100ms) << "nowhere to LISTEN: poll";
+    const auto direct = load_ok(R"(database:
+  url: postgresql://pooler/x
+  pooling: transaction
+  listen_url: postgresql://db/x
+)");
+    EXPECT_EQ(direct.database.listen_url, "postgresql://db/x");
+    EXPECT_EQ(direct.database.wake_up_poll(1s), 1s) << "LISTEN on listen_url";
+    const auto bad = load_string("database:\n  url: x\n  pooling: statement\n  listen_url: \"\"\n",
+                                 "test.yaml", {});
+    ASSERT_FALSE(bad.config.has_value());
+    const auto text = all_messages(bad);
+    EXPECT_THAT(text, HasSubstr("test.yaml:3:"));
+    EXPECT_THAT(text, HasSubstr("listen_url"));
+    EXPECT_EQ(bad.errors.size(), 2u) << text;
+}
+
 TEST(LoadConfig, ExpandsEnvironmentVariablesAndDefaultsInAnyScalar) {
     const Environment env{{"DB", "postgresql:///prod"}, {"BATCH", "50"}, {"EMPTY", ""}};
     const auto c = load_ok(R"(database:

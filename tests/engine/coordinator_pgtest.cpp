@@ -23,13 +23,17 @@ class RecordingWork final : public Work {
   public:
     explicit RecordingWork(std::vector<std::string> units) : units_(std::move(units)) {}
     [[nodiscard]] std::vector<std::string> units() const override { return units_; }
-    asio::awaitable<void> own(std::set<std::string> owned) override {
-        running = std::move(owned);
+    asio::awaitable<void> own(std::map<std::string, std::string> owned) override {
+        running.clear();
+        for (auto& [name, owner] : owned)
+            running.insert(name);
+        owners = std::move(owned);
         co_return;
     }
     [[nodiscard]] std::vector<std::string> handed_over() override { return {}; }
 
     std::set<std::string> running;
+    std::map<std::string, std::string> owners;  // what each unit's batches would present
 
   private:
     std::vector<std::string> units_;

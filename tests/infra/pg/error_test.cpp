@@ -65,6 +65,22 @@ TEST(SessionSql, SetsOnlyWhatIsGiven) {
     EXPECT_EQ(session_sql({"x", std::nullopt, Jit::on}), "SET jit = on;");
 }
 
+TEST(TransactionSettingsSql, SetsTheSameForTheCurrentTransactionOnly) {
+    EXPECT_EQ(transaction_settings_sql({}), "");
+    EXPECT_EQ(transaction_settings_sql({"x", 30s, Pooling::transaction}),
+              "SELECT set_config('statement_timeout', '30000', true)");
+    EXPECT_EQ(
+        transaction_settings_sql({"x", 1500ms, Pooling::transaction, Jit::off}),
+        "SELECT set_config('statement_timeout', '1500', true), set_config('jit', 'off', true)");
+}
+
+TEST(ListenUrlFor, ListensOnTheListenUrlElseOnASessionOfItsOwnElseNowhere) {
+    EXPECT_EQ(listen_url_for("pool", "direct", Pooling::transaction), "direct");
+    EXPECT_EQ(listen_url_for("pool", "direct", Pooling::session), "direct");
+    EXPECT_EQ(listen_url_for("db", "", Pooling::session), "db");
+    EXPECT_EQ(listen_url_for("pool", "", Pooling::transaction), "");
+}
+
 TEST(Failure, IsEmptyUntilACatchBlockStoresTheCurrentException) {
     Failure none;
     EXPECT_FALSE(none);
