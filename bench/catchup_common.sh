@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2001  # sed pulls fields out of daemon_clock.py's JSON line
+# shellcheck disable=SC2034,SC2154  # sets catchup_* for, and reads $bench from, the sourcing script
 # What bench/catchup and bench/scale share, sourced by both: the orders data set in a database of
 # the bench server, and one timed catch-up of order_summary by `sluice run` (bench/catchup.yaml).
 # Expects DATABASE_URL and SLUICE_BIN (bench/run sets them) and `bench` (the bench/ directory).
