@@ -3,7 +3,8 @@
 
   daemon_clock.py catchup --sluice BIN --config FILE --subscriber NAME --event-id ID --tx XID
       Starts sluice (the clock starts just before the process is spawned), polls /status every
-      --poll-ms until the subscriber's position is (XID, ID), reads the process's peak RSS
+      --poll-ms until the subscriber's position is (XID, ID) or past it (a larger log goes on
+      beyond it; the clock stops at the first poll that sees it), reads the process's peak RSS
       (VmHWM) and CPU time, stops it with SIGTERM and prints one JSON line:
       {"seconds": ..., "vmhwm_kb": ..., "cpu_seconds": ..., "events": ..., "batches": ...}
       Each --also NAME (repeatable) must reach the same position too; seconds is when the last
@@ -13,6 +14,9 @@
       Starts sluice, waits until the subscriber is running, runs CMD (its output goes to
       stderr), waits until the subscriber has applied N events, then prints the same
       JSON line (seconds = from CMD's start to the Nth event applied) and stops sluice.
+
+With --rss-log FILE, the process's resident set (VmRSS) is also written to FILE every
+--rss-every seconds (default 1) while waiting, one "SECONDS_SINCE_START KB" line each.
 
 The HTTP port is a free one chosen here and handed to the config as SLUICE_BENCH_HTTP_PORT.
 sluice's own log goes to --log. Every wait is bounded by --timeout seconds; on a timeout or an
@@ -41,10 +45,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def peak_rss_kb(pid):
+def status_kb(pid, field):
+    """A kB field of /proc/PID/status: VmHWM (peak resident set) or VmRSS (current)."""
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return None
 
@@ -69,6 +74,18 @@ class Daemon:
         self.timeout = args.timeout
         self.poll = args.poll_ms / 1000.0
         self.last = None
+        self.rss_log = open(args.rss_log, "w", encoding="ascii") if args.rss_log else None
+        self.rss_every = args.rss_every
+        self.next_rss = self.started + self.rss_every  # not before the process has started
+
+    def sample_rss(self):
+        now = time.monotonic()
+        if self.rss_log is None or now < self.next_rss:
+            return
+        self.next_rss += self.rss_every
+        kb = status_kb(self.proc.pid, "VmRSS")
+        self.rss_log.write(f"{now - self.started:.1f} {kb}\n")
+        self.rss_log.flush()
 
     def status(self):
         """The subscriber's entry of /status, or None while the endpoint is not up yet."""
@@ -89,6 +106,7 @@ class Daemon:
     def wait_for(self, what, predicate):
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
+            self.sample_rss()
             sub = self.status()
             if sub is not None and predicate(sub):
                 return sub, time.monotonic()
@@ -104,17 +122,19 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.rss_log is not None:
+            self.rss_log.close()
 
     def report(self, seconds, sub):
-        return {"seconds": round(seconds, 4), "vmhwm_kb": peak_rss_kb(self.proc.pid),
+        return {"seconds": round(seconds, 4), "vmhwm_kb": status_kb(self.proc.pid, "VmHWM"),
                 "cpu_seconds": round(cpu_seconds(self.proc.pid), 2),
                 "events": sub.get("events"), "batches": sub.get("batches")}
 
 
 def catchup(args, daemon):
-    target = (str(args.tx), args.event_id)
-    def at_target(s):
-        return (s["position"]["transaction_id"], s["position"]["event_id"]) == target
+    target = (args.tx, args.event_id)
+    def at_target(s):  # reached or passed
+        return (int(s["position"]["transaction_id"]), s["position"]["event_id"]) >= target
     sub, reached = daemon.wait_for(f"position {target}", at_target)
     main_subscriber = daemon.subscriber
     for name in args.also:
@@ -149,6 +169,8 @@ def main():
     p.add_argument("--log", default="/dev/null")
     p.add_argument("--poll-ms", type=float, default=20)
     p.add_argument("--timeout", type=float, default=1800)
+    p.add_argument("--rss-log")
+    p.add_argument("--rss-every", type=float, default=1.0)
     argv = sys.argv[1:]
     command = argv[argv.index("--") + 1:] if "--" in argv else []
     args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)

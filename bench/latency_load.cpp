@@ -4,6 +4,11 @@
 // bench/latency can join them with the projection's apply times in SQL.
 //
 //   sluice_latency_load --database-url URL [--rate 1000] [--seconds 30] [--events-table events]
+//                       [--connections 1]
+//
+// With --connections N, N threads on N connections share the schedule (event n is due at
+// start + n / rate and goes through connection n % N): on a machine so busy that one round trip
+// takes longer than 1 / rate, several keep the rate where one falls behind.
 //
 // A benchmark tool, not part of the daemon: it uses the blocking pg::Connection on purpose.
 // Error policy: bad arguments print usage and exit 2; database errors print and exit 1.
@@ -12,9 +17,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench/args.hpp"
@@ -30,6 +37,7 @@ struct Options {
     std::string events_table = "events";
     int rate = 1000;
     int seconds = 30;
+    int connections = 1;
 };
 
 struct Commit {
@@ -39,7 +47,7 @@ struct Commit {
 
 constexpr const char* usage_text =
     "usage: sluice_latency_load --database-url URL [--rate N] [--seconds N] "
-    "[--events-table NAME]\n";
+    "[--events-table NAME] [--connections N]\n";
 
 [[noreturn]] void usage(const std::string& problem) {
     std::cerr << "sluice_latency_load: " << problem << "\n" << usage_text;
@@ -59,6 +67,8 @@ Options parse(int argc, char** argv) {
             o.rate = static_cast<int>(sluice::bench::positive_arg(flag, value, 1000000, usage));
         else if (flag == "--seconds")
             o.seconds = static_cast<int>(sluice::bench::positive_arg(flag, value, 1000000, usage));
+        else if (flag == "--connections")
+            o.connections = static_cast<int>(sluice::bench::positive_arg(flag, value, 64, usage));
         else
             return false;
         return true;
@@ -77,7 +87,9 @@ std::int64_t wall_clock_us() {
 
 // One probe event per autocommit INSERT: the result arrives only after the commit, so the
 // time taken right after exec() returns is the commit time as the client sees it.
+// Appends the events n = first, first + step, ... of the schedule that starts at `start`.
 std::vector<Commit> append_probes(sluice::pg::Connection& conn, const Options& o,
+                                  Clock::time_point start, std::int64_t first, std::int64_t step,
                                   Clock::duration& worst_lag) {
     const std::string insert =
         "INSERT INTO " + o.events_table +
@@ -87,9 +99,8 @@ std::vector<Commit> append_probes(sluice::pg::Connection& conn, const Options& o
     const auto total = static_cast<std::int64_t>(o.rate) * o.seconds;
     const auto interval = std::chrono::nanoseconds(1000000000LL / o.rate);
     std::vector<Commit> commits;
-    commits.reserve(static_cast<std::size_t>(total));
-    const auto start = Clock::now();
-    for (std::int64_t n = 0; n < total; ++n) {
+    commits.reserve(static_cast<std::size_t>(total / step + 1));
+    for (std::int64_t n = first; n < total; n += step) {
         const auto due = start + n * interval;
         std::this_thread::sleep_until(due);
         worst_lag = std::max(worst_lag, Clock::now() - due);
@@ -116,12 +127,42 @@ void store_commits(sluice::pg::Connection& conn, const std::vector<Commit>& comm
 int main(int argc, char** argv) {
     Options o = parse(argc, argv);
     try {
-        auto conn = sluice::pg::Connection::open(o.url, 10, "sluice latency load");
-        Clock::duration worst_lag{};
+        std::vector<sluice::pg::Connection> conns;
+        for (int i = 0; i < o.connections; ++i)
+            conns.push_back(sluice::pg::Connection::open(o.url, 10, "sluice latency load"));
         const auto started = Clock::now();
-        auto commits = append_probes(conn, o, worst_lag);
+        std::vector<Commit> commits;
+        Clock::duration worst_lag{};
+        if (o.connections == 1) {
+            commits = append_probes(conns[0], o, started, 0, 1, worst_lag);
+        } else {
+            // Each thread owns its connection, its commits and its lag; they are joined
+            // (and an exception rethrown) before anything is read.
+            std::vector<std::vector<Commit>> parts(conns.size());
+            std::vector<Clock::duration> lags(conns.size());
+            std::vector<std::exception_ptr> errors(conns.size());
+            std::vector<std::thread> threads;
+            for (std::size_t i = 0; i < conns.size(); ++i) {
+                threads.emplace_back([&, i] {
+                    try {
+                        parts[i] = append_probes(conns[i], o, started, static_cast<std::int64_t>(i),
+                                                 o.connections, lags[i]);
+                    } catch (...) {
+                        errors[i] = std::current_exception();
+                    }
+                });
+            }
+            for (auto& t : threads)
+                t.join();
+            for (std::size_t i = 0; i < conns.size(); ++i) {
+                if (errors[i])
+                    std::rethrow_exception(errors[i]);
+                commits.insert(commits.end(), parts[i].begin(), parts[i].end());
+                worst_lag = std::max(worst_lag, lags[i]);
+            }
+        }
         const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-        store_commits(conn, commits);
+        store_commits(conns[0], commits);
         std::cout << "appended " << commits.size() << " events in " << elapsed << " s ("
                   << static_cast<double>(commits.size()) / elapsed << " events/s); worst send "
                   << std::chrono::duration<double, std::milli>(worst_lag).count()

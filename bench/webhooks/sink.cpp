@@ -1,12 +1,15 @@
-// sluice_webhook_sink: a small, fast keep-alive HTTP/1.1 sink for the webhook benchmark. Every
-// POST is answered 204 at once and counted; with --record, the event id of each POST (the
-// body's "data":{"id":N}) and its arrival time are kept and written out on SIGTERM/SIGINT.
+// sluice_webhook_sink: a small, fast keep-alive HTTP/1.1 sink for the webhook benchmarks. Every
+// POST is answered 204 at once and counted; with --fail-percent P, a random P% of POSTs are
+// answered 500 instead (a flaky receiver, for bench/soak). With --record, the event id of each
+// POST answered 204 (the body's "data":{"id":N}) and its arrival time are kept and written out
+// on SIGTERM/SIGINT.
 //
-//   sluice_webhook_sink [--port N] [--record FILE]
+//   sluice_webhook_sink [--port N] [--record FILE] [--fail-percent P]
 //
 // Prints "port=N" on stdout once listening. GET /stats answers one JSON line:
-// {"posts":N,"body_bytes":N,"first_us":T,"last_us":T} (wall-clock microseconds of the first
-// and last POST); GET /reset zeroes those. Loopback only; one thread (the Asio event loop).
+// {"posts":N,"body_bytes":N,"first_us":T,"last_us":T,"failed":N} (posts counts every POST,
+// failed those answered 500; wall-clock microseconds of the first and last POST); GET /reset
+// zeroes those. Loopback only; one thread (the Asio event loop).
 // A benchmark tool, not part of the daemon. Error policy: bad arguments exit 2; a connection
 // that errors or sends a request over 1 MiB is closed; nothing else ends the process.
 #include <boost/asio/as_tuple.hpp>
@@ -23,6 +26,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -47,11 +51,14 @@ struct Totals {
     std::uint64_t body_bytes = 0;
     std::int64_t first_us = 0;
     std::int64_t last_us = 0;
+    std::uint64_t failed = 0;
 };
 
 // Everything lives on the one event-loop thread: no locks.
 struct Sink {
     bool record = false;
+    int fail_percent = 0;
+    std::minstd_rand random{std::random_device{}()};
     Totals totals;
     std::vector<Arrival> arrivals;
 };
@@ -83,6 +90,13 @@ http::response<http::string_body> answer(Sink& sink, const http::request<http::s
         t.last_us = now;
         ++t.posts;
         t.body_bytes += req.body().size();
+        if (sink.fail_percent > 0 &&
+            std::uniform_int_distribution<int>(0, 99)(sink.random) < sink.fail_percent) {
+            ++t.failed;
+            res.result(http::status::internal_server_error);
+            res.prepare_payload();
+            return res;
+        }
         if (sink.record)
             sink.arrivals.push_back({event_id(req.body()), now});
         res.result(http::status::no_content);
@@ -97,7 +111,8 @@ http::response<http::string_body> answer(Sink& sink, const http::request<http::s
         res.body() = "{\"posts\":" + std::to_string(t.posts) +
                      ",\"body_bytes\":" + std::to_string(t.body_bytes) +
                      ",\"first_us\":" + std::to_string(t.first_us) +
-                     ",\"last_us\":" + std::to_string(t.last_us) + "}\n";
+                     ",\"last_us\":" + std::to_string(t.last_us) +
+                     ",\"failed\":" + std::to_string(t.failed) + "}\n";
     } else {
         res.result(http::status::not_found);
     }
@@ -137,7 +152,7 @@ asio::awaitable<void> accept(tcp::acceptor& acceptor, Sink& sink) {
 
 [[noreturn]] void usage(const std::string& problem) {
     std::cerr << "sluice_webhook_sink: " << problem
-              << "\nusage: sluice_webhook_sink [--port N] [--record FILE]\n";
+              << "\nusage: sluice_webhook_sink [--port N] [--record FILE] [--fail-percent P]\n";
     std::exit(2);
 }
 
@@ -146,6 +161,7 @@ asio::awaitable<void> accept(tcp::acceptor& acceptor, Sink& sink) {
 int main(int argc, char** argv) {
     unsigned short port = 0;
     std::string record_file;
+    int fail_percent = 0;
     for (int i = 1; i < argc; ++i) {
         std::string flag = argv[i];
         if (i + 1 >= argc)
@@ -155,12 +171,19 @@ int main(int argc, char** argv) {
             port = static_cast<unsigned short>(std::strtoul(value.c_str(), nullptr, 10));
         } else if (flag == "--record") {
             record_file = value;
+        } else if (flag == "--fail-percent") {
+            char* end = nullptr;
+            long p = std::strtol(value.c_str(), &end, 10);
+            if (end == value.c_str() || *end != '\0' || p < 0 || p > 100)
+                usage("--fail-percent must be an integer between 0 and 100, got '" + value + "'");
+            fail_percent = static_cast<int>(p);
         } else {
             usage("unknown option " + flag);
         }
     }
     Sink sink;
     sink.record = !record_file.empty();
+    sink.fail_percent = fail_percent;
     if (sink.record)
         sink.arrivals.reserve(1 << 20);
 
