@@ -11,6 +11,7 @@
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/outbox_history.hpp"
 #include "daemon/commands/table.hpp"
+#include "daemon/json_text.hpp"
 #include "infra/pg/literal.hpp"
 #include "outbox/cli.hpp"
 #include "store/sessions.hpp"
@@ -20,11 +21,6 @@ namespace sluice::daemon {
 namespace json = boost::json;
 
 namespace {
-
-template <class T>
-json::value or_null(const std::optional<T>& v) {
-    return v ? json::value(*v) : json::value(nullptr);
-}
 
 int status(pg::Connection& conn, const std::vector<std::string>& names, bool as_json) {
     auto rows = outbox::outbox_status(conn, names);

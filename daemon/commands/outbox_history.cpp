@@ -6,6 +6,7 @@
 
 #include "config/units.hpp"
 #include "daemon/commands/table.hpp"
+#include "daemon/json_text.hpp"
 #include "infra/pg/error.hpp"
 #include "infra/pg/literal.hpp"
 #include "outbox/envelope.hpp"
@@ -15,11 +16,6 @@ namespace sluice::daemon {
 namespace json = boost::json;
 
 namespace {
-
-template <class T>
-json::value or_null(const std::optional<T>& v) {
-    return v ? json::value(*v) : json::value(nullptr);
-}
 
 // One bound of the window, as the server reads it (ISO 8601 UTC).
 std::string time_bound(pg::Connection& conn, const std::string& flag, const std::string& text) {
@@ -87,18 +83,18 @@ int show_message(pg::Connection& conn, std::int64_t id, const std::string& quote
                                             {"duration_ms", a.duration_ms},
                                             {"response", or_null(a.response)}});
         }
-        std::cout << json::serialize(json::object{{"id", m.id},
-                                                  {"webhook", m.webhook},
-                                                  {"webhook_id", webhook_id},
-                                                  {"event_id", m.event_id},
-                                                  {"event_type", or_null(m.event_type)},
-                                                  {"aggregate_id", m.aggregate_id},
-                                                  {"state", m.state},
-                                                  {"attempts", m.attempts},
-                                                  {"next_attempt_at", or_null(m.next_attempt_at)},
-                                                  {"enqueued_at", m.enqueued_at},
-                                                  {"delivered_at", or_null(m.delivered_at)},
-                                                  {"attempt_log", std::move(attempts)}})
+        std::cout << json_text(json::object{{"id", m.id},
+                                            {"webhook", m.webhook},
+                                            {"webhook_id", webhook_id},
+                                            {"event_id", m.event_id},
+                                            {"event_type", or_null(m.event_type)},
+                                            {"aggregate_id", m.aggregate_id},
+                                            {"state", m.state},
+                                            {"attempts", m.attempts},
+                                            {"next_attempt_at", or_null(m.next_attempt_at)},
+                                            {"enqueued_at", m.enqueued_at},
+                                            {"delivered_at", or_null(m.delivered_at)},
+                                            {"attempt_log", std::move(attempts)}})
                   << "\n";
         return exit_ok;
     }

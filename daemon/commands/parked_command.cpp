@@ -9,6 +9,7 @@
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/parked_retry.hpp"
 #include "daemon/commands/table.hpp"
+#include "daemon/json_text.hpp"
 #include "daemon/units.hpp"
 #include "infra/pg/literal.hpp"
 #include "store/parked.hpp"
@@ -94,10 +95,6 @@ std::vector<store::ParkedEvent> selected(std::vector<store::ParkedEvent> parked,
         what += ", ... (" + std::to_string(parked.size()) + " in all)";
     throw UsageError("event " + std::to_string(*event_id) + " is not parked for " + name + " (" +
                      what + ")");
-}
-
-json::value or_null(const std::optional<std::string>& v) {
-    return v ? json::value(*v) : json::value(nullptr);
 }
 
 void print_list(const std::vector<store::ParkedEvent>& parked,
