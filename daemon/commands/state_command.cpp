@@ -2,11 +2,13 @@
 // same query an application runs: the latest snapshot at or before the point asked plus the
 // events after it, folded in the server.
 #include <iostream>
+#include <optional>
 
 #include <boost/json.hpp>
 
 #include "daemon/commands/commands.hpp"
 #include "infra/pg/connection.hpp"
+#include "infra/pg/error.hpp"
 #include "infra/pg/literal.hpp"
 #include "store/event_writer.hpp"
 
@@ -46,9 +48,25 @@ int state_command(const std::vector<std::string>& args) {
     if (type.rows() == 0)
         throw UsageError("no events for aggregate " + id);
     const std::string aggregate_type(type.text(0, 0));
-    auto state = conn.exec(
-        "SELECT version, state::text FROM sluice.aggregate_state($1, $2::uuid, $3::timestamptz)",
-        pg::Params(aggregate_type, id, as_of));
+    if (!conn.exec("SELECT to_regprocedure('sluice.aggregate_state(text, uuid, timestamptz)') "
+                   "IS NOT NULL")
+             .boolean(0, 0)) {
+        throw UsageError("this database has no sluice.aggregate_state yet: run sluice migrate");
+    }
+    std::optional<pg::Result> found;
+    try {
+        found = conn.exec(
+            "SELECT version, state::text FROM sluice.aggregate_state($1, $2::uuid, "
+            "$3::timestamptz)",
+            pg::Params(aggregate_type, id, as_of));
+    } catch (const pg::ServerError& e) {
+        if (e.sqlstate() != "SL012")
+            throw;
+        throw UsageError(
+            "no fold for aggregate type " + aggregate_type +
+            ": configure snapshots: for it and run sluice once (it installs the fold)");
+    }
+    const pg::Result& state = *found;
     if (state.is_null(0, 0)) {
         std::cerr << "no events of aggregate " << id << " at or before " << as_of.value_or("now")
                   << "\n";
