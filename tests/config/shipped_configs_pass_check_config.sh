@@ -20,7 +20,9 @@ failed=0
 for config in "${configs[@]}"; do
   name=${config#"$source_dir"/}
   if out=$(env -i PATH="$PATH" DATABASE_URL=postgresql://sluice@localhost/sluice \
-             SLUICE_BENCH_HTTP_PORT=9470 "$sluice" check-config --config "$config" 2>&1); then
+             SLUICE_BENCH_HTTP_PORT=9470 SLUICE_SOAK_OK_URL=http://127.0.0.1:9471/ok \
+             SLUICE_SOAK_FLAKY_URL=http://127.0.0.1:9472/flaky \
+             "$sluice" check-config --config "$config" 2>&1); then
     echo "ok: $name"
   else
     printf 'FAILED: %s\n%s\n' "$name" "$out" >&2
