@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "daemon/commands/aggregate_query.hpp"
 #include "daemon/commands/commands.hpp"
 #include "store/event_writer.hpp"
 
@@ -18,22 +19,11 @@ int events_command(const std::vector<std::string>& args) {
                        vm)) {
         return exit_ok;
     }
-    std::string id = vm["aggregate-id"].as<std::string>();
-    if (!store::is_uuid(id))
-        throw UsageError("--aggregate-id '" + id + "' is not a UUID");
-    std::optional<std::string> as_of;
-    if (vm.count("as-of") != 0U)
-        as_of = vm["as-of"].as<std::string>();
-    const std::string table = events_table(vm);
-    auto conn = pg::Connection::open(database_url(vm), 10, "sluice events");
-    require_events_table(conn, table);
-    if (as_of) {
-        try {
-            conn.exec("SELECT $1::timestamptz", pg::Params(*as_of));
-        } catch (const pg::ServerError& e) {
-            throw UsageError("--as-of '" + *as_of + "' is not a time: " + e.what());
-        }
-    }
+    auto query = open_aggregate_query(vm, "sluice events");
+    const std::string& id = query.aggregate_id;
+    const std::optional<std::string>& as_of = query.as_of;
+    const std::string& table = query.events_table;
+    pg::Connection& conn = query.conn;
     auto events = store::load(conn, id, as_of, table);
     for (const auto& e : events) {
         if (vm["json"].as<bool>()) {

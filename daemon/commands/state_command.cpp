@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "daemon/commands/aggregate_query.hpp"
 #include "daemon/commands/commands.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/error.hpp"
@@ -25,22 +26,11 @@ int state_command(const std::vector<std::string>& args) {
     if (!parse_options("state", "--aggregate-id UUID [--as-of TIME] [--json]", options, args, vm)) {
         return exit_ok;
     }
-    const std::string id = vm["aggregate-id"].as<std::string>();
-    if (!store::is_uuid(id))
-        throw UsageError("--aggregate-id '" + id + "' is not a UUID");
-    std::optional<std::string> as_of;
-    if (vm.count("as-of") != 0U)
-        as_of = vm["as-of"].as<std::string>();
-    const std::string table = events_table(vm);
-    auto conn = pg::Connection::open(database_url(vm), 10, "sluice state");
-    require_events_table(conn, table);
-    if (as_of) {
-        try {
-            conn.exec("SELECT $1::timestamptz", pg::Params(*as_of));
-        } catch (const pg::ServerError& e) {
-            throw UsageError("--as-of '" + *as_of + "' is not a time: " + e.what());
-        }
-    }
+    auto query = open_aggregate_query(vm, "sluice state");
+    const std::string& id = query.aggregate_id;
+    const std::optional<std::string>& as_of = query.as_of;
+    const std::string& table = query.events_table;
+    pg::Connection& conn = query.conn;
     // The type names the fold; every event of an aggregate carries the same one.
     auto type = conn.exec("SELECT aggregate_type FROM " + pg::quote_qualified(table) +
                               " WHERE aggregate_id = $1::uuid ORDER BY version LIMIT 1",
