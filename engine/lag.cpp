@@ -9,12 +9,15 @@ namespace sluice::engine {
 std::string lag_lateral(const std::string& quoted_events_table, const std::string& alias) {
     const std::string after = " e WHERE (e.transaction_id, e.id) > (" + alias +
                               ".transaction_id, " + alias + ".event_id)";
-    return "(SELECT (SELECT count(*) FROM (SELECT 1 FROM " + quoted_events_table + after +
-           " LIMIT " + std::to_string(lag_count_cap) +
-           ") s) AS lag_events, coalesce((SELECT greatest(0, extract(epoch FROM "
+    return "(SELECT CASE WHEN n.counted < " + std::to_string(lag_count_cap) +
+           " THEN n.counted ELSE greatest(n.counted, coalesce((SELECT max(e.id) FROM " +
+           quoted_events_table + " e), 0) - " + alias +
+           ".event_id) END AS lag_events, coalesce((SELECT greatest(0, extract(epoch FROM "
            "statement_timestamp() - e.timestamp))::float8 FROM " +
            quoted_events_table + after +
-           " ORDER BY e.transaction_id, e.id LIMIT 1), 0) AS lag_seconds)";
+           " ORDER BY e.transaction_id, e.id LIMIT 1), 0) AS lag_seconds FROM (SELECT count(*) "
+           "AS counted FROM (SELECT 1 FROM " +
+           quoted_events_table + after + " LIMIT " + std::to_string(lag_count_cap) + ") s) n)";
 }
 
 boost::asio::awaitable<void> measure_lag(
