@@ -1,21 +1,21 @@
 #include "projections/projection_sink.hpp"
 
+#include "engine/upcast_install.hpp"
 #include "infra/pg/literal.hpp"
 
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
                                std::chrono::milliseconds statement_timeout, Part part,
-                               pg::Pooling pooling)
+                               pg::Pooling pooling, engine::Upcast upcast)
     : projection_(std::move(projection)),
       part_(part),
       name_(part_name(projection_.name, part_)),
-      function_(apply_function(projection_, quoted_events_table, part_, pooling)),
+      upcast_(std::move(upcast)),
+      function_(apply_function(projection_, quoted_events_table, part_, pooling, upcast_)),
+      event_types_(upcast_.sources_of(handled_types(projection_))),
       aggregate_types_(projection_.aggregate_types.begin(), projection_.aggregate_types.end()),
-      statement_timeout_(statement_timeout) {
-    for (const auto& h : projection_.handlers)
-        event_types_.insert(h.event_type);
-}
+      statement_timeout_(statement_timeout) {}
 
 boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) {
     // Checkpoints past the start under another split of this projection (or none): continuing
@@ -34,6 +34,7 @@ boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) 
     }
     if (!projection_.setup.empty())
         co_await conn.exec_script(projection_.setup, statement_timeout_);
+    co_await engine::install_upcast(conn, upcast_, statement_timeout_);
     co_await conn.exec_script(function_.create_sql, statement_timeout_);
 }
 

@@ -1,6 +1,6 @@
 // A projection (or one part of a partitioned projection) as the runner sees it: which events it
-// wants (those with a handler, of the configured aggregate types, of its part) and the one
-// statement that applies a batch of them.
+// wants (those with a handler, or whose type an upcaster may rename to one, of the configured
+// aggregate types, of its part) and the one statement that applies a batch of them.
 // Error policy: prepare() throws pg::Error when setup SQL or the apply function fail, and
 // std::runtime_error when stored checkpoints belong to another partitioning (replaying under a
 // new split would apply events twice: that takes a rebuild).
@@ -18,7 +18,7 @@ class ProjectionSink final : public engine::Sink {
   public:
     ProjectionSink(config::Projection projection, std::string quoted_events_table,
                    std::chrono::milliseconds statement_timeout, Part part = {},
-                   pg::Pooling pooling = pg::Pooling::session);
+                   pg::Pooling pooling = pg::Pooling::session, engine::Upcast upcast = {});
 
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "projection"; }
@@ -37,6 +37,7 @@ class ProjectionSink final : public engine::Sink {
     config::Projection projection_;
     Part part_;
     std::string name_;
+    engine::Upcast upcast_;
     ApplyFunction function_;
     std::set<std::string, std::less<>> event_types_;
     std::set<std::string, std::less<>> aggregate_types_;
