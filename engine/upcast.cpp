@@ -250,9 +250,16 @@ std::string Upcast::plpgsql_step(std::string_view record, const TypeSet& types,
         return {};
     const std::string r(record);
     const std::string in(indent);
+    // An assignment, not SELECT ... INTO: it takes PL/pgSQL's expression path, a third of the
+    // cost per event.
     return in + "IF " + r + ".event_type IN (" + in_list(guard) + ") THEN\n" + in +
-           "  SELECT sluice_u.event_type, sluice_u.payload INTO " + r + ".event_type, " + r +
-           ".payload\n" + in + "    FROM " + call(r) + " sluice_u;\n" + in + "END IF;\n";
+           "  sluice_upcast := " + call(r) + ";\n" + in + "  " + r +
+           ".event_type := sluice_upcast.event_type;\n" + in + "  " + r +
+           ".payload := sluice_upcast.payload;\n" + in + "END IF;\n";
+}
+
+std::string Upcast::plpgsql_variables() const {
+    return empty() ? std::string() : "  sluice_upcast record;\n";
 }
 
 std::optional<std::string> type_problem(std::string_view wanted, std::string_view type) {

@@ -58,8 +58,11 @@ class Upcast {
 
     // PL/pgSQL statements that upcast the record `record` (fields event_type and payload are
     // replaced) when its type is one of guard_types(types); empty when there is nothing to do.
+    // The function declaring them must declare plpgsql_variables().
     [[nodiscard]] std::string plpgsql_step(std::string_view record, const TypeSet& types,
                                            std::string_view indent) const;
+    // The DECLARE lines plpgsql_step needs (empty without upcasters).
+    [[nodiscard]] std::string plpgsql_variables() const;
 
     // Queries of one row and one text column: the type of each `when:` and `payload:`, parsed
     // and planned against the events table without reading a row; with what it must be.

@@ -178,7 +178,8 @@ std::string catch_up_function(const config::Projection& projection,
            tag +
            "\n#variable_conflict use_column\n"
            "DECLARE\n"
-           "  sluice_ev record;\n"
+           "  sluice_ev record;\n" +
+           upcast.plpgsql_variables() +
            "  sluice_applied integer := 0;\n"
            "  sluice_horizon xid8;\n"
            "  sluice_tx xid8;\n"
@@ -257,7 +258,8 @@ ApplyFunction temporary_function(const config::Projection& projection,
                    "(sluice_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS " + tag +
                    "\n#variable_conflict use_column\n"
                    "DECLARE\n"
-                   "  sluice_ev record;\n"
+                   "  sluice_ev record;\n" +
+                   upcast.plpgsql_variables() +
                    "  sluice_applied integer := 0;\n"
                    "BEGIN\n"
                    "  FOR sluice_ev IN\n"

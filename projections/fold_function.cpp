@@ -115,7 +115,8 @@ FoldFunction fold_function(const config::Snapshot& s, const std::string& quoted_
         tag +
         "\n#variable_conflict use_column\n"
         "DECLARE\n"
-        "  sluice_ev record;\n"
+        "  sluice_ev record;\n" +
+        upcast.plpgsql_variables() +
         "  sluice_state jsonb;\n"
         "  sluice_version bigint;\n"
         "  sluice_up_to bigint := p_up_to;\n"
