@@ -3,7 +3,9 @@
 // aggregate types, of its part) and the one statement that applies a batch of them.
 // Error policy: prepare() throws pg::Error when setup SQL or the apply function fail, and
 // std::runtime_error when stored checkpoints belong to another partitioning (replaying under a
-// new split would apply events twice: that takes a rebuild).
+// new split would apply events twice: that takes a rebuild), or when the read model was built
+// through other upcasters of the projection's event types than the config's (the events applied
+// so far would stay as the old ones made them: that takes a rebuild too).
 #pragma once
 
 #include <set>
@@ -31,6 +33,8 @@ class ProjectionSink final : public engine::Sink {
                                                         const std::string& owner) const override;
 
   private:
+    // Refuses a read model built through other upcasters; records them for one not built yet.
+    boost::asio::awaitable<void> check_upcasters(pg::AsyncConnection& conn);
     // Every part's name as a text[] literal.
     [[nodiscard]] std::string all_part_names() const;
 
@@ -39,9 +43,15 @@ class ProjectionSink final : public engine::Sink {
     std::string name_;
     engine::Upcast upcast_;
     ApplyFunction function_;
+    std::string upcasters_fingerprint_;
     std::set<std::string, std::less<>> event_types_;
     std::set<std::string, std::less<>> aggregate_types_;
     std::chrono::milliseconds statement_timeout_;
 };
+
+// The fingerprint of the upcasters that may change an event `projection` handles ("" for none),
+// as stored in sluice.projection_upcasters.
+[[nodiscard]] std::string upcasters_fingerprint(const config::Projection& projection,
+                                                const engine::Upcast& upcast);
 
 }  // namespace sluice::projections

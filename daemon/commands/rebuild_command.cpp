@@ -144,6 +144,12 @@ void reset_projection(pg::Connection& conn, const config::Projection& projection
         "DELETE FROM sluice.parked_events WHERE subscriber = $1 "
         "OR left(subscriber, length($1) + 1) = $1 || '['",
         pg::Params(projection.name));
+    // Rebuilt through the config's upcasters: the daemon goes on with them.
+    conn.exec(
+        "INSERT INTO sluice.projection_upcasters (projection, fingerprint) VALUES ($1, $2) "
+        "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+        "updated_at = now()",
+        pg::Params(projection.name, projections::upcasters_fingerprint(projection, upcast)));
     tx.commit();
 }
 

@@ -2,10 +2,13 @@
 // webhook filter:/body: of its new name; an upcaster that fails for one event is that event's
 // error, parked per on_error with a message naming the upcaster and the event id, while every
 // other event is applied; `sluice events --config` shows the events as the upcasters make them;
-// check-config --connect rejects a when: that is not boolean at its place in the file.
+// check-config --connect rejects a when: that is not boolean at its place in the file; a
+// projection built through other upcasters waits for `sluice rebuild`, which replays it through
+// the new ones.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 
 #include "daemon_fixture.hpp"
 #include "store/event_writer.hpp"
@@ -28,6 +31,7 @@ const std::string upcasters = R"(upcasters:
 const std::string consumers = R"(projections:
   - name: balance
     setup: CREATE TABLE IF NOT EXISTS deposits (event_id bigint PRIMARY KEY, amount int NOT NULL)
+    reset: TRUNCATE deposits
     handlers:
       Deposited: INSERT INTO deposits VALUES (:id, (:payload->>'amount')::int)
     on_error: {retries: 1, backoff: 10ms, then: park}
@@ -149,6 +153,45 @@ TEST_F(Upcasters, CheckConfigConnectRejectsAWhenThatIsNotBoolean) {
                                   "jsonb, but is of type json"),
               std::string::npos)
         << checked.output;
+}
+
+TEST_F(Upcasters, AProjectionBuiltThroughOtherUpcastersWaitsForARebuild) {
+    migrate();
+    const auto ids = write_events();
+    conn().exec("DELETE FROM events WHERE version = 2");  // the one that fails
+    const std::string projection_only = consumers.substr(0, consumers.find("webhooks:"));
+    const auto path = write_file("sluice.yaml", base_config() + upcasters + projection_only);
+    {
+        auto daemon = DaemonProcess::start(path);
+        ASSERT_TRUE(wait_checkpoint("balance", head(), 30s)) << diagnose(daemon);
+        daemon.kill(SIGTERM);
+        ASSERT_TRUE(daemon.wait_exit(20s)) << diagnose(daemon);
+    }
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM deposits"), 100 + 5 + 1);
+    // Cents now count as they are: the deposits applied so far were made by the old upcaster.
+    std::string changed = upcasters;
+    changed.replace(changed.find(" / (:payload->>'d')::int"), 24, "");
+    write_file("sluice.yaml", base_config() + changed + projection_only);
+    auto daemon = DaemonProcess::start(path);
+    ASSERT_TRUE(wait_status(
+        daemon,
+        [](const StatusView& s) {
+            auto b = s.subscriber("balance");
+            return b && b->last_error.find("run `sluice rebuild balance`") != std::string::npos;
+        },
+        20s))
+        << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM deposits"), 106) << "nothing applied meanwhile";
+    auto rebuilt =
+        run_command({sluice_binary(), "rebuild", "balance", "--config", path, "--yes"}, 60s);
+    ASSERT_TRUE(rebuilt.status.is_exit(0)) << rebuilt.output;
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM deposits"), 700 + 5 + 100);
+    // The daemon goes on through the new upcasters.
+    store::EventWriter writer(conn());
+    writer.append(aggregate, "Account", 5, {{"Credited", R"({"cents": 3, "d": 1})"}});
+    ASSERT_TRUE(wait_checkpoint("balance", head(), 60s)) << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM deposits"), 700 + 5 + 100 + 3);
+    (void)ids;
 }
 
 }  // namespace
