@@ -35,19 +35,20 @@ int events_command(const std::vector<std::string>& args) {
     const std::optional<std::string>& as_of = query.as_of;
     const std::string& table = query.events_table;
     pg::Connection& conn = query.conn;
-    // Read through a session-only copy of the upcast function: nothing is installed.
+    // Read through a session-only copy of the upcast function: nothing is installed. One
+    // transaction, so that a transaction-mode pool keeps the function for the read.
+    pg::Transaction tx(conn);
     std::string upcast_call;
     if (config && !config->upcasters.empty()) {
         const engine::Upcast upcast(config->upcasters, pg::quote_qualified(table), true);
-        pg::Transaction tx(conn);
         auto problems = engine::check_upcast(conn, upcast);
         if (!problems.empty())
             throw UsageError(config::format(problems.front()));
-        tx.commit();
-        conn.exec_script(upcast.install_sql());
+        conn.exec(upcast.install_sql());
         upcast_call = upcast.call("e");
     }
     auto events = store::load(conn, id, as_of, table, upcast_call);
+    tx.commit();
     for (const auto& e : events) {
         if (vm["json"].as<bool>()) {
             // payload and metadata are printed as stored (jsonb text), not re-encoded.
