@@ -113,6 +113,22 @@ struct Snapshot {
     bool operator==(const Snapshot&) const = default;
 };
 
+// One step of event versioning (docs/configuration.md, "upcasters"): an event of `event_type` for
+// which `when` holds (every one when it is empty) is seen with `payload` as its payload and, when
+// `rename_to` is set, under that type. Steps apply in list order, each to what the earlier ones
+// made of the event; the stored event never changes.
+struct Upcaster {
+    std::string event_type;
+    std::string when;        // boolean expression; empty = always
+    Location when_location;  // of its first character
+    std::string payload;     // jsonb expression; empty = the payload unchanged
+    Location payload_location;
+    std::string rename_to;  // empty = the type unchanged
+    Location location;
+
+    bool operator==(const Upcaster&) const = default;
+};
+
 struct Tls {
     bool verify = true;
     std::string ca_file;
@@ -215,6 +231,7 @@ struct Config {
     std::vector<Projection> projections;
     std::vector<Webhook> webhooks;
     std::vector<Snapshot> snapshots;
+    std::vector<Upcaster> upcasters;  // in file order, which is the order they apply in
     Outbox outbox;
     Http http;
     Log log;
@@ -236,6 +253,12 @@ struct Config {
     for (auto& h : s.apply)
         h.location = {};
     return s;
+}
+[[nodiscard]] inline Upcaster without_location(Upcaster u) {
+    u.location = {};
+    u.when_location = {};
+    u.payload_location = {};
+    return u;
 }
 [[nodiscard]] inline Webhook without_location(Webhook w) {
     w.location = {};

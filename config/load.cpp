@@ -168,7 +168,7 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
     }
     if (!r.expect_mapping(root, "",
                           {"database", "tailer", "coordination", "projections", "webhooks",
-                           "snapshots", "outbox", "http", "log"})) {
+                           "snapshots", "upcasters", "outbox", "http", "log"})) {
         return;
     }
     const auto database = Reader::value_of(root, "database");
@@ -195,6 +195,9 @@ void read_config(Reader& r, const YAML::Node& root, Config& out) {
     });
     r.for_each_item(root, "snapshots", "", [&](const YAML::Node& item, std::size_t i) {
         read_snapshot(r, item, i, out.snapshots.emplace_back());
+    });
+    r.for_each_item(root, "upcasters", "", [&](const YAML::Node& item, std::size_t i) {
+        read_upcaster(r, item, i, out.upcasters.emplace_back());
     });
     check_unique_names(r, root, out);
     check_notify_targets(r, out);

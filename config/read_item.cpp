@@ -2,6 +2,7 @@
 // location, the mapping check and its name.
 #include "config/sections.hpp"
 #include "config/validate.hpp"
+#include "infra/sql/sql_template.hpp"
 
 namespace sluice::config {
 
@@ -33,6 +34,11 @@ void read_item_name(Reader& r, const YAML::Node& node, const std::string& scope,
             r.field_error(Reader::value_of(node, "name"), "name", scope, problem);
         }
     }
+}
+
+bool is_one_expression(const ScalarText& text) {
+    return sql::split_statements(text.text).size() == 1 &&
+           text.text.find_first_not_of(" \t\r\n") != std::string::npos;
 }
 
 }  // namespace sluice::config

@@ -19,13 +19,6 @@ std::string available_params() {
     return out;
 }
 
-// An expression is one statement: a ';' at the top level would end the assignment it is
-// embedded in and let the rest run as a statement of its own.
-bool is_one_expression(const ScalarText& text) {
-    return sql::split_statements(text.text).size() == 1 &&
-           text.text.find_first_not_of(" \t\r\n") != std::string::npos;
-}
-
 void read_initial(Reader& r, const YAML::Node& node, const std::string& scope, Snapshot& out) {
     const auto value = Reader::value_of(node, "initial");
     if (!value.IsDefined()) {

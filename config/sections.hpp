@@ -28,6 +28,7 @@ void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
 // Reports every :name in `text` that is not an event parameter, at its place in the file.
 void check_event_params(Reader& r, const ScalarText& text, const std::string& scope);
 void read_snapshot(Reader& r, const YAML::Node& node, std::size_t index, Snapshot& out);
+void read_upcaster(Reader& r, const YAML::Node& node, std::size_t index, Upcaster& out);
 
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out);
 void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);
@@ -43,6 +44,9 @@ void read_config(Reader& r, const YAML::Node& root, Config& out);
 // `keys`. False (after reporting) when there is nothing more to read.
 bool open_item(Reader& r, const YAML::Node& node, const std::string& scope,
                std::initializer_list<std::string_view> keys, Location& location);
+// An SQL expression is one statement: a ';' at the top level would end the assignment it is
+// embedded in and let the rest run as a statement of its own. False for blank text too.
+[[nodiscard]] bool is_one_expression(const ScalarText& text);
 // Reads and checks the item's required `name`.
 void read_item_name(Reader& r, const YAML::Node& node, const std::string& scope, std::string& name);
 

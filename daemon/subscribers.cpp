@@ -42,6 +42,7 @@ void Subscribers::start(const std::string& name, const Unit& unit,
     }
     auto entry = std::make_shared<Entry>(ex_);
     entry->definition = unit.definition;
+    entry->upcasters = unit.upcasters;
     entry->kind = unit.kind;
     entry->series = metrics_.add_subscriber(unit.kind, name);
     entry->owner = owned_.at(name);
@@ -111,7 +112,7 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
         auto it = units.find(name);
         bool stopped = entry->runner->status()->state == engine::State::stopped;
         if (it == units.end() || it->second.definition != entry->definition ||
-            it->second.kind != entry->kind || stopped) {
+            it->second.upcasters != entry->upcasters || it->second.kind != entry->kind || stopped) {
             to_stop.push_back(name);
             previous[name] = *entry->runner->status();
             if (it == units.end() || it->second.kind != entry->kind) {

@@ -55,6 +55,7 @@ class Subscribers final : public engine::Work {
         explicit Entry(asio::any_io_executor ex) : done(std::move(ex)) {}
         std::unique_ptr<engine::Runner> runner;
         UnitDefinition definition;
+        std::string upcasters;
         metrics::SubscriberKind kind;
         std::shared_ptr<metrics::SubscriberSeries> series;
         std::string owner;  // what its batches present to sluice.check_owner

@@ -36,6 +36,9 @@ using UnitDefinition = std::variant<config::Projection, DispatchFilter, config::
 
 struct Unit {
     UnitDefinition definition;
+    // The upcasters that may change an event the unit sees (engine::Upcast::definition_for):
+    // a reload restarts the unit when they change, as when its definition does.
+    std::string upcasters;
     metrics::SubscriberKind kind;
     std::function<std::unique_ptr<engine::Sink>()> make_sink;
 };

@@ -1,20 +1,25 @@
 #include "outbox/dispatch_sql.hpp"
 
 #include <stdexcept>
+#include <vector>
 
+#include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
 
 namespace sluice::outbox {
 namespace {
 
-// The expression over the events row `e`, parenthesised so that it stays one operand.
-std::string embedded(const config::EventExpression& expression) {
+// The expression over the events row `e` (and, with upcasters, its upcast columns
+// `sluice_up`), parenthesised so that it stays one operand.
+std::string embedded(const config::EventExpression& expression, bool upcast = false) {
     return "(" +
            sql::substitute_params(
                expression.sql,
-               [](const sql::ParamRef& ref) {
+               [upcast](const sql::ParamRef& ref) {
                    if (!sql::is_event_param(ref.name))
                        throw std::invalid_argument("unknown parameter :" + ref.name);
+                   if (upcast && (ref.name == "payload" || ref.name == "event_type"))
+                       return "sluice_up.\"" + ref.name + "\"";
                    return "e.\"" + ref.name + "\"";
                }) +
            "\n)";
@@ -22,13 +27,24 @@ std::string embedded(const config::EventExpression& expression) {
 
 }  // namespace
 
-std::string enqueue_sql(const config::Webhook& webhook, const std::string& quoted_events_table) {
-    const std::string data = webhook.body ? embedded(*webhook.body) : "NULL::jsonb";
-    const std::string condition = webhook.filter ? " WHERE " + embedded(*webhook.filter) : "";
+std::string enqueue_sql(const config::Webhook& webhook, const std::string& quoted_events_table,
+                        const engine::Upcast& upcast) {
+    const bool up = !upcast.empty();
+    const std::string data = webhook.body ? embedded(*webhook.body, up) : "NULL::jsonb";
+    std::vector<std::string> conditions;
+    if (up && !webhook.event_types.empty())
+        conditions.push_back("sluice_up.event_type = ANY (" +
+                             pg::quote_literal(pg::text_array(webhook.event_types)) + "::text[])");
+    if (webhook.filter)
+        conditions.push_back(embedded(*webhook.filter, up));
+    std::string where;
+    for (const auto& c : conditions)
+        where += (where.empty() ? " WHERE " : " AND ") + c;
+    const std::string from = quoted_events_table + " e ON e.id = u.id" +
+                             (up ? " CROSS JOIN LATERAL " + upcast.call("e") + " sluice_up" : "");
     return "INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp, data) "
            "SELECT $1, e.id, e.aggregate_id, coalesce(e.\"timestamp\", now()), " +
-           data + " FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, ord) JOIN " +
-           quoted_events_table + " e ON e.id = u.id" + condition +
+           data + " FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, ord) JOIN " + from + where +
            " ORDER BY u.ord ON CONFLICT (webhook, event_id) DO NOTHING";
 }
 

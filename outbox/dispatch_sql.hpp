@@ -11,12 +11,16 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "engine/upcast.hpp"
 
 namespace sluice::outbox {
 
 // INSERT INTO sluice.outbox ... for $1 = webhook name, $2 = the batch's event ids (bigint[]).
+// With upcasters, `filter:` and `body:` see each event through them, and `event_types` are
+// matched against its upcast type (the ids given may include events that turn out otherwise).
 [[nodiscard]] std::string enqueue_sql(const config::Webhook& webhook,
-                                      const std::string& quoted_events_table);
+                                      const std::string& quoted_events_table,
+                                      const engine::Upcast& upcast = {});
 
 // A query of one row and one text column: the type of `expression`, parsed and planned against
 // the events table without reading a row.

@@ -10,12 +10,15 @@
 
 #include "config/config.hpp"
 #include "engine/sink.hpp"
+#include "engine/upcast.hpp"
 
 namespace sluice::outbox {
 
 class DispatchSink final : public engine::Sink {
   public:
-    DispatchSink(const config::Webhook& webhook, const std::string& quoted_events_table);
+    // `upcast`: filter:, body: and event_types see each event through it.
+    DispatchSink(const config::Webhook& webhook, const std::string& quoted_events_table,
+                 engine::Upcast upcast = {});
 
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "webhook"; }
@@ -29,7 +32,8 @@ class DispatchSink final : public engine::Sink {
 
   private:
     std::string name_;
-    std::set<std::string, std::less<>> event_types_;
+    engine::Upcast upcast_;
+    std::set<std::string, std::less<>> event_types_;  // stored types that may be one of them
     std::set<std::string, std::less<>> aggregate_types_;
     std::string insert_sql_;
     // `filter:` and `body:` as configured, each with the query that checks its type.
@@ -40,6 +44,7 @@ class DispatchSink final : public engine::Sink {
     };
     std::vector<Checked> expressions_;
     config::OnError on_error_;
+    std::chrono::milliseconds statement_timeout_{30000};
 };
 
 }  // namespace sluice::outbox

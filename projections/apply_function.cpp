@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdint>
-#include <cstdio>
 #include <stdexcept>
 
 #include "engine/fetch.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
+#include "infra/sql/text_hash.hpp"
 #include "projections/part_index.hpp"
 
 namespace sluice::projections {
@@ -115,7 +114,7 @@ std::string catch_up_read(const std::string& quoted_events_table, Part part, boo
 // those of the projection's aggregate types (and, unless the read has only the part's rows, of
 // its part).
 std::string catch_up_loop(const config::Projection& projection, const std::string& read,
-                          const std::string& part_filter) {
+                          const std::string& part_filter, const engine::Upcast& upcast) {
     return "  FOR sluice_ev IN\n" + read +
            "  LOOP\n"
            "    rows_read := rows_read + 1;\n"
@@ -126,6 +125,7 @@ std::string catch_up_loop(const config::Projection& projection, const std::strin
            "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
            "    IF " +
            aggregate_filter(projection) + " AND " + part_filter + " THEN\n" +
+           upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
            handler_cases(projection) +
            "    END IF;\n"
            "  END LOOP;\n";
@@ -142,17 +142,20 @@ std::string catch_up_loop(const config::Projection& projection, const std::strin
 // row, as an unpartitioned projection does, and applies its share.
 std::string catch_up_function(const config::Projection& projection,
                               const std::string& quoted_events_table, Part part,
-                              const std::string& name, const std::string& tag) {
+                              const std::string& name, const std::string& tag,
+                              const engine::Upcast& upcast) {
     std::string body;
     if (part.count <= 1) {
-        body = catch_up_loop(projection, catch_up_read(quoted_events_table, part, false), "TRUE");
+        body = catch_up_loop(projection, catch_up_read(quoted_events_table, part, false), "TRUE",
+                             upcast);
     } else {
         body =
             "  IF coalesce((SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid =\n"
             "                 to_regclass(" +
             pg::quote_literal(part_index_name(quoted_events_table, part.count)) +
             ")), false) THEN\n" +
-            catch_up_loop(projection, catch_up_read(quoted_events_table, part, true), "TRUE") +
+            catch_up_loop(projection, catch_up_read(quoted_events_table, part, true), "TRUE",
+                          upcast) +
             "    IF rows_read < p_limit THEN\n"
             "      SELECT e.transaction_id, e.id INTO sluice_tx, sluice_id FROM " +
             quoted_events_table +
@@ -165,7 +168,7 @@ std::string catch_up_function(const config::Projection& projection,
             "    END IF;\n"
             "  ELSE\n" +
             catch_up_loop(projection, catch_up_read(quoted_events_table, part, false),
-                          part_condition("sluice_ev.aggregate_id", part)) +
+                          part_condition("sluice_ev.aggregate_id", part), upcast) +
             "  END IF;\n";
     }
     return "CREATE OR REPLACE FUNCTION " + name +
@@ -175,7 +178,8 @@ std::string catch_up_function(const config::Projection& projection,
            tag +
            "\n#variable_conflict use_column\n"
            "DECLARE\n"
-           "  sluice_ev record;\n"
+           "  sluice_ev record;\n" +
+           upcast.plpgsql_variables() +
            "  sluice_applied integer := 0;\n"
            "  sluice_horizon xid8;\n"
            "  sluice_tx xid8;\n"
@@ -200,18 +204,6 @@ std::string catch_up_function(const config::Projection& projection,
 
 namespace {
 
-// FNV-1a: the same name across builds and hosts for the same function text.
-std::string text_hash(const std::string& text) {
-    std::uint64_t h = 14695981039346656037ULL;
-    for (unsigned char c : text) {
-        h ^= c;
-        h *= 1099511628211ULL;
-    }
-    char out[17];
-    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-    return out;
-}
-
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
     for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
         s.replace(pos, from.size(), to);
@@ -220,7 +212,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 // The same functions in the sluice schema, the hash first so that a long projection name cut at
 // 63 characters keeps them apart.
 void share(ApplyFunction& f, const std::string& projection) {
-    const std::string h = text_hash(f.create_sql);
+    const std::string h = sql::text_hash(f.create_sql);
     for (const std::string kind : {"apply_", "catch_up_"}) {
         const std::string temp = "pg_temp.sluice_" + kind + projection;
         const std::string shared = "sluice.\"" + kind + h + "_" + projection + "\"";
@@ -231,14 +223,22 @@ void share(ApplyFunction& f, const std::string& projection) {
 }
 
 ApplyFunction temporary_function(const config::Projection& projection,
-                                 const std::string& quoted_events_table, Part part);
+                                 const std::string& quoted_events_table, Part part,
+                                 const engine::Upcast& upcast);
 
 }  // namespace
 
+engine::TypeSet handled_types(const config::Projection& projection) {
+    engine::TypeSet types;
+    for (const auto& h : projection.handlers)
+        types.insert(h.event_type);
+    return types;
+}
+
 ApplyFunction apply_function(const config::Projection& projection,
-                             const std::string& quoted_events_table, Part part,
-                             pg::Pooling pooling) {
-    ApplyFunction f = temporary_function(projection, quoted_events_table, part);
+                             const std::string& quoted_events_table, Part part, pg::Pooling pooling,
+                             const engine::Upcast& upcast) {
+    ApplyFunction f = temporary_function(projection, quoted_events_table, part, upcast);
     if (pooling == pg::Pooling::transaction)
         share(f, projection.name);
     return f;
@@ -247,7 +247,8 @@ ApplyFunction apply_function(const config::Projection& projection,
 namespace {
 
 ApplyFunction temporary_function(const config::Projection& projection,
-                                 const std::string& quoted_events_table, Part part) {
+                                 const std::string& quoted_events_table, Part part,
+                                 const engine::Upcast& upcast) {
     const std::string tag = body_tag(projection);
     const std::string name = "pg_temp.sluice_apply_" + projection.name;
     const std::string catch_up = "pg_temp.sluice_catch_up_" + projection.name;
@@ -257,7 +258,8 @@ ApplyFunction temporary_function(const config::Projection& projection,
                    "(sluice_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS " + tag +
                    "\n#variable_conflict use_column\n"
                    "DECLARE\n"
-                   "  sluice_ev record;\n"
+                   "  sluice_ev record;\n" +
+                   upcast.plpgsql_variables() +
                    "  sluice_applied integer := 0;\n"
                    "BEGIN\n"
                    "  FOR sluice_ev IN\n"
@@ -270,12 +272,13 @@ ApplyFunction temporary_function(const config::Projection& projection,
                    " e ON e.id = sluice_u.id\n"
                    "     ORDER BY sluice_u.ord\n"
                    "  LOOP\n" +
+                   upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
                    handler_cases(projection) +
                    "  END LOOP;\n"
                    "  RETURN sluice_applied;\n"
                    "END\n" +
                    tag + ";\n";
-    f.create_sql += catch_up_function(projection, quoted_events_table, part, catch_up, tag);
+    f.create_sql += catch_up_function(projection, quoted_events_table, part, catch_up, tag, upcast);
     f.call_sql = "SELECT " + name + "($1::bigint[])";
     f.catch_up_sql = "SELECT rows_read, applied, last_tx::text, last_id, last_ts FROM " + catch_up +
                      "($1, $2::xid8, $3, $4, $5)";

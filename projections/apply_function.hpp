@@ -12,6 +12,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "engine/upcast.hpp"
 #include "infra/pg/pooling.hpp"
 #include "projections/partition.hpp"
 
@@ -28,10 +29,15 @@ struct ApplyFunction {
 };
 
 // `part`: the catch-up applies only that part's events; it reads only them through the part
-// index when that is ready, and every event (counting them all) until then.
+// index when that is ready, and every event (counting them all) until then. `upcast`: the
+// handlers see each event through it (its function must be installed before the first call).
 [[nodiscard]] ApplyFunction apply_function(const config::Projection& projection,
                                            const std::string& quoted_events_table, Part part = {},
-                                           pg::Pooling pooling = pg::Pooling::session);
+                                           pg::Pooling pooling = pg::Pooling::session,
+                                           const engine::Upcast& upcast = {});
+
+// The event types a projection handles.
+[[nodiscard]] engine::TypeSet handled_types(const config::Projection& projection);
 
 // The handler statement as it runs inside the function: :param -> the event row's column,
 // a leading SELECT -> PERFORM (PL/pgSQL discards its rows).

@@ -66,7 +66,15 @@ std::string embed_expression(std::string_view expression) {
     });
 }
 
-std::string fold_fingerprint(const config::Snapshot& s, const std::string& quoted_events_table) {
+engine::TypeSet applied_types(const config::Snapshot& s) {
+    engine::TypeSet types;
+    for (const auto& h : s.apply)
+        types.insert(h.event_type);
+    return types;
+}
+
+std::string fold_fingerprint(const config::Snapshot& s, const std::string& quoted_events_table,
+                             const engine::Upcast& upcast) {
     // Lengths before each part keep the encoding unambiguous.
     std::string text;
     auto add = [&](std::string_view part) {
@@ -79,6 +87,9 @@ std::string fold_fingerprint(const config::Snapshot& s, const std::string& quote
         add(h.event_type);
         add(h.sql);
     }
+    // Without upcasters nothing is added: fingerprints stored before upcasters existed stay.
+    if (const auto upcasters = upcast.definition_for(applied_types(s)); !upcasters.empty())
+        add(upcasters);
     return md5_hex(text);
 }
 
@@ -86,9 +97,10 @@ std::string fold_function_name(const std::string& aggregate_type) {
     return "fold_" + aggregate_type;
 }
 
-FoldFunction fold_function(const config::Snapshot& s, const std::string& quoted_events_table) {
+FoldFunction fold_function(const config::Snapshot& s, const std::string& quoted_events_table,
+                           const engine::Upcast& upcast) {
     FoldFunction f;
-    f.fingerprint = fold_fingerprint(s, quoted_events_table);
+    f.fingerprint = fold_fingerprint(s, quoted_events_table, upcast);
     const std::string tag = body_tag(s);
     const std::string fold = "sluice." + pg::quote_identifier(fold_function_name(s.aggregate_type));
     const std::string type = pg::quote_literal(s.aggregate_type);
@@ -103,7 +115,8 @@ FoldFunction fold_function(const config::Snapshot& s, const std::string& quoted_
         tag +
         "\n#variable_conflict use_column\n"
         "DECLARE\n"
-        "  sluice_ev record;\n"
+        "  sluice_ev record;\n" +
+        upcast.plpgsql_variables() +
         "  sluice_state jsonb;\n"
         "  sluice_version bigint;\n"
         "  sluice_up_to bigint := p_up_to;\n"
@@ -145,7 +158,7 @@ FoldFunction fold_function(const config::Snapshot& s, const std::string& quoted_
         "     ORDER BY e.version\n"
         "  LOOP\n"
         "    sluice_version := sluice_ev.version;\n" +
-        apply_cases(s) +
+        upcast.plpgsql_step("sluice_ev", applied_types(s), "    ") + apply_cases(s) +
         "  END LOOP;\n"
         "  IF sluice_version > 0 THEN\n"
         "    version := sluice_version;\n"

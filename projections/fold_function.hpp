@@ -14,7 +14,9 @@
 //   newest `keep` of the current fingerprint.
 //
 // The fingerprint is the MD5 of everything that decides the state (aggregate type, initial,
-// apply expressions, events table): a changed fold never reads snapshots of the old one.
+// apply expressions, events table, and the upcasters that may change an event the fold
+// applies): a changed fold never reads snapshots of the old one. The fold sees every event
+// through the upcasters (engine/upcast.hpp), whose function must be installed first.
 // Event values reach the expressions as columns of the event row; nothing from an event is ever
 // spliced into SQL text. Pure. Error policy: std::invalid_argument for expressions that use an
 // unknown parameter (the config loader reports those first).
@@ -23,12 +25,14 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "engine/upcast.hpp"
 
 namespace sluice::projections {
 
 // Hex MD5 of the fold's definition.
 [[nodiscard]] std::string fold_fingerprint(const config::Snapshot& snapshot,
-                                           const std::string& quoted_events_table);
+                                           const std::string& quoted_events_table,
+                                           const engine::Upcast& upcast = {});
 
 // "fold_Order": the unquoted name of the fold function in schema sluice.
 [[nodiscard]] std::string fold_function_name(const std::string& aggregate_type);
@@ -41,7 +45,11 @@ struct FoldFunction {
 };
 
 [[nodiscard]] FoldFunction fold_function(const config::Snapshot& snapshot,
-                                         const std::string& quoted_events_table);
+                                         const std::string& quoted_events_table,
+                                         const engine::Upcast& upcast = {});
+
+// The event types a fold applies.
+[[nodiscard]] engine::TypeSet applied_types(const config::Snapshot& snapshot);
 
 // An apply expression as it runs inside the fold: :state -> the state so far, :param -> the
 // event row's column.

@@ -1,21 +1,23 @@
 #include "projections/projection_sink.hpp"
 
+#include "engine/upcast_install.hpp"
 #include "infra/pg/literal.hpp"
+#include "infra/sql/text_hash.hpp"
 
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
                                std::chrono::milliseconds statement_timeout, Part part,
-                               pg::Pooling pooling)
+                               pg::Pooling pooling, engine::Upcast upcast)
     : projection_(std::move(projection)),
       part_(part),
       name_(part_name(projection_.name, part_)),
-      function_(apply_function(projection_, quoted_events_table, part_, pooling)),
+      upcast_(std::move(upcast)),
+      function_(apply_function(projection_, quoted_events_table, part_, pooling, upcast_)),
+      upcasters_fingerprint_(upcasters_fingerprint(projection_, upcast_)),
+      event_types_(upcast_.sources_of(handled_types(projection_))),
       aggregate_types_(projection_.aggregate_types.begin(), projection_.aggregate_types.end()),
-      statement_timeout_(statement_timeout) {
-    for (const auto& h : projection_.handlers)
-        event_types_.insert(h.event_type);
-}
+      statement_timeout_(statement_timeout) {}
 
 boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) {
     // Checkpoints past the start under another split of this projection (or none): continuing
@@ -32,9 +34,40 @@ boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) 
             std::to_string(part_.count) + "; run `sluice rebuild " + projection_.name +
             "` to replay it with the new partitioning");
     }
+    co_await check_upcasters(conn);
     if (!projection_.setup.empty())
         co_await conn.exec_script(projection_.setup, statement_timeout_);
+    co_await engine::install_upcast(conn, upcast_, statement_timeout_);
     co_await conn.exec_script(function_.create_sql, statement_timeout_);
+}
+
+boost::asio::awaitable<void> ProjectionSink::check_upcasters(pg::AsyncConnection& conn) {
+    // No row: built before any upcaster, which is the fingerprint "".
+    auto stored = co_await conn.query(
+        "SELECT coalesce((SELECT fingerprint FROM sluice.projection_upcasters "
+        "WHERE projection = $1), ''), EXISTS (SELECT 1 FROM sluice.checkpoints WHERE "
+        "(name = $1 OR left(name, length($1) + 1) = $1 || '[') AND event_id <> 0)",
+        pg::Params(projection_.name), statement_timeout_);
+    if (stored.text(0, 0) == upcasters_fingerprint_)
+        co_return;
+    if (stored.boolean(0, 1)) {
+        throw std::runtime_error(
+            "projection " + projection_.name +
+            " was built through other upcasters of its event types than the config's; run "
+            "`sluice rebuild " +
+            projection_.name + "` to replay it through these (or restore the old upcasters)");
+    }
+    co_await conn.query(
+        "INSERT INTO sluice.projection_upcasters (projection, fingerprint) VALUES ($1, $2) "
+        "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+        "updated_at = now()",
+        pg::Params(projection_.name, upcasters_fingerprint_), statement_timeout_);
+}
+
+std::string upcasters_fingerprint(const config::Projection& projection,
+                                  const engine::Upcast& upcast) {
+    const auto definition = upcast.definition_for(handled_types(projection));
+    return definition.empty() ? std::string() : sql::text_hash(definition);
 }
 
 std::string ProjectionSink::all_part_names() const {

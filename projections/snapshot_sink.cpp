@@ -1,5 +1,6 @@
 #include "projections/snapshot_sink.hpp"
 
+#include "engine/upcast_install.hpp"
 #include "infra/pg/literal.hpp"
 
 namespace sluice::projections {
@@ -16,11 +17,13 @@ std::string snapshot_subscriber(const std::string& aggregate_type, Part part) {
 }
 
 SnapshotSink::SnapshotSink(config::Snapshot snapshot, std::string quoted_events_table,
-                           std::chrono::milliseconds statement_timeout, Part part)
+                           std::chrono::milliseconds statement_timeout, Part part,
+                           engine::Upcast upcast)
     : snapshot_(std::move(snapshot)),
       part_(part),
       name_(snapshot_subscriber(snapshot_.aggregate_type, part_)),
-      function_(fold_function(snapshot_, quoted_events_table)),
+      upcast_(std::move(upcast)),
+      function_(fold_function(snapshot_, quoted_events_table, upcast_)),
       statement_timeout_(statement_timeout) {}
 
 boost::asio::awaitable<void> SnapshotSink::prepare(pg::AsyncConnection& conn) {
@@ -29,6 +32,7 @@ boost::asio::awaitable<void> SnapshotSink::prepare(pg::AsyncConnection& conn) {
     // config, never from events.
     const std::string name = pg::quote_literal(name_);
     const std::string fingerprint = pg::quote_literal(function_.fingerprint);
+    co_await engine::install_upcast(conn, upcast_, statement_timeout_);
     co_await conn.exec_script(
         "BEGIN;\n"
         "SELECT pg_advisory_xact_lock(" +

@@ -18,7 +18,8 @@ namespace sluice::projections {
 class SnapshotSink final : public engine::Sink {
   public:
     SnapshotSink(config::Snapshot snapshot, std::string quoted_events_table,
-                 std::chrono::milliseconds statement_timeout, Part part = {});
+                 std::chrono::milliseconds statement_timeout, Part part = {},
+                 engine::Upcast upcast = {});
 
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "snapshot"; }
@@ -32,6 +33,7 @@ class SnapshotSink final : public engine::Sink {
     config::Snapshot snapshot_;
     Part part_;
     std::string name_;
+    engine::Upcast upcast_;
     FoldFunction function_;
     std::chrono::milliseconds statement_timeout_;
 };

@@ -288,16 +288,18 @@ void EventWriter::append_group(const Group& group, BulkReport& report) {
 
 std::vector<StoredEvent> load(pg::Connection& conn, const std::string& aggregate_id,
                               const std::optional<std::string>& as_of,
-                              const std::string& events_table) {
+                              const std::string& events_table, const std::string& upcast) {
     if (!is_uuid(aggregate_id)) {
         throw std::invalid_argument("aggregate id '" + aggregate_id + "' is not a UUID");
     }
+    const std::string seen = upcast.empty() ? "e" : "sluice_up";
     std::string sql =
-        "SELECT id, transaction_id::text, aggregate_id::text, aggregate_type, version, "
-        "event_type, payload::text, metadata::text, " +
-        pg::iso_utc("timestamp") + " FROM " + pg::quote_qualified(events_table) +
-        " WHERE aggregate_id = $1 AND ($2::timestamptz IS NULL OR timestamp <= $2::timestamptz)"
-        " ORDER BY version";
+        "SELECT e.id, e.transaction_id::text, e.aggregate_id::text, e.aggregate_type, e.version, " +
+        seen + ".event_type, " + seen + ".payload::text, e.metadata::text, " +
+        pg::iso_utc("e.timestamp") + " FROM " + pg::quote_qualified(events_table) + " e" +
+        (upcast.empty() ? "" : " CROSS JOIN LATERAL " + upcast + " sluice_up") +
+        " WHERE e.aggregate_id = $1 AND ($2::timestamptz IS NULL OR e.timestamp <= "
+        "$2::timestamptz) ORDER BY e.version";
     auto r = conn.exec(sql, pg::Params(aggregate_id, as_of));
     std::vector<StoredEvent> out;
     out.reserve(static_cast<std::size_t>(r.rows()));

@@ -71,8 +71,11 @@ class EventWriter {
 };
 
 // The aggregate's history in version order; with as_of, only events at or before that time.
+// `upcast`, when given, is a function call over the events row `e` returning (event_type,
+// payload) (engine::Upcast::call): the events are returned as it makes them.
 std::vector<StoredEvent> load(pg::Connection& conn, const std::string& aggregate_id,
                               const std::optional<std::string>& as_of = std::nullopt,
-                              const std::string& events_table = "events");
+                              const std::string& events_table = "events",
+                              const std::string& upcast = {});
 
 }  // namespace sluice::store

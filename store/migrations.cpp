@@ -434,6 +434,16 @@ BEGIN
 END $fn$;
 )SQL";
 
+// Upcasters (docs/schema.md, "Upcast functions"): the upcasters each projection's read model
+// was built through, as a fingerprint of those that may change an event it handles ('' for
+// none). A projection whose config says otherwise has to be rebuilt before it goes on.
+const char* projection_upcasters_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.projection_upcasters (
+  projection text PRIMARY KEY,
+  fingerprint text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now());
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -476,6 +486,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {11, "endpoint health: failing_since, operational events", "sluice", endpoint_health_sql},
         {12, "aggregate snapshots and sluice.aggregate_state", "sluice", snapshots_sql},
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
+        {15, "the upcasters each projection was built through", "sluice", projection_upcasters_sql},
     };
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "config/config.hpp"
 #include "daemon/commands/command.hpp"
 #include "infra/pg/connection.hpp"
 
@@ -20,8 +21,10 @@ struct AggregateQuery {
     pg::Connection conn;
 };
 
-// Checks the arguments, connects as `application_name` and checks the database.
-[[nodiscard]] AggregateQuery open_aggregate_query(const po::variables_map& vm,
-                                                  const std::string& application_name);
+// Checks the arguments, connects as `application_name` and checks the database. With `config`,
+// its database (unless --database-url) and its events table.
+[[nodiscard]] AggregateQuery open_aggregate_query(
+    const po::variables_map& vm, const std::string& application_name,
+    const std::optional<config::Config>& config = std::nullopt);
 
 }  // namespace sluice::daemon

@@ -1,5 +1,6 @@
 #include "daemon/commands/check_connect.hpp"
 
+#include "engine/upcast_install.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
@@ -99,6 +100,9 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
             }
         }
     }
+    // Upcasters: each when: boolean, each payload: jsonb.
+    const auto upcast_problems = engine::check_upcast(conn, engine::Upcast(c.upcasters, events));
+    out.insert(out.end(), upcast_problems.begin(), upcast_problems.end());
     // Fold expressions: each prepared as the jsonb value it must be.
     for (const auto& s : c.snapshots) {
         auto check = [&](const std::string& expression, const config::Location& where,

@@ -13,6 +13,7 @@
 
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
+#include "engine/upcast_install.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
@@ -115,10 +116,19 @@ std::vector<std::string> lock_subscribers(pg::Connection& conn, const config::Pr
 // Runs setup and reset, and puts the checkpoint back before the first event, in one
 // transaction with the reset; parked events and the checkpoints of any parts go with it.
 void reset_projection(pg::Connection& conn, const config::Projection& projection,
-                      const std::string& table) {
-    auto function = projections::apply_function(projection, table);
+                      const std::string& table, const engine::Upcast& upcast) {
+    auto function =
+        projections::apply_function(projection, table, {}, pg::Pooling::session, upcast);
     if (!projection.setup.empty())
         conn.exec_script(projection.setup);
+    if (!upcast.empty()) {
+        pg::Transaction tx(conn);
+        auto problems = engine::check_upcast(conn, upcast);
+        if (!problems.empty())
+            throw UsageError(config::format(problems.front()));
+        tx.commit();
+        conn.exec_script(upcast.install_sql());
+    }
     conn.exec_script(function.create_sql);
     pg::Transaction tx(conn);
     if (!projection.reset.empty())
@@ -134,6 +144,12 @@ void reset_projection(pg::Connection& conn, const config::Projection& projection
         "DELETE FROM sluice.parked_events WHERE subscriber = $1 "
         "OR left(subscriber, length($1) + 1) = $1 || '['",
         pg::Params(projection.name));
+    // Rebuilt through the config's upcasters: the daemon goes on with them.
+    conn.exec(
+        "INSERT INTO sluice.projection_upcasters (projection, fingerprint) VALUES ($1, $2) "
+        "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+        "updated_at = now()",
+        pg::Params(projection.name, projections::upcasters_fingerprint(projection, upcast)));
     tx.commit();
 }
 
@@ -264,8 +280,10 @@ int rebuild_command(const std::vector<std::string>& args) {
     log::info("rebuild started; the daemon pauses this projection meanwhile",
               {{"projection", name}, {"events", total}});
 
-    projections::ProjectionSink sink(projection, table, config->database.statement_timeout);
-    reset_projection(conn, projection, table);
+    const engine::Upcast upcast(config->upcasters, table);
+    projections::ProjectionSink sink(projection, table, config->database.statement_timeout, {},
+                                     pg::Pooling::session, upcast);
+    reset_projection(conn, projection, table, upcast);
     auto replayed = replay(conn, sink, total, config->tailer.batch_size);
     if (projection.partitions > 1)
         hand_over_to_parts(conn, locked, replayed.at);

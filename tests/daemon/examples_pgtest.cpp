@@ -162,3 +162,62 @@ TEST_F(Examples, OrderSummaryEqualsItsComputationFromTheEvents) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// The example's upcaster: an order created in the older shape (customer, lines of sku, qty,
+// unit_price) has the same order_summary row and the same Order state (sluice.aggregate_state,
+// through its snapshots) as its twin created in today's shape; the stored event stays old.
+TEST_F(Examples, AnOrderCreatedInTheOlderShapeReadsLikeTodaysShape) {
+    auto path = write_file("orders.yaml", example_config("orders", "127.0.0.1:9464"));
+    auto daemon = DaemonProcess::start(
+        path, {{"DATABASE_URL", db_->url()}, {"SHIPPING_WEBHOOK_URL", "http://127.0.0.1:9/x"}});
+    ASSERT_TRUE(wait_running(daemon, {"order_summary", "snapshots:Order"}));
+    store::EventWriter writer(conn());
+    const std::string customer = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9dc0de";
+    const std::string old_order = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0a01";
+    const std::string new_order = "5d0c8f4e-2a8b-4e55-9f0e-7b1c3a9d0b01";
+    const std::vector<store::NewEvent> rest = {
+        {"ItemAddedToOrder", R"({"item_id": "product-C", "quantity": 1, "price": 25.0})"},
+        {"OrderShipped", R"({"shipping_date": "2026-11-23T12:00:00Z"})"}};
+    auto history = [&](const std::string& created) {
+        std::vector<store::NewEvent> events = {{"OrderCreated", created}};
+        events.insert(events.end(), rest.begin(), rest.end());
+        return events;
+    };
+    writer.append(old_order, "Order", 0, history(R"({"customer": ")" + customer + R"(", "lines": [
+        {"sku": "product-A", "qty": 2, "unit_price": 10.0},
+        {"sku": "product-B", "qty": 3, "unit_price": 1.5}]})"));
+    writer.append(new_order, "Order", 0,
+                  history(R"({"customer_id": ")" + customer + R"(", "order_items": [
+        {"item_id": "product-A", "quantity": 2, "price": 10.0},
+        {"item_id": "product-B", "quantity": 3, "price": 1.5}]})"));
+    ASSERT_TRUE(wait_checkpoint("order_summary", head(), 10s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_checkpoint("snapshots:Order", head(), 10s)) << diagnose(daemon);
+
+    EXPECT_EQ(scalar("SELECT count(*) FROM order_summary WHERE order_id = $1 AND customer_id = $2 "
+                     "AND status = 'SHIPPED' AND item_count = 3 AND total = 49.5",
+                     pg::Params(old_order, customer)),
+              1);
+    EXPECT_EQ(differences("SELECT customer_id, status, item_count, total FROM order_summary "
+                          "WHERE order_id = '" +
+                              old_order + "'",
+                          "SELECT customer_id, status, item_count, total FROM order_summary "
+                          "WHERE order_id = '" +
+                              new_order + "'"),
+              0);
+    // every: 3 took a snapshot of both at version 3; the state is the same either way.
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.snapshots WHERE version = 3"), 2);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.aggregate_state('Order', $1::uuid) o, "
+                     "sluice.aggregate_state('Order', $2::uuid) n "
+                     "WHERE o.version = 3 AND o.state = n.state AND o.state->>'total' = '49.5'",
+                     pg::Params(old_order, new_order)),
+              1);
+    EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE aggregate_id = $1 AND payload ? 'lines'",
+                     pg::Params(old_order)),
+              1);
+}
+
+}  // namespace
+}  // namespace sluice::testing
