@@ -208,7 +208,8 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     int limit = 0;
     if (!stopping_ && !disabled_) {
         limit = std::min(settings_.outbox.claim_batch, max_leased() - leased);
-        // An open circuit claims nothing; once its cool-down has passed, one row: the probe.
+        // An open circuit claims nothing; once its cool-down has passed, one request (a row,
+        // or a batch): the probe.
         if (!circuit_closed)
             limit = circuit_.may_send(now) ? std::min(limit, 1) : 0;
     }
