@@ -56,13 +56,14 @@ fresh AS (
          (row_number() OVER (ORDER BY d.next_attempt_at, d.id) - 1) / $4::int AS chunk
     FROM due d WHERE d.batch_id IS NULL AND NOT d.operational),
 chunks AS (
-  SELECT g.chunk, nextval('sluice.outbox_batch_id') AS batch_id
+  SELECT array_agg(nextval('sluice.outbox_batch_id') ORDER BY g.chunk) AS ids
     FROM (SELECT f.chunk FROM fresh f GROUP BY f.chunk
            HAVING count(*) = $4::int
                OR min(f.next_attempt_at) <= now() - $5::bigint * interval '1 millisecond') g),
 members AS (
   SELECT m.id, m.batch_id FROM sluice.outbox m
-   WHERE m.batch_id IN (SELECT d.batch_id FROM due d WHERE d.batch_id IS NOT NULL)
+   WHERE m.batch_id = ANY (ARRAY(SELECT DISTINCT d.batch_id FROM due d
+                                  WHERE d.batch_id IS NOT NULL))
      AND m.webhook = $1 AND m.state = 'pending' AND m.next_attempt_at <= now())SQL";
     if (ordered)
         sql += head_of_aggregate_condition("m");
@@ -73,7 +74,9 @@ whole AS (
   HAVING count(*) = (SELECT count(*) FROM sluice.outbox p
                       WHERE p.batch_id = m.batch_id AND p.state = 'pending')),
 chosen AS (
-  SELECT f.id, c.batch_id FROM fresh f JOIN chunks c USING (chunk)
+  SELECT b.id, b.batch_id
+    FROM (SELECT f.id, (SELECT c.ids FROM chunks c)[f.chunk + 1] AS batch_id FROM fresh f) b
+   WHERE b.batch_id IS NOT NULL
   UNION ALL
   SELECT d.id, NULL::bigint FROM due d WHERE d.operational
   UNION ALL

@@ -41,6 +41,10 @@ namespace sluice::outbox {
 //   from sluice.outbox_batch_id; the last, smaller group only once its oldest message has been
 //   due for max_wait (else it waits for more);
 // - operational events alone (never batched).
+// Each statement costs O(rows claimed): new batches get their numbers as one array indexed by
+// group (chunks are numbered 0.. without gaps; only the last may wait), and a formed batch's
+// members are found through outbox_pending_batch for the batch ids read, never by scanning
+// every batch in flight.
 // Order: only heads of aggregates are read (claim_sql's rule), so a batch holds at most one
 // message per aggregate and a message is claimed only after its predecessor was delivered or
 // dead, whichever request carried it.
