@@ -174,6 +174,16 @@ struct RateLimit {
     bool operator==(const RateLimit&) const = default;
 };
 
+// Several messages per request (a JSON array of envelopes): at most `max_events` each; a message
+// waits at most `max_wait` after it is due for others to join it. max_events 0 = off.
+struct Batch {
+    int max_events = 0;
+    Duration max_wait = 50ms;
+
+    [[nodiscard]] bool enabled() const { return max_events > 0; }
+    bool operator==(const Batch&) const = default;
+};
+
 struct Webhook {
     std::string name;
     std::string url;
@@ -191,6 +201,7 @@ struct Webhook {
     OnError on_error;                       // when enqueueing one event fails (a body's error)
     Circuit circuit;
     RateLimit rate_limit;
+    Batch batch;
     // No successful delivery for this long while attempts keep failing disables the endpoint
     // like a 410 (0 = never). Svix's figure.
     Duration disable_after = std::chrono::hours(24 * 5);

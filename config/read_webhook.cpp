@@ -10,6 +10,9 @@ namespace sluice::config {
 namespace {
 
 constexpr std::size_t max_schedule_length = 100;
+// A batch waits in the worker's claim for at most this long: longer would hold a lone message
+// back further than any receiver asking for batches wants.
+constexpr Duration max_batch_wait = std::chrono::minutes(1);
 
 void read_secrets(Reader& r, const YAML::Node& node, const std::string& scope, Webhook& out) {
     r.for_each_item(node, "secrets", scope, [&](const YAML::Node& item, std::size_t i) {
@@ -101,11 +104,13 @@ void read_expression(Reader& r, const YAML::Node& node, std::string_view key,
 
 void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook& out) {
     const std::string scope = item_scope(node, "webhook", "webhooks", index);
-    if (!open_item(r, node, scope,
-                   {"name", "url", "secrets", "secrets_file", "event_types", "aggregate_types",
-                    "headers", "timeout", "retry", "ordering", "max_in_flight", "tls", "filter",
-                    "body", "on_error", "circuit", "rate_limit", "disable_after", "notify"},
-                   out.location)) {
+    if (!open_item(
+            r, node, scope,
+            {"name",    "url",     "secrets",  "secrets_file", "event_types",   "aggregate_types",
+             "headers", "timeout", "retry",    "ordering",     "max_in_flight", "tls",
+             "filter",  "body",    "on_error", "circuit",      "rate_limit",    "disable_after",
+             "notify",  "batch"},
+            out.location)) {
         return;
     }
     read_item_name(r, node, scope, out.name);
@@ -147,6 +152,9 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
         read_circuit(r, circuit, "circuit of " + scope, out.circuit);
     }
     r.read_rate(node, "rate_limit", scope, out.rate_limit.per_second);
+    if (const auto batch = Reader::value_of(node, "batch"); batch.IsDefined()) {
+        read_batch(r, batch, "batch of " + scope, out.batch);
+    }
     r.read(node, "disable_after", scope, out.disable_after, Duration(0));
     if (r.read(node, "notify", scope, out.notify)) {
         out.notify_location = r.at(Reader::value_of(node, "notify"));
@@ -164,6 +172,21 @@ void read_circuit(Reader& r, const YAML::Node& node, const std::string& scope, C
         r.error(r.at(node), scope + ": max_cool_down (" + format_duration(out.max_cool_down) +
                                 ") must not be shorter than cool_down (" +
                                 format_duration(out.cool_down) + ")");
+    }
+}
+
+void read_batch(Reader& r, const YAML::Node& node, const std::string& scope, Batch& out) {
+    if (!r.expect_mapping(node, scope, {"max_events", "max_wait"})) {
+        return;
+    }
+    if (!Reader::value_of(node, "max_events").IsDefined()) {
+        r.error(r.at(node), "max_events in " + scope + ": required (1..1000 messages per request)");
+    }
+    r.read(node, "max_events", scope, out.max_events, 1, 1000);
+    if (r.read(node, "max_wait", scope, out.max_wait, Duration(0)) &&
+        out.max_wait > max_batch_wait) {
+        r.field_error(Reader::value_of(node, "max_wait"), "max_wait", scope,
+                      "at most " + format_duration(max_batch_wait));
     }
 }
 

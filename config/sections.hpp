@@ -34,6 +34,7 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
 void read_retry(Reader& r, const YAML::Node& node, const std::string& scope, Retry& out);
 void read_tls(Reader& r, const YAML::Node& node, const std::string& scope, Tls& out);
 void read_circuit(Reader& r, const YAML::Node& node, const std::string& scope, Circuit& out);
+void read_batch(Reader& r, const YAML::Node& node, const std::string& scope, Batch& out);
 
 void read_config(Reader& r, const YAML::Node& root, Config& out);
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "infra/pg/literal.hpp"
+#include "outbox/batch.hpp"
 #include "outbox/operational_event.hpp"
 #include "store/channels.hpp"
 
@@ -16,16 +17,18 @@ void notify_publishers(pg::Connection& conn, std::string_view payload) {
 }
 
 // What makes a settled or pending message due again: same row (so the same webhook-id), a fresh
-// attempts count; its recorded attempts stay in sluice.outbox_attempts.
+// attempts count; its recorded attempts stay in sluice.outbox_attempts. A batched message leaves
+// its batch (the batch's other members may not be sent again) and joins a new one when claimed.
 constexpr std::string_view requeue_set =
-    "SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL";
+    "SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL, "
+    "batch_id = NULL";
 
 // The columns entry_of() reads, over sluice.outbox o LEFT JOIN the events table e.
 std::string entry_columns() {
     return "o.id, o.webhook, o.event_id, o.aggregate_id::text, o.state, o.attempts, "
            "CASE WHEN o.state = 'pending' THEN " +
            pg::iso_utc("o.next_attempt_at") + " END, " + pg::iso_utc("o.enqueued_at") + ", " +
-           pg::iso_utc("o.delivered_at") + ", o.last_error, e.event_type, e.version";
+           pg::iso_utc("o.delivered_at") + ", o.last_error, e.event_type, e.version, o.batch_id";
 }
 
 OutboxEntry entry_of(const pg::Result& result, int i) {
@@ -43,10 +46,24 @@ OutboxEntry entry_of(const pg::Result& result, int i) {
     e.event_type = result.optional_text(i, 10);
     if (!result.is_null(i, 11))
         e.version = result.int64(i, 11);
+    if (!result.is_null(i, 12))
+        e.batch_id = result.int64(i, 12);
     return e;
 }
 
 }  // namespace
+
+std::string own_message_id(const OutboxEntry& entry) {
+    if (entry.event_id < 0)
+        return operational_message_id(entry.webhook, -entry.event_id);
+    return message_id(entry.webhook, entry.event_id);
+}
+
+std::optional<std::string> batch_request_id(const OutboxEntry& entry) {
+    if (!entry.batch_id)
+        return std::nullopt;
+    return batch_message_id(entry.webhook, *entry.batch_id);
+}
 
 std::vector<WebhookQueueStatus> outbox_status(pg::Connection& conn,
                                               const std::vector<std::string>& configured_webhooks) {

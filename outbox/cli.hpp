@@ -46,7 +46,13 @@ struct OutboxEntry {
     std::optional<std::string> last_error;
     std::optional<std::string> event_type;  // none when the event left the events table
     std::optional<std::int64_t> version;
+    std::optional<std::int64_t> batch_id;  // the batch it was (last) claimed into, if any
 };
+
+// The message's own webhook-id (msg_..., or op_... for an operational event), and the webhook-id
+// of the batch request that carries it (batch_...; none when it is sent alone).
+[[nodiscard]] std::string own_message_id(const OutboxEntry& entry);
+[[nodiscard]] std::optional<std::string> batch_request_id(const OutboxEntry& entry);
 
 // A window of time as the server reads it: each bound is a timestamptz text, or none for open.
 struct TimeWindow {

@@ -58,4 +58,24 @@ SELECT )SQL";
     return sql;
 }
 
+pg::Step circuit_opened_step(const std::string& notify, const std::string& webhook,
+                             int consecutive_failures, std::chrono::milliseconds cool_down) {
+    return {enqueue_operational_sql(circuit_opened_type, "$1::text", "$2::text",
+                                    "jsonb_build_object('webhook', $2::text, "
+                                    "'consecutive_failures', $3::int, 'cool_down_ms', $4::bigint, "
+                                    "'opened_at', " +
+                                        pg::iso_utc("now()") + ")",
+                                    ""),
+            pg::Params(notify, webhook, consecutive_failures,
+                       static_cast<std::int64_t>(cool_down.count()))};
+}
+
+pg::Step circuit_closed_step(const std::string& notify, const std::string& webhook) {
+    return {enqueue_operational_sql(circuit_closed_type, "$1::text", "$2::text",
+                                    "jsonb_build_object('webhook', $2::text, 'closed_at', " +
+                                        pg::iso_utc("now()") + ")",
+                                    ""),
+            pg::Params(notify, webhook)};
+}
+
 }  // namespace sluice::outbox

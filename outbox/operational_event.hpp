@@ -12,13 +12,18 @@
 #include <string>
 #include <string_view>
 
+#include <chrono>
+
 #include "config/config.hpp"
+#include "infra/pg/async_connection.hpp"
 #include "outbox/envelope.hpp"
 
 namespace sluice::outbox {
 
 inline constexpr std::string_view endpoint_disabled_type = "sluice.endpoint.disabled";
 inline constexpr std::string_view endpoint_enabled_type = "sluice.endpoint.enabled";
+inline constexpr std::string_view circuit_opened_type = "sluice.endpoint.circuit_opened";
+inline constexpr std::string_view circuit_closed_type = "sluice.endpoint.circuit_closed";
 
 // "op_<webhook>_<sequence>": the webhook-id of an operational event sent to `webhook`
 // (sequence = -event_id of its outbox row), stable across retries.
@@ -39,5 +44,14 @@ inline constexpr std::string_view endpoint_enabled_type = "sluice.endpoint.enabl
 [[nodiscard]] std::string enqueue_operational_sql(std::string_view type, std::string_view notify,
                                                   std::string_view subject, std::string_view data,
                                                   std::string_view from_where);
+
+// The statements that announce one instance's circuit for `webhook` to `notify` (outbox/circuit.hpp
+// keeps the circuit in memory, so the worker runs them with the record of the attempt that
+// changed it): opened after `consecutive_failures` failures, for `cool_down` first; closed
+// again by a delivered probe.
+[[nodiscard]] pg::Step circuit_opened_step(const std::string& notify, const std::string& webhook,
+                                           int consecutive_failures,
+                                           std::chrono::milliseconds cool_down);
+[[nodiscard]] pg::Step circuit_closed_step(const std::string& notify, const std::string& webhook);
 
 }  // namespace sluice::outbox

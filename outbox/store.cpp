@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "infra/pg/literal.hpp"
+#include "outbox/batch.hpp"
 #include "outbox/operational_event.hpp"
 #include "outbox/text.hpp"
 
@@ -14,14 +15,6 @@ namespace sluice::outbox {
 namespace json = boost::json;
 
 namespace {
-
-// The oldest pending row of its aggregate (the row itself included). A correlated scalar
-// subquery, not NOT EXISTS: the planner cannot turn it into a hash anti-join over every pending
-// row, so each candidate costs one probe of outbox_pending_by_aggregate.
-constexpr std::string_view head_of_aggregate_filter = R"SQL(
-     AND o.event_id = (SELECT min(p.event_id) FROM sluice.outbox p
-                        WHERE p.webhook = o.webhook AND p.aggregate_id = o.aggregate_id
-                          AND p.state = 'pending'))SQL";
 
 // The condition, on webhook_state row `s`, under which a failing endpoint is disabled now:
 // enabled, disable_after ($3, ms, 0 = never) set, and failing without a success for that long.
@@ -128,12 +121,33 @@ SysTime micros(std::int64_t us) {
 
 }  // namespace
 
+// A correlated scalar subquery, not NOT EXISTS: the planner cannot turn it into a hash anti-join
+// over every pending row, so each candidate costs one probe of outbox_pending_by_aggregate.
+std::string head_of_aggregate_condition(std::string_view alias) {
+    const std::string a(alias);
+    return "\n     AND " + a + ".event_id = (SELECT min(p.event_id) FROM sluice.outbox p\n" +
+           "                        WHERE p.webhook = " + a + ".webhook AND p.aggregate_id = " + a +
+           ".aggregate_id\n                          AND p.state = 'pending')";
+}
+
+std::string claimed_select_sql(std::string_view events_table) {
+    std::string sql = R"SQL(SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
+       (extract(epoch FROM c.event_timestamp) * 1000000)::bigint,
+       e.id, e.aggregate_type, e.version, e.event_type, e.payload::text, e.metadata::text,
+       (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint,
+       c.operational::text, c.data::text, c.batch_id
+  FROM claimed c LEFT JOIN )SQL";
+    sql += pg::quote_qualified(events_table);
+    sql += " e ON e.id = c.event_id";
+    return sql;
+}
+
 std::string claim_sql(std::string_view events_table, config::Ordering ordering) {
     std::string sql = R"SQL(WITH due AS (
   SELECT o.id FROM sluice.outbox o
    WHERE o.webhook = $1 AND o.state = 'pending' AND o.next_attempt_at <= now())SQL";
     if (ordering == config::Ordering::per_aggregate)
-        sql += head_of_aggregate_filter;
+        sql += head_of_aggregate_condition("o");
     sql += R"SQL(
    ORDER BY o.next_attempt_at, o.id
    LIMIT $2
@@ -142,34 +156,39 @@ claimed AS (
   UPDATE sluice.outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
     FROM due WHERE o.id = due.id
   RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,
-            o.data)
-SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
-       (extract(epoch FROM c.event_timestamp) * 1000000)::bigint,
-       e.id, e.aggregate_type, e.version, e.event_type, e.payload::text, e.metadata::text,
-       (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint,
-       c.operational::text, c.data::text
-  FROM claimed c LEFT JOIN )SQL";
-    sql += pg::quote_qualified(events_table);
-    sql += " e ON e.id = c.event_id\n ORDER BY c.id";
+            o.data, o.batch_id)
+)SQL";
+    sql += claimed_select_sql(events_table);
+    sql += "\n ORDER BY c.id";
     return sql;
 }
 
 std::vector<PreparedStatement> worker_statements(std::string_view events_table,
-                                                 config::Ordering ordering) {
-    return {{std::string(claim_statement), claim_sql(events_table, ordering)},
-            {std::string(record_statement), record_sql()},
-            {std::string(next_due_statement), std::string(next_due_sql)}};
+                                                 const config::Webhook& webhook) {
+    const bool batched = webhook.batch.enabled();
+    return {
+        {std::string(claim_statement), batched ? batched_claim_sql(events_table, webhook.ordering)
+                                               : claim_sql(events_table, webhook.ordering)},
+        {std::string(record_statement), record_sql()},
+        {std::string(next_due_statement),
+         batched ? batched_next_due_sql() : std::string(next_due_sql)}};
 }
 
 pg::Step claim_step(const config::Webhook& webhook, int limit, std::chrono::milliseconds lease) {
-    return {std::string(claim_statement),
-            pg::Params(webhook.name, limit, static_cast<std::int64_t>(lease.count())), true};
+    const auto lease_ms = static_cast<std::int64_t>(lease.count());
+    if (webhook.batch.enabled()) {
+        return {std::string(claim_statement),
+                pg::Params(webhook.name, limit, lease_ms, webhook.batch.max_events,
+                           static_cast<std::int64_t>(webhook.batch.max_wait.count())),
+                true};
+    }
+    return {std::string(claim_statement), pg::Params(webhook.name, limit, lease_ms), true};
 }
 
 std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
-    if (result.columns() != 14) {
+    if (result.columns() != 15) {
         throw std::runtime_error("outbox claim returned " + std::to_string(result.columns()) +
-                                 " columns, expected 14");
+                                 " columns, expected 15");
     }
     std::vector<ClaimedRow> rows;
     rows.reserve(static_cast<std::size_t>(result.rows()));
@@ -194,13 +213,20 @@ std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
             r.event = std::move(e);
         }
         r.operational = result.optional_text(i, 12);
+        if (!result.is_null(i, 14))
+            r.batch_id = result.int64(i, 14);
         rows.push_back(std::move(r));
     }
     return rows;
 }
 
-pg::Step next_due_step(const std::string& webhook) {
-    return {std::string(next_due_statement), pg::Params(webhook), true};
+pg::Step next_due_step(const config::Webhook& webhook) {
+    if (webhook.batch.enabled()) {
+        return {std::string(next_due_statement),
+                pg::Params(webhook.name, static_cast<std::int64_t>(webhook.batch.max_wait.count())),
+                true};
+    }
+    return {std::string(next_due_statement), pg::Params(webhook.name), true};
 }
 
 std::string record_batch_json(const std::vector<AttemptRecord>& records) {

@@ -32,6 +32,8 @@ struct ClaimedRow {
     // An operational event (outbox/operational_event.hpp): the stored {"type","data"} JSON;
     // event is then nullopt (no events row) and event_id negative.
     std::optional<std::string> operational;
+    // The batch it is sent in (outbox/batch.hpp), for a batched webhook; nullopt: sent alone.
+    std::optional<std::int64_t> batch_id;
 };
 
 // The statements a delivery worker runs for every batch are prepared once per connection
@@ -44,8 +46,9 @@ struct PreparedStatement {
 inline constexpr std::string_view claim_statement = "sluice_outbox_claim";
 inline constexpr std::string_view record_statement = "sluice_outbox_record";
 inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
+// A batched webhook (`batch:`) gets the batch claim and next-due statements of outbox/batch.hpp.
 [[nodiscard]] std::vector<PreparedStatement> worker_statements(std::string_view events_table,
-                                                               config::Ordering ordering);
+                                                               const config::Webhook& webhook);
 
 // Claims up to $2 due rows of webhook $1 and leases them for $3 milliseconds by moving
 // next_attempt_at forward (no transaction stays open during delivery; a crashed instance's
@@ -53,14 +56,20 @@ inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
 // a newer event never overtakes an older one (and a leased row blocks its successors).
 // Returns the rows joined with the events table (LEFT JOIN: a vanished event gives NULLs).
 [[nodiscard]] std::string claim_sql(std::string_view events_table, config::Ordering ordering);
-// Prepared (claim_statement).
+// The per_aggregate rule as an extra WHERE condition ("AND ...") on outbox row `alias`: it is the
+// oldest pending row of its aggregate (the row itself included).
+[[nodiscard]] std::string head_of_aggregate_condition(std::string_view alias);
+// The claim's result: SELECT ... FROM claimed c LEFT JOIN the events table, the columns
+// decode_claimed reads (the CTE `claimed` must return the outbox row's columns used here).
+[[nodiscard]] std::string claimed_select_sql(std::string_view events_table);
+// Prepared (claim_statement). A batched webhook's `limit` counts rows, like the others'.
 [[nodiscard]] pg::Step claim_step(const config::Webhook& webhook, int limit,
                                   std::chrono::milliseconds lease);
 [[nodiscard]] std::vector<ClaimedRow> decode_claimed(const pg::Result& result);
 
-// Milliseconds until the webhook's earliest pending row that is not yet due (NULL if none).
-// Prepared (next_due_statement).
-[[nodiscard]] pg::Step next_due_step(const std::string& webhook);
+// Milliseconds until the webhook's earliest pending row that is not yet due (NULL if none); for
+// a batched webhook also until a waiting group reaches max_wait. Prepared (next_due_statement).
+[[nodiscard]] pg::Step next_due_step(const config::Webhook& webhook);
 
 // What an attempt says about the endpoint's health: ok (2xx), failed (it answered otherwise or
 // not at all), unknown (no request was made: the message could not be built).

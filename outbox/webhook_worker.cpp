@@ -9,9 +9,7 @@
 #include "infra/backoff/backoff.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
-#include "outbox/operational_event.hpp"
 #include "outbox/signature.hpp"
-#include "outbox/text.hpp"
 #include "store/sessions.hpp"
 
 namespace sluice::outbox {
@@ -22,23 +20,6 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-double to_ms(Clock::duration d) {
-    return std::chrono::duration<double, std::milli>(d).count();
-}
-
-std::string describe_failure(const Response& r) {
-    if (r.error != ErrorKind::none)
-        return r.error_message;
-    std::string text = "HTTP " + std::to_string(r.status);
-    if (r.retry_after)
-        text += " (Retry-After: " + storable_text(*r.retry_after, 64) + ")";
-    return text;
-}
 
 ClientOptions client_options(const WorkerSettings& s) {
     return {.url = s.webhook.url,
@@ -136,7 +117,8 @@ asio::awaitable<void> WebhookWorker::run() {
     log::info("webhook delivery started",
               {{"webhook", name()}, {"endpoint", display_url(client_.endpoint())}});
     auto drained = [this] {
-        return stopping_ && in_flight_ == 0 && completed_.empty() && ready_.empty();
+        return stopping_ && in_flight_ == 0 && completed_.empty() && ready_.empty() &&
+               surplus_.empty() && announcements_.empty();
     };
     while (!drained()) {
         bool more = false;
@@ -162,10 +144,13 @@ asio::awaitable<void> WebhookWorker::run() {
                 }
                 if (!ready_.empty()) {
                     log::warn("stopping with claimed messages not sent; their leases expire",
-                              {{"webhook", name()}, {"messages", ready_.size()}});
+                              {{"webhook", name()}, {"requests", ready_.size()}});
                 }
                 completed_.clear();
+                completed_requests_ = 0;
                 ready_.clear();
+                surplus_.clear();
+                announcements_.clear();
                 break;
             }
             co_await sleep(retry_in);
@@ -194,7 +179,7 @@ asio::awaitable<bool> WebhookWorker::cycle() {
             {std::string(store::sessions::outbox), settings_.database.statement_timeout,
              settings_.database.pooling, pg::Jit::off}));
         for (auto& statement :
-             worker_statements(settings_.database.events_table, settings_.webhook.ordering)) {
+             worker_statements(settings_.database.events_table, settings_.webhook)) {
             co_await db_->prepare(std::move(statement.name), std::move(statement.sql),
                                   settings_.database.statement_timeout);
         }
@@ -207,11 +192,14 @@ asio::awaitable<bool> WebhookWorker::cycle() {
 
     // Rows that will not be sent (stopping, the endpoint is disabled, or its circuit is not
     // closed) give their lease back, so they are due at once for whoever delivers next.
-    std::vector<std::int64_t> released;
+    std::vector<std::int64_t> released = std::move(surplus_);
+    surplus_.clear();
     const bool circuit_closed = circuit_.state() == CircuitState::closed;
     if (stopping_ || disabled_ || !circuit_closed) {
-        for (const auto& r : ready_)
-            released.push_back(r.row.outbox_id);
+        for (const auto& r : ready_) {
+            for (const auto& row : r.rows)
+                released.push_back(row.outbox_id);
+        }
         ready_.clear();
     }
     const int window = std::max(1, settings_.webhook.max_in_flight);
@@ -220,38 +208,48 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     int limit = 0;
     if (!stopping_ && !disabled_) {
         limit = std::min(settings_.outbox.claim_batch, max_leased() - leased);
-        // An open circuit claims nothing; once its cool-down has passed, one row: the probe.
+        // An open circuit claims nothing; once its cool-down has passed, one request (a row,
+        // or a batch): the probe.
         if (!circuit_closed)
             limit = circuit_.may_send(now) ? std::min(limit, 1) : 0;
     }
     const auto batch = completed_.size();
+    const int batch_requests = completed_requests_;
+    const auto announced = announcements_.size();
     // Under load (half the window or more leased, so HTTP keeps going through a round trip)
     // wait until a quarter of the window can be recorded or claimed: one round trip per quarter
     // instead of one per delivery. With little leased, record and claim at once, so a trickle
     // is never held back.
     const bool busy = leased >= window / 2;
-    if (!stopping_ && released.empty() && busy && static_cast<int>(batch) < quarter &&
-        limit < quarter) {
+    if (!stopping_ && released.empty() && busy && batch_requests < quarter && limit < quarter) {
         co_return false;
     }
-    if (batch == 0 && released.empty() && limit <= 0)
+    if (batch == 0 && released.empty() && announced == 0 && limit <= 0)
         co_return false;  // a finished delivery, wake() or stop() wakes us
 
     // Recording and claiming share one pipeline: one round trip and one transaction (the claim
     // sees the rows just recorded, so per_aggregate moves on to an aggregate's next event at
     // once). Attempts finishing meanwhile are appended behind the batch and wait for the next.
+    // A batched webhook's limit counts requests; the claim's counts rows.
     auto steps = record_steps(settings_.webhook, completed_);
+    for (std::size_t i = 0; i < announced; ++i)
+        steps.push_back(announcements_[i]);
     if (!released.empty())
         steps.push_back(release_step(released));
     const auto claim_at = steps.size();
     if (limit > 0) {
-        steps.push_back(claim_step(settings_.webhook, limit, lease()));
-        steps.push_back(next_due_step(name()));
+        const int rows_limit =
+            settings_.webhook.batch.enabled() ? limit * settings_.webhook.batch.max_events : limit;
+        steps.push_back(claim_step(settings_.webhook, rows_limit, lease()));
+        steps.push_back(next_due_step(settings_.webhook));
     }
     // The lease starts when the server runs the claim, after this moment.
     const auto send_by = Clock::now() + settings_.webhook.timeout;
     auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
     completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch));
+    completed_requests_ -= batch_requests;
+    announcements_.erase(announcements_.begin(),
+                         announcements_.begin() + static_cast<long>(announced));
     if (batch > 0 && results.at(0).rows() == 1) {
         disabled_ = true;  // committed: disable_after passed without a success
         metrics_.disabled->Set(1);
@@ -269,11 +267,44 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     if (next_due.rows() == 1 && !next_due.is_null(0, 0)) {
         next_sleep_ = std::clamp(milliseconds(next_due.int64(0, 0)), 1ms, settings_.poll_interval);
     }
-    for (auto& row : rows)
-        ready_.push_back({std::move(row), send_by});
+    const int claimed = take_claimed(std::move(rows), limit, send_by);
     dispatch();
     next_sleep_ = std::min(next_sleep_, gate_wait(Clock::now()));
-    co_return static_cast<int>(rows.size()) == limit;
+    co_return claimed >= limit;
+}
+
+int WebhookWorker::take_claimed(std::vector<ClaimedRow> rows, int limit,
+                                Clock::time_point send_by) {
+    auto requests = requests_of(std::move(rows));
+    // Batches formed earlier are taken whole, so a claim can bring more requests than asked
+    // for; those go back (still one batch each) rather than wait past their lease.
+    const auto claimed = static_cast<int>(requests.size());
+    for (int i = limit; i < claimed; ++i) {
+        for (const auto& row : requests[static_cast<std::size_t>(i)])
+            surplus_.push_back(row.outbox_id);
+    }
+    if (claimed > limit)
+        requests.resize(static_cast<std::size_t>(limit));
+    for (auto& request : requests)
+        ready_.push_back({std::move(request), send_by});
+    return claimed;
+}
+
+std::vector<WebhookWorker::Request> WebhookWorker::requests_of(std::vector<ClaimedRow> rows) const {
+    std::vector<Request> requests;
+    const bool batched = settings_.webhook.batch.enabled();
+    for (auto& row : rows) {
+        // Rows come ordered by batch; a batch's members follow each other.
+        const bool joins = batched && row.batch_id && !requests.empty() &&
+                           requests.back().front().batch_id == row.batch_id;
+        if (joins) {
+            requests.back().push_back(std::move(row));
+        } else {
+            requests.emplace_back();
+            requests.back().push_back(std::move(row));
+        }
+    }
+    return requests;
 }
 
 void WebhookWorker::dispatch() {
@@ -304,7 +335,7 @@ void WebhookWorker::dispatch() {
         auto ready = std::move(ready_.front());
         ready_.pop_front();
         ++in_flight_;
-        asio::co_spawn(executor_, deliver(std::move(ready.row), probe), [](std::exception_ptr e) {
+        asio::co_spawn(executor_, deliver(std::move(ready.rows), probe), [](std::exception_ptr e) {
             // deliver() catches everything it can; this only reports what escaped it.
             if (e)
                 log::error("webhook delivery task failed unexpectedly");
@@ -314,7 +345,7 @@ void WebhookWorker::dispatch() {
         log::warn(
             "claimed messages waited too long for a free slot; they are sent again when "
             "their lease ends",
-            {{"webhook", name()}, {"messages", expired}});
+            {{"webhook", name()}, {"requests", expired}});
     }
     metrics_.in_flight->Set(in_flight_);
 }
@@ -333,148 +364,6 @@ asio::awaitable<void> WebhookWorker::refresh_disabled() {
     disabled_ = disabled;
     metrics_.disabled->Set(disabled_ ? 1 : 0);
     next_state_check_ = Clock::now() + settings_.state_check_interval;
-}
-
-AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Response& response,
-                                            const Decision& decision) const {
-    AttemptRecord r;
-    r.outbox_id = row.outbox_id;
-    r.verdict = decision.verdict;
-    r.retry_delay = decision.delay;
-    r.status = response.status;
-    if (decision.verdict != Verdict::delivered)
-        r.error = describe_failure(response);
-    r.duration_ms = to_ms(response.duration);
-    r.response = storable_text(response.body, settings_.outbox.max_response_bytes);
-    r.health = decision.verdict == Verdict::delivered ? EndpointHealth::ok : EndpointHealth::failed;
-    return r;
-}
-
-void WebhookWorker::note_circuit(std::optional<CircuitState> changed) {
-    if (!changed)
-        return;
-    metrics_.set_circuit(*changed);
-    switch (*changed) {
-        case CircuitState::open:
-            log::warn("webhook circuit open: sending nothing until the cool-down has passed",
-                      {{"webhook", name()},
-                       {"cool_down_ms", circuit_.cool_down().count()},
-                       {"consecutive_failures", circuit_.consecutive_failures()}});
-            break;
-        case CircuitState::half_open:
-            log::info("webhook circuit half-open: sending one message as a probe",
-                      {{"webhook", name()}});
-            break;
-        case CircuitState::closed:
-            log::info("webhook circuit closed: the endpoint answers again", {{"webhook", name()}});
-            break;
-    }
-}
-
-void WebhookWorker::finish(AttemptRecord record, bool cancelled_probe) {
-    if (cancelled_probe)
-        circuit_.cancel_probe();
-    completed_.push_back(std::move(record));
-    --in_flight_;
-    dispatch();
-    wake_now();
-}
-
-// Logs the attempt's verdict (and notes a 410's disabling at once, before it is recorded).
-void WebhookWorker::note_verdict(const ClaimedRow& row, const Response& response,
-                                 const Decision& decision, int attempt,
-                                 std::chrono::system_clock::time_point now) {
-    switch (decision.verdict) {
-        case Verdict::delivered:
-            metrics_.record_delivered(now - row.event_timestamp);
-            log::debug("webhook delivered", {{"webhook", name()},
-                                             {"event_id", row.event_id},
-                                             {"status", response.status},
-                                             {"attempt", attempt},
-                                             {"duration_ms", to_ms(response.duration)}});
-            break;
-        case Verdict::retry:
-            log::warn("webhook attempt failed", {{"webhook", name()},
-                                                 {"event_id", row.event_id},
-                                                 {"attempt", attempt},
-                                                 {"outcome", decision.label},
-                                                 {"error", describe_failure(response)},
-                                                 {"retry_in_ms", decision.delay.count()}});
-            break;
-        case Verdict::dead:
-            log::error("webhook message is dead: retries exhausted",
-                       {{"webhook", name()},
-                        {"event_id", row.event_id},
-                        {"attempts", attempt},
-                        {"error", describe_failure(response)}});
-            break;
-        case Verdict::disable:
-            disabled_ = true;  // stop claiming now; the record makes it durable
-            metrics_.disabled->Set(1);
-            log::error(
-                "webhook endpoint answered 410 Gone: disabled until `sluice outbox "
-                "enable`",
-                {{"webhook", name()}, {"event_id", row.event_id}});
-            break;
-    }
-}
-
-asio::awaitable<void> WebhookWorker::deliver(ClaimedRow row, bool probe) {
-    const int attempt = row.attempts + 1;
-    try {
-        if (!row.event && !row.operational) {
-            finish({.outbox_id = row.outbox_id,
-                    .verdict = Verdict::dead,
-                    .error = "event " + std::to_string(row.event_id) + " no longer exists in " +
-                             settings_.database.events_table},
-                   probe);
-            log::error(
-                "webhook message is dead: its event is gone",
-                {{"webhook", name()}, {"outbox_id", row.outbox_id}, {"event_id", row.event_id}});
-            co_return;
-        }
-        Message message;
-        Failure unbuildable;
-        try {
-            const auto now_s = unix_seconds(std::chrono::system_clock::now());
-            message = row.event
-                          ? build_message(settings_.webhook, *row.event, now_s)
-                          : build_operational_message(settings_.webhook, row.event_id,
-                                                      *row.operational, row.event_timestamp, now_s);
-        } catch (const std::invalid_argument&) {
-            unbuildable = Failure::current();
-        }
-        if (unbuildable) {
-            const std::string build_error = unbuildable.what();
-            finish({.outbox_id = row.outbox_id, .verdict = Verdict::dead, .error = build_error},
-                   probe);
-            log::error("webhook message is dead: cannot build it",
-                       {{"webhook", name()}, {"event_id", row.event_id}, {"error", build_error}});
-            co_return;
-        }
-
-        auto response = co_await client_.post(std::move(message.headers), std::move(message.body));
-        auto now = std::chrono::system_clock::now();
-        std::uniform_real_distribution<double> uniform(0.0, 1.0);
-        auto decision = decide(response.outcome(), attempt, settings_.webhook.retry, now,
-                               [&] { return uniform(random_); });
-        metrics_.record_attempt(decision.label, response.duration);
-
-        note_verdict(row, response, decision, attempt, now);
-        note_circuit(circuit_.record(decision.verdict == Verdict::delivered, probe, Clock::now()));
-        finish(attempt_record(row, response, decision));
-    } catch (const std::exception& e) {
-        auto delay = settings_.webhook.retry.schedule.empty()
-                         ? milliseconds(5s)
-                         : settings_.webhook.retry.schedule.front();
-        log::error("webhook delivery failed internally",
-                   {{"webhook", name()}, {"event_id", row.event_id}, {"error", e.what()}});
-        finish({.outbox_id = row.outbox_id,
-                .verdict = Verdict::retry,
-                .retry_delay = delay,
-                .error = std::string("internal error: ") + e.what()},
-               probe);
-    }
 }
 
 }  // namespace sluice::outbox

@@ -9,6 +9,11 @@
 // message; claimed rows not yet sent are handed back once), half-open claims and sends one row
 // as the probe; rows wait in ready_ for a token of the rate limit, and only as many are claimed
 // as the rate can send well within their lease.
+// A batched webhook (`batch:`, outbox/batch.hpp) works the same way in requests instead of
+// messages: a claimed batch is one request (max_in_flight, one token of the rate limit, one
+// attempt for the circuit), recorded as one attempt per member. With a `notify` webhook, the
+// circuit's opening and closing are announced as operational events, written with the record
+// of the attempt that changed it.
 // Threading: the event-loop thread only, like the rest of sluice (no strand, no locks).
 // Lifetime: the worker must outlive run(); run() returns only after every delivery it
 // started has finished (each is bounded by the webhook timeout).
@@ -79,13 +84,28 @@ class WebhookWorker {
     [[nodiscard]] std::chrono::milliseconds gate_wait(Clock::time_point now) const;
     void note_circuit(std::optional<CircuitState> changed);
     boost::asio::awaitable<void> refresh_disabled();
-    boost::asio::awaitable<void> deliver(ClaimedRow row, bool probe);
-    void note_verdict(const ClaimedRow& row, const Response& response, const Decision& decision,
-                      int attempt, std::chrono::system_clock::time_point now);
+    // One request's claimed rows: one message, or the members of one batch (in body order).
+    using Request = std::vector<ClaimedRow>;
+    // Queues claimed rows as requests, up to `limit` of them (the rest go back next cycle);
+    // returns how many requests were claimed.
+    int take_claimed(std::vector<ClaimedRow> rows, int limit, Clock::time_point send_by);
+    // Groups claimed rows (ordered by batch) into requests.
+    [[nodiscard]] std::vector<Request> requests_of(std::vector<ClaimedRow> rows) const;
+    // webhook_delivery.cpp: sending one request and turning its answer into records.
+    boost::asio::awaitable<void> deliver(Request request, bool probe);
+    // The members that cannot be sent (their event is gone, or their body cannot be built) are
+    // dead on their own: their records go to `settled` and they leave `request`; returns the
+    // signed request for the others (nullopt when none is left).
+    [[nodiscard]] std::optional<Message> build_request(Request& request,
+                                                       std::vector<AttemptRecord>& settled);
+    void note_verdict(const Request& request, const std::string& message_id,
+                      const Response& response, const Decision& decision, int attempt,
+                      std::chrono::system_clock::time_point now);
     boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
     AttemptRecord attempt_record(const ClaimedRow& row, const Response& response,
                                  const Decision& decision) const;
-    void finish(AttemptRecord record, bool cancelled_probe = false);
+    // A request ended: its records are written with the next cycle.
+    void finish(std::vector<AttemptRecord> records, bool cancelled_probe = false);
     void wake_now();
 
     boost::asio::any_io_executor executor_;
@@ -94,16 +114,21 @@ class WebhookWorker {
     std::mt19937_64 random_;
     HttpClient client_;
     std::optional<pg::AsyncConnection> db_;
-    // Claimed (leased) rows waiting for a free slot: filled only while max_in_flight requests
-    // are outstanding, so at most max_in_flight of them; the next batch is claimed while the
-    // current one is being sent.
-    struct ReadyRow {
-        ClaimedRow row;
+    // Claimed (leased) requests waiting for a free slot: filled only while max_in_flight
+    // requests are outstanding, so at most max_in_flight of them; the next ones are claimed
+    // while the current ones are being sent.
+    struct ReadyRequest {
+        Request rows;
         std::chrono::steady_clock::time_point send_by;  // later, the lease could run out
     };
-    std::deque<ReadyRow> ready_;
-    std::vector<AttemptRecord> completed_;  // finished attempts not yet written
-    int in_flight_ = 0;                     // HTTP requests outstanding
+    std::deque<ReadyRequest> ready_;
+    std::vector<AttemptRecord> completed_;  // finished attempts not yet written (one per row)
+    int completed_requests_ = 0;            // the requests completed_ holds the records of
+    std::vector<std::int64_t> surplus_;     // claimed beyond the limit: handed back next cycle
+    // Operational events about the circuit (notify webhook set), written with the next record.
+    std::vector<pg::Step> announcements_;
+    bool announced_open_ = false;  // circuit_opened was announced, circuit_closed not yet
+    int in_flight_ = 0;            // HTTP requests outstanding
     bool disabled_ = false;
     Circuit circuit_;
     TokenBucket bucket_;

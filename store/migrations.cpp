@@ -227,6 +227,17 @@ const char* outbox_data_sql = R"SQL(
 ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS data jsonb;
 )SQL";
 
+// Batched delivery (a webhook's `batch:`): the batch a message was claimed into, fixed before
+// its first attempt so every retry sends the same members under the same webhook-id; NULL for a
+// message sent alone. Numbered from a sequence. The partial index finds a batch's pending
+// members (only those of batches not yet delivered are in it).
+const char* outbox_batches_sql = R"SQL(
+ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS batch_id bigint;
+CREATE SEQUENCE IF NOT EXISTS sluice.outbox_batch_id;
+CREATE INDEX IF NOT EXISTS outbox_pending_batch ON sluice.outbox (batch_id)
+  WHERE state = 'pending' AND batch_id IS NOT NULL;
+)SQL";
+
 // The event horizon: reading only below it, no committed event is ever skipped. It is the
 // oldest transaction in progress, like pg_snapshot_xmin, except that the transactions of
 // sluice's own event-free sessions (coordination heartbeats, webhook enqueues, outbox delivery)
@@ -486,6 +497,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {11, "endpoint health: failing_since, operational events", "sluice", endpoint_health_sql},
         {12, "aggregate snapshots and sluice.aggregate_state", "sluice", snapshots_sql},
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
+        {14, "outbox: batches", "sluice", outbox_batches_sql},
         {15, "the upcasters each projection was built through", "sluice", projection_upcasters_sql},
     };
 }

@@ -7,7 +7,8 @@
 //   sluice_webhook_sink [--port N] [--record FILE] [--fail-percent P]
 //
 // Prints "port=N" on stdout once listening. GET /stats answers one JSON line:
-// {"posts":N,"body_bytes":N,"first_us":T,"last_us":T,"failed":N} (posts counts every POST,
+// {"posts":N,"events":N,"body_bytes":N,"first_us":T,"last_us":T,"failed":N} (posts counts every
+// POST, events the messages they carried: 1 per POST, or the elements of a batch's JSON array;
 // failed those answered 500; wall-clock microseconds of the first and last POST); GET /reset
 // zeroes those. Loopback only; one thread (the Asio event loop).
 // A benchmark tool, not part of the daemon. Error policy: bad arguments exit 2; a connection
@@ -48,6 +49,7 @@ struct Arrival {
 
 struct Totals {
     std::uint64_t posts = 0;
+    std::uint64_t events = 0;
     std::uint64_t body_bytes = 0;
     std::int64_t first_us = 0;
     std::int64_t last_us = 0;
@@ -78,6 +80,19 @@ std::int64_t event_id(const std::string& body) {
     return std::strtoll(body.c_str() + at + marker.size(), nullptr, 10);
 }
 
+// The messages a body carries: a batch (a JSON array, as sluice writes it) has one element per
+// message, each starting {"id":"msg_..."; anything else is one message. Counted by that marker,
+// not parsed: a benchmark sink must stay far faster than what it measures.
+std::uint64_t messages_in(const std::string& body) {
+    if (body.empty() || body.front() != '[')
+        return 1;
+    constexpr std::string_view marker = R"({"id":"msg_)";
+    std::uint64_t n = 0;
+    for (auto at = body.find(marker); at != std::string::npos; at = body.find(marker, at + 1))
+        ++n;
+    return n;
+}
+
 http::response<http::string_body> answer(Sink& sink, const http::request<http::string_body>& req) {
     http::response<http::string_body> res;
     res.version(11);
@@ -89,6 +104,7 @@ http::response<http::string_body> answer(Sink& sink, const http::request<http::s
             t.first_us = now;
         t.last_us = now;
         ++t.posts;
+        t.events += messages_in(req.body());
         t.body_bytes += req.body().size();
         if (sink.fail_percent > 0 &&
             std::uniform_int_distribution<int>(0, 99)(sink.random) < sink.fail_percent) {
@@ -109,6 +125,7 @@ http::response<http::string_body> answer(Sink& sink, const http::request<http::s
         res.result(http::status::ok);
         res.set(http::field::content_type, "application/json");
         res.body() = "{\"posts\":" + std::to_string(t.posts) +
+                     ",\"events\":" + std::to_string(t.events) +
                      ",\"body_bytes\":" + std::to_string(t.body_bytes) +
                      ",\"first_us\":" + std::to_string(t.first_us) +
                      ",\"last_us\":" + std::to_string(t.last_us) +

@@ -92,18 +92,20 @@ int list(pg::Connection& conn, const po::variables_map& vm, const std::string& e
                                           {"next_attempt_at", or_null(e.next_attempt_at)},
                                           {"enqueued_at", e.enqueued_at},
                                           {"delivered_at", or_null(e.delivered_at)},
-                                          {"last_error", or_null(e.last_error)}})
+                                          {"last_error", or_null(e.last_error)},
+                                          {"batch", or_null(outbox::batch_request_id(e))}})
                       << "\n";
         }
         return exit_ok;
     }
-    TableRows table = {
-        {"ID", "WEBHOOK", "EVENT", "TYPE", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}};
+    TableRows table = {{"ID", "WEBHOOK", "EVENT", "TYPE", "STATE", "ATTEMPTS", "NEXT ATTEMPT",
+                        "BATCH", "LAST ERROR"}};
     for (const auto& e : rows) {
         std::string error = clip(e.last_error.value_or(""), 50);
         table.push_back({std::to_string(e.id), e.webhook, std::to_string(e.event_id),
                          e.event_type.value_or("-"), e.state, std::to_string(e.attempts),
-                         e.next_attempt_at.value_or("-"), error});
+                         e.next_attempt_at.value_or("-"), outbox::batch_request_id(e).value_or("-"),
+                         error});
     }
     print_table(std::cout, table);
     return exit_ok;

@@ -73,7 +73,8 @@ int show_message(pg::Connection& conn, std::int64_t id, const std::string& quote
     if (!history)
         throw UsageError("show: no outbox message with id " + std::to_string(id));
     const auto& m = history->message;
-    const std::string webhook_id = outbox::message_id(m.webhook, m.event_id);
+    const std::string webhook_id = outbox::own_message_id(m);
+    const auto batch = outbox::batch_request_id(m);
     if (as_json) {
         json::array attempts;
         for (const auto& a : history->attempts) {
@@ -86,6 +87,7 @@ int show_message(pg::Connection& conn, std::int64_t id, const std::string& quote
         std::cout << json_text(json::object{{"id", m.id},
                                             {"webhook", m.webhook},
                                             {"webhook_id", webhook_id},
+                                            {"batch", or_null(batch)},
                                             {"event_id", m.event_id},
                                             {"event_type", or_null(m.event_type)},
                                             {"aggregate_id", m.aggregate_id},
@@ -105,7 +107,7 @@ int show_message(pg::Connection& conn, std::int64_t id, const std::string& quote
         state += ", next attempt at " + *m.next_attempt_at;
     print_table(std::cout,
                 {{"message", std::to_string(m.id) + " of webhook " + m.webhook},
-                 {"webhook-id", webhook_id},
+                 {"webhook-id", batch ? webhook_id + ", in batch " + *batch : webhook_id},
                  {"event", event_of(m)},
                  {"state", state},
                  {"enqueued", m.enqueued_at},

@@ -2,7 +2,8 @@
 // circuit (no attempts while it is open, one probe per cool-down, doubling up to the cap) and
 // its recovery closes it with every message delivered; a rate_limit holds the request rate
 // while messages queue; an endpoint failing past disable_after is disabled and announced to the
-// ops webhook as a signed operational event, and so is its re-enabling.
+// ops webhook as a signed operational event, and so is its re-enabling; the circuit's opening and
+// closing are announced there too, once per outage.
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -172,6 +173,48 @@ TEST_F(WebhookEndpointHealth, FailingPastDisableAfterDisablesAndTellsTheOpsWebho
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.webhook_state WHERE failing_since IS NOT NULL"),
               0)
         << "a success clears the failing clock";
+}
+
+TEST_F(WebhookEndpointHealth, TheCircuitsOpeningAndClosingAreAnnouncedOncePerOutage) {
+    HttpReceiver receiver({.secrets = {secret_a}});
+    HttpReceiver ops({.secrets = {secret_b}});
+    receiver.set_default(Reaction::status_code(503));
+    write_config(
+        {webhook_yaml("orders", receiver.url(),
+                      "    max_in_flight: 1\n    ordering: none\n    notify: ops\n"
+                      "    circuit: {failures: 2, cool_down: 300ms, max_cool_down: 600ms}\n" +
+                          retry_many(30)),
+         webhook_yaml("ops", ops.url(), "    event_types: [NoEventHasThisType]\n", {secret_b})});
+    append_aggregate(4);
+    auto daemon = DaemonProcess::start(config_path_);
+
+    ASSERT_TRUE(ops.wait_for_requests(1, 20s)) << diagnose(daemon);
+    auto opened = ops.requests().front();
+    EXPECT_TRUE(opened.signature_valid) << "signed with the ops webhook's secret";
+    EXPECT_EQ(opened.webhook_id.rfind("op_ops_", 0), 0u) << opened.webhook_id;
+    auto body = operational_body(opened);
+    EXPECT_EQ(body.at("type").as_string(), "sluice.endpoint.circuit_opened") << opened.body;
+    const auto& data = body.at("data").as_object();
+    EXPECT_EQ(data.at("webhook").as_string(), "orders");
+    EXPECT_EQ(data.at("consecutive_failures").as_int64(), 2) << opened.body;
+    EXPECT_EQ(data.at("cool_down_ms").as_int64(), 300) << opened.body;
+    EXPECT_TRUE(data.at("opened_at").is_string()) << opened.body;
+
+    // Failed probes reopen it (2 failures, then probes): not announced again.
+    ASSERT_TRUE(receiver.wait_for_requests(5, 20s)) << diagnose(daemon);
+    EXPECT_EQ(ops.count(), 1u) << "a failed probe is no new outage";
+    receiver.set_default(Reaction::status_code(204));
+    ASSERT_TRUE(wait_outbox_rows("orders", "delivered", 4, 20s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_outbox_rows("ops", "delivered", 2, 20s)) << diagnose(daemon);
+    auto closed = ops.requests().at(1);
+    EXPECT_TRUE(closed.signature_valid);
+    auto closed_body = operational_body(closed);
+    EXPECT_EQ(closed_body.at("type").as_string(), "sluice.endpoint.circuit_closed") << closed.body;
+    EXPECT_EQ(closed_body.at("data").as_object().at("webhook").as_string(), "orders");
+    EXPECT_TRUE(closed_body.at("data").as_object().at("closed_at").is_string()) << closed.body;
+    EXPECT_NE(closed.webhook_id, opened.webhook_id);
+    EXPECT_EQ(ops.count(), 2u);
+    EXPECT_GE(daemon.count_in_log("webhook circuit open"), 2u) << daemon.output_tail(60);
 }
 
 }  // namespace

@@ -38,8 +38,9 @@ store::NewEvent event_for(const std::string& event_type, int version) {
 
 }  // namespace
 
-Delivery parse_delivery(const ReceivedRequest& request) {
-    auto root = json::parse(request.body).as_object();
+namespace {
+
+Delivery delivery_of(const json::object& root, const ReceivedRequest& request) {
     const auto& data = root.at("data").as_object();
     Delivery d;
     d.webhook_id = request.webhook_id;
@@ -52,6 +53,24 @@ Delivery parse_delivery(const ReceivedRequest& request) {
     d.body = request.body;
     d.signature_valid = request.signature_valid;
     return d;
+}
+
+}  // namespace
+
+Delivery parse_delivery(const ReceivedRequest& request) {
+    return delivery_of(json::parse(request.body).as_object(), request);
+}
+
+std::vector<Delivery> parse_batch(const ReceivedRequest& request) {
+    std::vector<Delivery> out;
+    const auto body = json::parse(request.body);
+    for (const auto& element : body.as_array()) {
+        const auto& root = element.as_object();
+        auto d = delivery_of(root, request);
+        d.webhook_id = json::value_to<std::string>(root.at("id"));
+        out.push_back(std::move(d));
+    }
+    return out;
 }
 
 std::vector<Delivery> parse_deliveries(const std::vector<ReceivedRequest>& requests) {

@@ -42,6 +42,10 @@ struct Delivery {
 // Parses a received request's body (throws on anything that is not the documented envelope).
 [[nodiscard]] Delivery parse_delivery(const ReceivedRequest& request);
 [[nodiscard]] std::vector<Delivery> parse_deliveries(const std::vector<ReceivedRequest>& requests);
+// The messages of a batch request (a JSON array of envelopes), in body order: each Delivery's
+// webhook_id is the element's own "id"; body and signature_valid are the whole request's. Throws
+// unless the body is an array of documented envelopes, each with an "id".
+[[nodiscard]] std::vector<Delivery> parse_batch(const ReceivedRequest& request);
 
 // One webhook item of the config, in YAML: timeout 2s, retry {schedule: [100ms, 200ms,
 // 300ms], jitter: 0%} and no circuit breaker (circuit: {failures: 1000000}, so suites about

@@ -1,0 +1,58 @@
+// Batched delivery (a webhook's `batch:`): several messages in one request. What a batch is
+// (the claim that groups due messages into batches and fixes them in sluice.outbox.batch_id
+// before the first attempt, so every retry sends the same members under the same id) and what
+// its request looks like (a JSON array of envelopes, one signature over the whole body).
+// Pure: SQL text and request building; the worker runs and sends them.
+// Error policy: batch_element throws std::invalid_argument like build_body (a payload, metadata or
+// data that is not JSON); claim SQL builders throw std::invalid_argument for an events table that
+// is not a valid name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "outbox/envelope.hpp"
+
+namespace sluice::outbox {
+
+// "batch_<webhook>_<batch id>": the webhook-id of a batch request, with message_id's character
+// rules; the same for every attempt of the batch.
+[[nodiscard]] std::string batch_message_id(std::string_view webhook, std::int64_t batch_id);
+
+// One element of a batch body: {"id":<the message's own webhook-id>,"type","timestamp","schema",
+// "data"}, the event's envelope (build_body) with the id it would carry alone, so a receiver can
+// drop duplicates per message (a replayed message arrives in another batch).
+[[nodiscard]] std::string batch_element(std::string_view webhook, const WebhookEvent& event);
+
+// [element, ...] signed as one body under webhook-id batch_message_id(). No trace context: the
+// members may belong to different traces (each element's metadata still carries its own).
+[[nodiscard]] Message build_batch_message(const config::Webhook& webhook, std::int64_t batch_id,
+                                          const std::vector<std::string>& elements,
+                                          std::int64_t now_unix_seconds);
+
+// The claim of a batched webhook: $1 webhook, $2 most rows read, $3 lease (ms), $4 max_events,
+// $5 max_wait (ms); the same columns as claim_sql, batch_id last, ordered by batch. It takes
+// - batches formed earlier (a retry, or leases that expired) whole, or not at all: only when
+//   every pending member is due, the head of its aggregate (per_aggregate) and locked here;
+// - due messages in no batch, grouped in due order into new batches of max_events, numbered
+//   from sluice.outbox_batch_id; the last, smaller group only once its oldest message has been
+//   due for max_wait (else it waits for more);
+// - operational events alone (never batched).
+// Each statement costs O(rows claimed): new batches get their numbers as one array indexed by
+// group (chunks are numbered 0.. without gaps; only the last may wait), and a formed batch's
+// members are found through outbox_pending_batch for the batch ids read, never by scanning
+// every batch in flight.
+// Order: only heads of aggregates are read (claim_sql's rule), so a batch holds at most one
+// message per aggregate and a message is claimed only after its predecessor was delivered or
+// dead, whichever request carried it.
+[[nodiscard]] std::string batched_claim_sql(std::string_view events_table,
+                                            config::Ordering ordering);
+
+// Milliseconds until the next row is due or a waiting group reaches max_wait ($1 webhook,
+// $2 max_wait in ms); NULL when neither.
+[[nodiscard]] std::string batched_next_due_sql();
+
+}  // namespace sluice::outbox
