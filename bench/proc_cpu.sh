@@ -8,6 +8,9 @@
 #                         ended children (cutime, cstime: a backend's CPU lands there when it
 #                         exits), plus its live children's. The difference of two readings is
 #                         the server's CPU between them, even when backends come and go.
+#   server_settle PIDS    wait (up to 10 s) until every server process not in the list PIDS
+#                         (pgrep -P format) has been reaped: an ended backend's ticks reach
+#                         cutime only then, some time after its client has gone
 #   machine               "TOTAL IDLE" ticks of the whole machine
 #   ticks_since A B       ticks used by the processes of list B (cpu_ticks format) since list A;
 #                         processes new in B count whole
@@ -30,6 +33,15 @@ server_ticks() {
   [ -n "$postmaster" ] || { echo 0; return 0; }
   { awk '{ sub(/.*\) /, ""); print 0, $12 + $13 + $14 + $15 }' "/proc/$postmaster/stat"; pg_ticks; } |
     awk '{ s += $2 } END { print s + 0 }'
+}
+server_settle() {
+  local i new
+  for i in $(seq 1 100); do
+    # shellcheck disable=SC2046
+    new=$(comm -13 <(printf '%s\n' "$1" | sort) <(pgrep -P "$postmaster" | sort))
+    [ -z "$new" ] && return 0
+    sleep 0.1
+  done
 }
 machine() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
 ticks_since() {

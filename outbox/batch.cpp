@@ -86,7 +86,7 @@ claimed AS (
                              batch_id = c.batch_id
     FROM chosen c WHERE o.id = c.id
   RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,
-            o.data, o.batch_id)
+            o.data, o.batch_id, o.event_type)
 )SQL";
     sql += claimed_select_sql(events_table);
     sql += "\n ORDER BY c.batch_id NULLS FIRST, c.id";

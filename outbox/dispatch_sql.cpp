@@ -30,7 +30,20 @@ std::string embedded(const config::EventExpression& expression, bool upcast = fa
 std::string enqueue_sql(const config::Webhook& webhook, const std::string& quoted_events_table,
                         const engine::Upcast& upcast) {
     const bool up = !upcast.empty();
-    const std::string data = webhook.body ? embedded(*webhook.body, up) : "NULL::jsonb";
+    // Without body:, an event an upcaster changed is sent as upcast: its data (the envelope's
+    // default shape, built here) and its type are stored with the message; any other event's
+    // are built from the stored event at delivery.
+    std::string data = "NULL::jsonb";
+    if (webhook.body) {
+        data = embedded(*webhook.body, up);
+    } else if (up) {
+        data =
+            "CASE WHEN sluice_up.payload IS DISTINCT FROM e.payload THEN jsonb_build_object("
+            "'id', e.id, 'aggregate_id', e.aggregate_id, 'aggregate_type', e.aggregate_type, "
+            "'version', e.version, 'payload', sluice_up.payload, 'metadata', e.metadata) END";
+    }
+    const std::string event_type =
+        up ? "nullif(sluice_up.event_type, e.event_type)" : std::string("NULL::text");
     std::vector<std::string> conditions;
     if (up && !webhook.event_types.empty())
         conditions.push_back("sluice_up.event_type = ANY (" +
@@ -42,9 +55,10 @@ std::string enqueue_sql(const config::Webhook& webhook, const std::string& quote
         where += (where.empty() ? " WHERE " : " AND ") + c;
     const std::string from = quoted_events_table + " e ON e.id = u.id" +
                              (up ? " CROSS JOIN LATERAL " + upcast.call("e") + " sluice_up" : "");
-    return "INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp, data) "
-           "SELECT $1, e.id, e.aggregate_id, coalesce(e.\"timestamp\", now()), " +
-           data + " FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, ord) JOIN " + from + where +
+    return "INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp, data, "
+           "event_type) SELECT $1, e.id, e.aggregate_id, coalesce(e.\"timestamp\", now()), " +
+           data + ", " + event_type +
+           " FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, ord) JOIN " + from + where +
            " ORDER BY u.ord ON CONFLICT (webhook, event_id) DO NOTHING";
 }
 

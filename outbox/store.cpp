@@ -133,7 +133,8 @@ std::string head_of_aggregate_condition(std::string_view alias) {
 std::string claimed_select_sql(std::string_view events_table) {
     std::string sql = R"SQL(SELECT c.id, c.attempts, c.event_id, c.aggregate_id::text,
        (extract(epoch FROM c.event_timestamp) * 1000000)::bigint,
-       e.id, e.aggregate_type, e.version, e.event_type, e.payload::text, e.metadata::text,
+       e.id, e.aggregate_type, e.version, coalesce(c.event_type, e.event_type), e.payload::text,
+       e.metadata::text,
        (extract(epoch FROM coalesce(e.timestamp, c.event_timestamp)) * 1000000)::bigint,
        c.operational::text, c.data::text, c.batch_id
   FROM claimed c LEFT JOIN )SQL";
@@ -156,7 +157,7 @@ claimed AS (
   UPDATE sluice.outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
     FROM due WHERE o.id = due.id
   RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,
-            o.data, o.batch_id)
+            o.data, o.batch_id, o.event_type)
 )SQL";
     sql += claimed_select_sql(events_table);
     sql += "\n ORDER BY c.id";

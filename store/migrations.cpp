@@ -227,6 +227,12 @@ const char* outbox_data_sql = R"SQL(
 ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS data jsonb;
 )SQL";
 
+// The event type a webhook saw after upcasters, when an upcaster renamed the event; the
+// envelope's `type` is this one. NULL: the stored type.
+const char* outbox_event_type_sql = R"SQL(
+ALTER TABLE sluice.outbox ADD COLUMN IF NOT EXISTS event_type text;
+)SQL";
+
 // Batched delivery (a webhook's `batch:`): the batch a message was claimed into, fixed before
 // its first attempt so every retry sends the same members under the same webhook-id; NULL for a
 // message sent alone. Numbered from a sequence. The partial index finds a batch's pending
@@ -499,6 +505,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {13, "outbox: a webhook body's data", "sluice", outbox_data_sql},
         {14, "outbox: batches", "sluice", outbox_batches_sql},
         {15, "the upcasters each projection was built through", "sluice", projection_upcasters_sql},
+        {16, "outbox: the event type after upcasters", "sluice", outbox_event_type_sql},
     };
 }
 

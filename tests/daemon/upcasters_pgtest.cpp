@@ -43,6 +43,11 @@ webhooks:
     filter: (:payload->>'amount')::int > 1
     body: jsonb_build_object('type', :event_type, 'amount', :payload->'amount')
     on_error: {retries: 0, backoff: 10ms, then: park}
+  - name: raw
+    url: http://127.0.0.1:9/unused
+    secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
+    event_types: [Deposited]
+    on_error: {retries: 0, backoff: 10ms, then: park}
 )";
 
 class Upcasters : public DaemonTest {
@@ -72,6 +77,7 @@ TEST_F(Upcasters, ARenamedTypeReachesItsNewNameAndAFailingUpcasterParksOnlyItsEv
         DaemonProcess::start(write_file("sluice.yaml", base_config() + upcasters + consumers));
     ASSERT_TRUE(wait_checkpoint("balance", head(), 30s)) << diagnose(daemon);
     ASSERT_TRUE(wait_checkpoint("hook", head(), 30s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_checkpoint("raw", head(), 30s)) << diagnose(daemon);
 
     // The renamed Credited (upcast to 100), the new-shape 5 and the upcast 1; not the failing one.
     EXPECT_EQ(differences("SELECT event_id, amount FROM deposits",
@@ -100,6 +106,27 @@ TEST_F(Upcasters, ARenamedTypeReachesItsNewNameAndAFailingUpcasterParksOnlyItsEv
                         "::bigint, '{\"type\": \"Deposited\", \"amount\": 100}'::jsonb), (" +
                         std::to_string(ids[2]) + ", '{\"type\": \"Deposited\", \"amount\": 5}')"),
         0);
+    // Without body:, a message carries the event as the upcasters make it: the type and the
+    // envelope's data the sender reads (the upcast ones stored with the message, the others
+    // built from the stored event).
+    EXPECT_EQ(
+        differences(
+            "SELECT o.event_id, coalesce(o.event_type, e.event_type), "
+            "coalesce(o.data, jsonb_build_object('id', e.id, 'aggregate_id', e.aggregate_id, "
+            "'aggregate_type', e.aggregate_type, 'version', e.version, 'payload', e.payload, "
+            "'metadata', e.metadata)) - 'metadata' FROM sluice.outbox o JOIN events e ON e.id = "
+            "o.event_id WHERE o.webhook = 'raw'",
+            "SELECT e.id, 'Deposited', jsonb_build_object('id', e.id, 'aggregate_id', "
+            "e.aggregate_id, 'aggregate_type', 'Account', 'version', e.version, 'payload', "
+            "v.payload::jsonb) FROM events e JOIN (VALUES (" +
+                std::to_string(ids[0]) + "::bigint, '{\"amount\": 100}'), (" +
+                std::to_string(ids[2]) + ", '{\"amount\": 5}'), (" + std::to_string(ids[3]) +
+                ", '{\"amount\": 1}')) v(id, payload) ON v.id = e.id"),
+        0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = 'raw' AND event_id = " +
+                     std::to_string(ids[2]) + " AND data IS NULL AND event_type IS NULL"),
+              1)
+        << "an event no upcaster changed is built from the stored event at delivery";
     // The stored events are as written.
     EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE event_type = 'Credited' AND payload ? "
                      "'cents'"),
