@@ -86,8 +86,12 @@ class Feed {
     // Runs the fetch loop and the LISTEN loop until stop().
     asio::awaitable<void> run();
     void stop();
-    // Wakes every subscriber waiting in next() (it returns what it has, possibly nothing).
-    void wake_waiters() { changed_.cancel(); }
+    // Wakes every subscriber waiting in next() or wait_for_news() (they return what they have,
+    // possibly nothing), so that a stopping one need not wait out its poll interval.
+    void wake_waiters() {
+        changed_.cancel();
+        news_.cancel();
+    }
     // One of this process's transactions ended: if it was holding events back, read them now.
     void transaction_ended();
     // A subscriber woken by wait_for_news found nothing to read (its events may be held back):

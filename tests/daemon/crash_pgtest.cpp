@@ -151,5 +151,26 @@ TEST_F(Crash, SigtermDuringCatchUpExitsCleanlyWithACommittedCheckpoint) {
     EXPECT_EQ(s.n, preloaded);
 }
 
+TEST_F(Crash, SigtermAtTheHeadExitsAtOnceWhateverThePollInterval) {
+    db_->migrate();
+    bulk_insert(100, "E");
+    // A long poll interval: a subscriber at the head waits for news that long unless woken.
+    config_ = write_file("sluice.yaml", base_config({.poll_interval = "60s", .batch_size = 5000}) +
+                                            counter_projection);
+    auto daemon = DaemonProcess::start(config_);
+    ASSERT_TRUE(wait_checkpoint("counter", head(), 30s)) << diagnose(daemon);
+    auto sub = status(daemon).subscriber("counter");
+    ASSERT_TRUE(sub && sub->state == "running") << diagnose(daemon);
+    daemon.kill(SIGTERM);
+    auto t0 = std::chrono::steady_clock::now();
+    auto exit = daemon.wait_exit(30s);
+    ASSERT_TRUE(exit) << "still running 30 s after SIGTERM\n" << diagnose(daemon);
+    EXPECT_TRUE(exit->is_exit(0)) << exit->describe();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s)
+        << "a subscriber waiting for news was not woken to stop\n"
+        << daemon.output_tail();
+    EXPECT_EQ(daemon.count_in_log("still finishing"), 0U) << daemon.output_tail();
+}
+
 }  // namespace
 }  // namespace sluice::testing
