@@ -120,12 +120,16 @@ void WebhookWorker::note_verdict(const Request& request, const std::string& mess
                                              {"duration_ms", to_ms(response.duration)}});
             break;
         case Verdict::retry:
-            log::warn("webhook attempt failed", {{"webhook", name()},
-                                                 about,
-                                                 {"attempt", attempt},
-                                                 {"outcome", decision.label},
-                                                 {"error", describe_failure(response)},
-                                                 {"retry_in_ms", decision.delay.count()}});
+            // One line per interval: under load a failing receiver fails thousands a second.
+            if (auto held_back = failed_attempt_log_.admit(Clock::now())) {
+                log::warn("webhook attempt failed", {{"webhook", name()},
+                                                     about,
+                                                     {"attempt", attempt},
+                                                     {"outcome", decision.label},
+                                                     {"error", describe_failure(response)},
+                                                     {"retry_in_ms", decision.delay.count()},
+                                                     {"similar_held_back", *held_back}});
+            }
             break;
         case Verdict::dead:
             log::error("webhook message is dead: retries exhausted",

@@ -34,6 +34,7 @@
 
 #include "config/config.hpp"
 #include "infra/backoff/backoff.hpp"
+#include "infra/log/throttle.hpp"
 #include "infra/pg/async_connection.hpp"
 #include "outbox/circuit.hpp"
 #include "outbox/delivery_metrics.hpp"
@@ -131,6 +132,8 @@ class WebhookWorker {
     int in_flight_ = 0;            // HTTP requests outstanding
     bool disabled_ = false;
     Circuit circuit_;
+    // "webhook attempt failed" at most every 10 s; the metrics count every attempt.
+    log::Throttle failed_attempt_log_{std::chrono::seconds(10)};
     TokenBucket bucket_;
     std::chrono::steady_clock::time_point next_state_check_{};
     std::chrono::milliseconds next_sleep_{0};

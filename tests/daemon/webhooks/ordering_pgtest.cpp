@@ -31,10 +31,12 @@ TEST_F(WebhookOrdering, PerAggregateOrderHoldsUnderRandomFailures) {
                                "    retry: {schedule: [20ms, 50ms, 50ms, 50ms, 50ms, 50ms, 50ms, "
                                "50ms, 50ms], jitter: 0%}\n")});
     append_many(aggregates, versions);
+    const auto started = std::chrono::steady_clock::now();
     auto daemon = DaemonProcess::start(config_path_);
 
     ASSERT_TRUE(wait_outbox_rows("ordered", "delivered", aggregates * versions, 60s))
         << diagnose(daemon);
+    const auto took = std::chrono::steady_clock::now() - started;
     auto requests = receiver.requests();
     ASSERT_LE(requests.size(), failed.size()) << "script too short for this run";
 
@@ -58,6 +60,11 @@ TEST_F(WebhookOrdering, PerAggregateOrderHoldsUnderRandomFailures) {
         EXPECT_EQ(seen, in_order) << "aggregate " << aggregate;
     EXPECT_GT(failures, requests.size() / 5) << "the endpoint should have failed ~30%";
     EXPECT_EQ(outbox_rows("ordered", "dead"), 0);
+    // Hundreds of failed attempts, yet the log says so once per 10 s, with how many it held back.
+    const auto lines = daemon.count_in_log("webhook attempt failed");
+    EXPECT_GE(lines, 1U) << daemon.output_tail();
+    EXPECT_LE(lines, static_cast<std::size_t>(took / 10s) + 1) << daemon.output_tail();
+    EXPECT_TRUE(daemon.wait_for_log("similar_held_back=", 1s)) << daemon.output_tail();
 }
 
 }  // namespace
