@@ -85,9 +85,9 @@ claimed AS (
   UPDATE sluice.outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond',
                              batch_id = c.batch_id
     FROM chosen c WHERE o.id = c.id
-  RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,
-            o.data, o.batch_id, o.event_type)
-)SQL";
+  )SQL";
+    sql += claimed_returning_sql;
+    sql += ")\n";
     sql += claimed_select_sql(events_table);
     sql += "\n ORDER BY c.batch_id NULLS FIRST, c.id";
     return sql;

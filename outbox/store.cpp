@@ -156,9 +156,9 @@ std::string claim_sql(std::string_view events_table, config::Ordering ordering) 
 claimed AS (
   UPDATE sluice.outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
     FROM due WHERE o.id = due.id
-  RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,
-            o.data, o.batch_id, o.event_type)
-)SQL";
+  )SQL";
+    sql += claimed_returning_sql;
+    sql += ")\n";
     sql += claimed_select_sql(events_table);
     sql += "\n ORDER BY c.id";
     return sql;
