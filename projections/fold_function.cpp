@@ -170,7 +170,9 @@ FoldFunction fold_function(const config::Snapshot& s, const std::string& quoted_
     // Each event given is a version to snapshot at. Several of one aggregate in one batch come
     // in version order, so each fold starts from the snapshot the previous one just stored.
     // The upsert replaces a row of an older fingerprint at the same version (a rebuild).
-    const std::string take = "pg_temp.sluice_snapshot_" + f.fingerprint.substr(0, 16);
+    // Persistent, named by the fingerprint: a session-only (pg_temp) function is gone when a
+    // transaction pooler runs the next statement on another server session.
+    const std::string take = "sluice.\"snapshot_" + f.fingerprint.substr(0, 16) + "\"";
     f.take_sql = "CREATE OR REPLACE FUNCTION " + take +
                  "(sluice_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS $sluice_take$\n"
                  "DECLARE\n"

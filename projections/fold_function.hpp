@@ -9,7 +9,7 @@
 //   the server. `as_of` means: the events up to the highest version whose timestamp is at or
 //   before as_of (timestamps of one aggregate rise with its versions when written by the seed's
 //   append; the version is what orders them).
-// - pg_temp.sluice_snapshot_<n>(ids bigint[]): the daemon's batch step: for each event given,
+// - sluice."snapshot_<fingerprint>"(ids bigint[]): the daemon's batch step: for each event given,
 //   folds its aggregate up to the event's version, stores that as a snapshot and keeps only the
 //   newest `keep` of the current fingerprint.
 //
@@ -40,7 +40,7 @@ namespace sluice::projections {
 struct FoldFunction {
     std::string fingerprint;
     std::string install_sql;  // CREATE OR REPLACE FUNCTION sluice."fold_<type>" (persistent)
-    std::string take_sql;     // CREATE OR REPLACE FUNCTION pg_temp... (per connection)
+    std::string take_sql;     // CREATE OR REPLACE FUNCTION sluice."snapshot_<fingerprint>"
     std::string call_sql;     // takes snapshots at the events $1::bigint[] (in delivery order)
 };
 

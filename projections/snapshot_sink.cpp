@@ -27,7 +27,7 @@ SnapshotSink::SnapshotSink(config::Snapshot snapshot, std::string quoted_events_
       statement_timeout_(statement_timeout) {}
 
 boost::asio::awaitable<void> SnapshotSink::prepare(pg::AsyncConnection& conn) {
-    // One transaction: the function, and the checkpoint put back to the start when this
+    // One transaction: the functions, and the checkpoint put back to the start when this
     // subscriber last ran with another fingerprint. The names and the fingerprint come from the
     // config, never from events.
     const std::string name = pg::quote_literal(name_);
@@ -36,7 +36,7 @@ boost::asio::awaitable<void> SnapshotSink::prepare(pg::AsyncConnection& conn) {
     co_await conn.exec_script(
         "BEGIN;\n"
         "SELECT pg_advisory_xact_lock(" +
-            std::to_string(install_lock_key) + ");\n" + function_.install_sql +
+            std::to_string(install_lock_key) + ");\n" + function_.install_sql + function_.take_sql +
             "UPDATE sluice.checkpoints c SET transaction_id = '0', event_id = 0, updated_at = "
             "now()\n"
             "  FROM sluice.snapshot_subscribers p\n"
@@ -52,7 +52,6 @@ boost::asio::awaitable<void> SnapshotSink::prepare(pg::AsyncConnection& conn) {
             "  WHERE sluice.snapshot_subscribers.fingerprint <> EXCLUDED.fingerprint;\n"
             "COMMIT;\n",
         statement_timeout_);
-    co_await conn.exec_script(function_.take_sql, statement_timeout_);
 }
 
 bool SnapshotSink::wants(const engine::EventRow& event) const {

@@ -2,9 +2,10 @@
 // events of that type whose version is a multiple of `every`, and one statement takes a
 // snapshot at each of them in the batch's transaction, so snapshots are exactly once with the
 // checkpoint. prepare() installs the fold function (sluice."fold_<type>", which
-// sluice.aggregate_state calls) and, when the fold's definition changed since this subscriber
-// last ran, puts its checkpoint back to the start: the snapshots are rebuilt, and until then
-// loading ignores the old ones (their fingerprint differs) and folds from the first event.
+// sluice.aggregate_state calls) and the batch step (sluice."snapshot_<fingerprint>", persistent
+// so that it works through a transaction pooler) and, when the fold's definition changed since this
+// subscriber last ran, puts its checkpoint back to the start: the snapshots are rebuilt, and until
+// then loading ignores the old ones (their fingerprint differs) and folds from the first event.
 // Error policy: prepare() throws pg::Error when installing fails.
 #pragma once
 

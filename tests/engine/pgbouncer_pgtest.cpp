@@ -283,6 +283,33 @@ TEST_F(BehindPgBouncer, WithoutAListenUrlTheShortPollAppliesAnEvent) {
     expect_clean_stop(daemon);
 }
 
+TEST_F(BehindPgBouncer, SnapshotsAreTakenThroughThePool) {
+    // Round robin: the statement that takes snapshots runs on another server session than the
+    // one that prepared the subscriber, so nothing it calls may live in one session only.
+    PgBouncer bouncer(db_->url(), "transaction");
+    append_ticks(60);
+    auto daemon = DaemonProcess::start(
+        pooled_config(bouncer.url(db_->name()), transaction_pooling, "10s", "200ms",
+                      "snapshots:\n"
+                      "  - aggregate_type: Test\n"
+                      "    initial: \"'{}'::jsonb\"\n"
+                      "    apply:\n"
+                      "      Tick: \":state || jsonb_build_object('n', :payload->'n')\"\n"
+                      "    every: 1\n"));
+    auto snapshots = [&] { return scalar("SELECT count(*) FROM sluice.snapshots"); };
+    ASSERT_TRUE(wait_until([&] { return snapshots() == 60; }, 30s))
+        << snapshots() << " snapshots of 60\n"
+        << diagnose(daemon);
+    append_ticks(40);
+    ASSERT_TRUE(wait_until([&] { return snapshots() == 100; }, 30s))
+        << snapshots() << " snapshots of 100\n"
+        << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.snapshots WHERE state->'n' IS NULL"), 0);
+    EXPECT_EQ(daemon.count_in_log("level=error"), 0U) << daemon.output_tail();
+    EXPECT_EQ(daemon.count_in_log("level=warn"), 0U) << daemon.output_tail();
+    expect_clean_stop(daemon);
+}
+
 TEST_F(BehindPgBouncer, WebhooksAreEnqueuedAndDeliveredOnceThroughThePool) {
     PgBouncer bouncer(db_->url(), "transaction");
     const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
