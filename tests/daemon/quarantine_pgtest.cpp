@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <csignal>
 #include <map>
+#include <regex>
 
 #include "daemon_fixture.hpp"
 #include "tests/store/sluice_process.hpp"
@@ -266,6 +267,14 @@ TEST_F(Quarantine, SurvivesKill9AndKeepsParkingBehindAfterTheRestart) {
 
     daemon->kill(SIGKILL);
     daemon.reset();
+    // With no daemon to ask, `sluice status` counts them from the database.
+    auto st = run_sluice({"status", "--config", config, "--json"});
+    ASSERT_EQ(st.exit_code, 0) << st.err;
+    const boost::json::value parsed = boost::json::parse(st.out);
+    const auto& q = parsed.at("subscribers").as_array().at(0).as_object();
+    EXPECT_EQ(q.at("name"), boost::json::value("q")) << st.out;
+    EXPECT_EQ(q.at("state"), boost::json::value("no daemon")) << st.out;
+    EXPECT_EQ(q.at("quarantined"), boost::json::value(3)) << st.out;
     deposit_round(3, {}, {}, poisoned);
     deposit_round(4);
     daemon.emplace(DaemonProcess::start(config));
@@ -300,6 +309,25 @@ TEST_F(Quarantine, RetryReleasesFromTheFirstAndStopsWhereAnEventFailsAgain) {
     const std::string soft_id = std::to_string(soft.id);
     const std::string hard_id = std::to_string(hard.id);
     const std::string after_id = std::to_string(after.id);
+
+    // The table says which event each row waits behind.
+    auto table = parked({"list", "q", "--database-url", url()});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    const auto lines = lines_of(table.out);
+    ASSERT_EQ(lines.size(), 4U) << table.out;
+    // SQLSTATE, BEHIND, ERROR: the last three of the columns, which are two or more spaces apart.
+    auto last_cells = [](const std::string& line) {
+        static const std::regex gap(" {2,}");
+        std::vector<std::string> cells{
+            std::sregex_token_iterator(line.begin(), line.end(), gap, -1),
+            std::sregex_token_iterator()};
+        return std::vector<std::string>(cells.end() - 3, cells.end());
+    };
+    using Cells = std::vector<std::string>;
+    EXPECT_EQ(last_cells(lines[0]), (Cells{"SQLSTATE", "BEHIND", "ERROR"}));
+    EXPECT_EQ(last_cells(lines[1]), (Cells{"22012", "first", "division by zero"}));
+    EXPECT_EQ(last_cells(lines[2]), (Cells{"-", soft_id, "quarantined behind event " + soft_id}));
+    EXPECT_EQ(last_cells(lines[3]), (Cells{"-", soft_id, "quarantined behind event " + soft_id}));
 
     auto follower = parked({"retry", "q", "--event", hard_id, "--config", config});
     EXPECT_EQ(follower.exit_code, 2);
