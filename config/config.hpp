@@ -67,7 +67,9 @@ struct Coordination {
 };
 
 struct OnError {
-    enum class Then { stop, park };
+    // quarantine (projections only): park the event and every later event of its aggregate,
+    // which waits behind it (docs/configuration.md, "on_error").
+    enum class Then { stop, park, quarantine };
     int retries = 5;
     Duration backoff = 1s;
     Then then = Then::stop;

@@ -58,7 +58,7 @@ void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Proje
     r.read(node, "partitions", scope, out.partitions, 1, 256);
 
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
-        read_on_error(r, on_error, "on_error of " + scope, out.on_error);
+        read_on_error(r, on_error, "on_error of " + scope, out.on_error, true);
     }
 
     const auto handlers = Reader::value_of(node, "handlers");
@@ -119,16 +119,19 @@ void check_event_params(Reader& r, const ScalarText& text, const std::string& sc
     }
 }
 
-void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out) {
+void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out,
+                   bool quarantine) {
     if (!r.expect_mapping(node, scope, {"retries", "backoff", "then"})) {
         return;
     }
     r.read(node, "retries", scope, out.retries, 0, 1000);
     r.read(node, "backoff", scope, out.backoff, Duration(0));
     std::size_t index = 0;
-    if (r.read_choice(node, "then", scope, {"stop", "park"}, index)) {
-        out.then = index == 0 ? OnError::Then::stop : OnError::Then::park;
-    }
+    const bool read =
+        quarantine ? r.read_choice(node, "then", scope, {"stop", "park", "quarantine"}, index)
+                   : r.read_choice(node, "then", scope, {"stop", "park"}, index);
+    if (read)
+        out.then = static_cast<OnError::Then>(index);
 }
 
 }  // namespace sluice::config

@@ -132,7 +132,7 @@ void read_snapshot(Reader& r, const YAML::Node& node, std::size_t index, Snapsho
     r.read(node, "keep", scope, out.keep, 1, 1000);
     r.read(node, "partitions", scope, out.partitions, 1, 256);
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
-        read_on_error(r, on_error, "on_error of " + scope, out.on_error);
+        read_on_error(r, on_error, "on_error of " + scope, out.on_error, false);
     }
 }
 

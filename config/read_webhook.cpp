@@ -146,7 +146,7 @@ void read_webhook(Reader& r, const YAML::Node& node, std::size_t index, Webhook&
     read_expression(r, node, "filter", scope, out.filter);
     read_expression(r, node, "body", scope, out.body);
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
-        read_on_error(r, on_error, "on_error of " + scope, out.on_error);
+        read_on_error(r, on_error, "on_error of " + scope, out.on_error, false);
     }
     if (const auto circuit = Reader::value_of(node, "circuit"); circuit.IsDefined()) {
         read_circuit(r, circuit, "circuit of " + scope, out.circuit);

@@ -21,7 +21,10 @@ void read_http(Reader& r, const YAML::Node& node, Http& out);
 void read_log(Reader& r, const YAML::Node& node, Log& out);
 
 void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Projection& out);
-void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out);
+// `quarantine`: whether `then: quarantine` is allowed (projections only: it needs the
+// per-aggregate check inside their apply functions).
+void read_on_error(Reader& r, const YAML::Node& node, const std::string& scope, OnError& out,
+                   bool quarantine);
 void read_handler(Reader& r, const YAML::Node& key, const YAML::Node& sql,
                   const std::string& projection_scope, Handler& out);
 

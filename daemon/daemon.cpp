@@ -18,6 +18,7 @@
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
 #include "engine/lag.hpp"
+#include "engine/quarantine.hpp"
 #include "infra/async/completion.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/http/listen_address.hpp"
@@ -260,8 +261,11 @@ class Daemon {
                             {std::string(store::sessions::monitor),
                              config_.database.statement_timeout, config_.database.pooling});
                     }
-                    co_await engine::measure_lag(*lag_conn, quoted, subscribers_.statuses(),
+                    const auto statuses = subscribers_.statuses();
+                    co_await engine::measure_lag(*lag_conn, quoted, statuses,
                                                  config_.database.statement_timeout);
+                    co_await engine::measure_quarantine(*lag_conn, statuses,
+                                                        config_.database.statement_timeout);
                 } catch (const std::exception&) {
                     failed = Failure::current();
                 }

@@ -138,6 +138,9 @@ SubscriberFamilies::SubscriberFamilies(prometheus::Registry& r)
           counters(r, "sluice_subscriber_errors_total", "Failed attempts to process a batch.")),
       parked_events_total(counters(r, "sluice_subscriber_parked_events_total",
                                    "Events skipped and parked after exhausting their retries.")),
+      quarantined_aggregates(
+          gauges(r, "sluice_subscriber_quarantined_aggregates",
+                 "Aggregates held in quarantine: their events wait, parked, behind a failed one.")),
       state(gauges(r, "sluice_subscriber_state",
                    "1 for the subscriber's current state, 0 for the others.")) {}
 
@@ -153,6 +156,7 @@ SubscriberSeries::SubscriberSeries(SubscriberFamilies& f, SubscriberKind kind,
       lag_seconds(f.lag_seconds.Add(labels_)),
       errors_total(f.errors_total.Add(labels_)),
       parked_events_total(f.parked_events_total.Add(labels_)),
+      quarantined_aggregates(f.quarantined_aggregates.Add(labels_)),
       state_{} {
     for (const SubscriberState s : all_subscriber_states) {
         state_[static_cast<std::size_t>(s)] = &f.state.Add(with_state(labels_, s));
@@ -170,6 +174,7 @@ SubscriberSeries::~SubscriberSeries() {
     remove_series(families_.lag_seconds, labels_);
     remove_series(families_.errors_total, labels_);
     remove_series(families_.parked_events_total, labels_);
+    remove_series(families_.quarantined_aggregates, labels_);
     for (const SubscriberState s : all_subscriber_states) {
         remove_series(families_.state, with_state(labels_, s));
     }

@@ -64,6 +64,7 @@ struct SubscriberFamilies {
     prometheus::Family<prometheus::Gauge>& lag_seconds;
     prometheus::Family<prometheus::Counter>& errors_total;
     prometheus::Family<prometheus::Counter>& parked_events_total;
+    prometheus::Family<prometheus::Gauge>& quarantined_aggregates;
     prometheus::Family<prometheus::Gauge>& state;
 
     explicit SubscriberFamilies(prometheus::Registry& registry);
@@ -96,6 +97,7 @@ class SubscriberSeries {
     prometheus::Gauge& lag_seconds;
     MirroredCounter errors_total;
     MirroredCounter parked_events_total;
+    prometheus::Gauge& quarantined_aggregates;
 
   private:
     std::array<prometheus::Gauge*, all_subscriber_states.size()> state_;  // by enum order

@@ -78,6 +78,7 @@ std::string status_json(const DaemonState& state) {
         o["batches"] = s->batches;
         o["errors"] = s->errors;
         o["parked"] = s->parked;
+        o["quarantined"] = s->quarantined;
         o["last_error"] = s->last_error;
         o["sqlstate"] = s->last_sqlstate;
         if (s->failed_event_id) {

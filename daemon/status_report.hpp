@@ -31,7 +31,7 @@ struct Readiness {
 // JSON: {"ready":..,"reason":..,"instance":..,"database":{..},"tailer":{..},
 //        "coordination":{"connected","live_instances","owned":[..],"reconnects","last_error"},
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
-//        "lag_events","lag_seconds","events","batches","errors","parked","last_error",
+//        "lag_events","lag_seconds","events","batches","errors","parked","quarantined","last_error",
 //        "sqlstate","failed_event_id"}],"config_errors":[..]}; counts as integers, seconds as
 //        plain decimals (json_text.hpp)
 [[nodiscard]] std::string status_json(const DaemonState& state);

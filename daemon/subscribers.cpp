@@ -39,6 +39,7 @@ void Subscribers::start(const std::string& name, const Unit& unit,
         status->position = previous->position;
         status->lag_events = previous->lag_events;
         status->lag_seconds = previous->lag_seconds;
+        status->quarantined = previous->quarantined;
     }
     auto entry = std::make_shared<Entry>(ex_);
     entry->definition = unit.definition;
@@ -221,6 +222,7 @@ void Subscribers::export_metrics() {
         series.checkpoint_event_id.Set(static_cast<double>(s.position.id));
         series.lag_events.Set(static_cast<double>(s.lag_events));
         series.lag_seconds.Set(s.lag_seconds);
+        series.quarantined_aggregates.Set(static_cast<double>(s.quarantined));
         series.set_state(to_metric(s.state));
     }
 }

@@ -99,4 +99,18 @@ asio::awaitable<Retried> retry_parked(pg::AsyncConnection& conn, const Sink& sin
     co_return outcome;
 }
 
+asio::awaitable<std::optional<std::int64_t>> first_in_quarantine(pg::AsyncConnection& conn,
+                                                                 const std::string& subscriber,
+                                                                 const std::string& aggregate_type,
+                                                                 const std::string& aggregate_id,
+                                                                 milliseconds timeout) {
+    auto r = co_await conn.query(
+        "SELECT event_id FROM sluice.parked_events WHERE subscriber = $1 AND quarantine "
+        "AND aggregate_type = $2 AND aggregate_id = $3::uuid ORDER BY version, event_id LIMIT 1",
+        pg::Params(subscriber, aggregate_type, aggregate_id), timeout + client_margin);
+    if (r.rows() == 0)
+        co_return std::nullopt;
+    co_return r.int64(0, 0);
+}
+
 }  // namespace sluice::engine

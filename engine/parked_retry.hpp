@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/sink.hpp"
@@ -36,8 +37,19 @@ struct RetryOptions {
 };
 
 // Applies parked event `event_id` of `sink.name()`. The caller has run sink.prepare(conn) on
-// this connection; `conn` is in no transaction before and after.
+// this connection; `conn` is in no transaction before and after. The event of a quarantined
+// aggregate is applied only when no earlier event of its aggregate is parked (else the sink's
+// statements park it again, behind that one): release an aggregate from its first event on.
 asio::awaitable<Retried> retry_parked(pg::AsyncConnection& conn, const Sink& sink,
                                       std::int64_t event_id, RetryOptions options);
+
+// The first parked event, in version order, of the aggregate that `subscriber` holds in
+// quarantine (on_error.then: quarantine); nullopt once it holds none of it (released). Events
+// parked behind it while a release runs are found too: a release repeats this until nullopt.
+asio::awaitable<std::optional<std::int64_t>> first_in_quarantine(pg::AsyncConnection& conn,
+                                                                 const std::string& subscriber,
+                                                                 const std::string& aggregate_type,
+                                                                 const std::string& aggregate_id,
+                                                                 std::chrono::milliseconds timeout);
 
 }  // namespace sluice::engine

@@ -371,30 +371,8 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
     }
     if (stopping_)
         co_return false;
-    if (policy.then == config::OnError::Then::park) {
-        const Position& from = status_->position;
-        std::vector<pg::Step> steps;
-        add_guard_steps(steps, true);
-        steps.push_back(
-            {"INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, "
-             "error, sqlstate) VALUES ($1, $2, $3::xid8, $4, $5) "
-             "ON CONFLICT (subscriber, event_id) DO UPDATE SET error = EXCLUDED.error",
-             pg::Params(sink_->name(), std::to_string(row.position.id),
-                        std::to_string(row.position.transaction_id), std::string(last.what()),
-                        last.sqlstate())});
-        steps.push_back(
-            {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
-             pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
-                        std::to_string(row.position.transaction_id),
-                        std::to_string(row.position.id))});
-        co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
-        status_->position = row.position;
-        ++status_->parked;
-        status_->state = State::running;
-        log::warn("event parked after its retries failed", {{sink_->kind(), sink_->name()},
-                                                            {"event_id", row.position.id},
-                                                            {"sqlstate", last.sqlstate()},
-                                                            {"error", last.what()}});
+    if (policy.then != config::OnError::Then::stop) {
+        co_await park(conn, row, last, policy.then == config::OnError::Then::quarantine);
         co_return true;
     }
     status_->state = State::stopped;
@@ -405,6 +383,41 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
                 {"sqlstate", last.sqlstate()},
                 {"error", last.what()}});
     co_return false;
+}
+
+asio::awaitable<void> Runner::park(pg::AsyncConnection& conn, const EventRow& row,
+                                   const pg::ServerError& last, bool quarantine) {
+    const Position& from = status_->position;
+    std::vector<pg::Step> steps;
+    add_guard_steps(steps, true);
+    // The aggregate and version go with it: a quarantined row holds back the later events of
+    // its aggregate (sluice.park_if_quarantined, in the sink's functions).
+    steps.push_back(
+        {"INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, error, "
+         "sqlstate, aggregate_type, aggregate_id, version, quarantine) "
+         "VALUES ($1, $2, $3::xid8, $4, $5, $6, $7::uuid, $8, $9) "
+         "ON CONFLICT (subscriber, event_id) DO UPDATE SET error = EXCLUDED.error",
+         pg::Params(sink_->name(), std::to_string(row.position.id),
+                    std::to_string(row.position.transaction_id), std::string(last.what()),
+                    last.sqlstate(), row.aggregate_type, row.aggregate_id,
+                    std::to_string(row.version), quarantine ? "true" : "false")});
+    steps.push_back(
+        {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
+         pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
+                    std::to_string(row.position.transaction_id), std::to_string(row.position.id))});
+    co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
+    status_->position = row.position;
+    ++status_->parked;
+    status_->state = State::running;
+    log::warn(quarantine ? "event parked after its retries failed; its aggregate is quarantined "
+                           "(its later events are parked behind it)"
+                         : "event parked after its retries failed",
+              {{sink_->kind(), sink_->name()},
+               {"event_id", row.position.id},
+               {"aggregate_type", row.aggregate_type},
+               {"aggregate_id", row.aggregate_id},
+               {"sqlstate", last.sqlstate()},
+               {"error", last.what()}});
 }
 
 }  // namespace sluice::engine

@@ -4,10 +4,11 @@
 // too, woken by the feed: one statement per wake-up, no fetch before it. It contains failures: a
 // connection error reconnects and resumes from the stored checkpoint; a handler error isolates the
 // failing event (committing the good ones before it), retries it per on_error, then stops the
-// subscriber there or parks the event and moves on. With an owner set, every batch transaction
-// first checks that this instance still owns the subscriber (sluice.check_owner); when another
-// instance has taken it over the runner ends. Threading: event-loop thread only. Error policy:
-// run() never throws; outcomes are in status. A pg::ServerError on a usable connection is a
+// subscriber there or parks the event (with `then: quarantine`, holding back its aggregate's later
+// events, which the sink's statements park behind it) and moves on. With an owner set, every batch
+// transaction first checks that this instance still owns the subscriber (sluice.check_owner); when
+// another instance has taken it over the runner ends. Threading: event-loop thread only. Error
+// policy: run() never throws; outcomes are in status. A pg::ServerError on a usable connection is a
 // handler's error or a coordination outcome (store/coordination.hpp); pg::ConnectionLost and
 // pg::Timeout end the session and reconnect.
 #pragma once
@@ -71,6 +72,10 @@ class Runner {
     // Returns false when the subscriber must stop at this event.
     asio::awaitable<bool> handle_poison(pg::AsyncConnection& conn, const EventRow& row,
                                         const pg::ServerError& first);
+    // Parks `row` after its retries failed and moves the checkpoint past it, in one
+    // transaction; `quarantine`: its aggregate's later events will be parked behind it.
+    asio::awaitable<void> park(pg::AsyncConnection& conn, const EventRow& row,
+                               const pg::ServerError& last, bool quarantine);
     // After a batch was refused: coordinates, or isolates the failing handler.
     asio::awaitable<void> recover(pg::AsyncConnection& conn, std::span<const EventRow> rows,
                                   pg::ServerError error);

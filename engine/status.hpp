@@ -45,6 +45,8 @@ struct SubscriberStatus {
     double last_event_timestamp = 0;  // Unix seconds of the newest event applied
     std::int64_t lag_events = 0;      // events after the checkpoint (from the lag monitor)
     double lag_seconds = 0;           // now minus the oldest unprocessed event's timestamp
+    // Aggregates held in quarantine (on_error.then: quarantine), from the lag monitor too.
+    std::int64_t quarantined = 0;
     std::chrono::steady_clock::time_point last_progress{};
 };
 

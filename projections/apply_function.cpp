@@ -75,6 +75,40 @@ std::string aggregate_filter(const config::Projection& projection) {
     return "sluice_ev.aggregate_type IN (" + list + ")";
 }
 
+// Runs `apply` for the event in sluice_ev unless an earlier event of its aggregate is parked in
+// quarantine for subscriber p_name: then sluice.park_if_quarantined parks this one behind it
+// (store/migrations.cpp), in the caller's transaction. Only the events the projection takes
+// (those the runner would hand over: a handled type, or one an upcaster may rename into one)
+// are held back, and only while the subscriber has quarantined aggregates (sluice_held, read
+// once per call): otherwise the check costs nothing per event.
+std::string unless_quarantined(const config::Projection& projection, const engine::Upcast& upcast,
+                               const std::string& apply) {
+    std::string types;
+    for (const auto& t : upcast.sources_of(handled_types(projection)))
+        types += (types.empty() ? "" : ", ") + pg::quote_literal(t);
+    if (types.empty())
+        return apply;
+    return "    sluice_behind := false;\n"
+           "    IF sluice_held AND sluice_ev.event_type IN (" +
+           types +
+           ") THEN\n"
+           "      sluice_behind := sluice.park_if_quarantined(p_name, sluice_ev.id,\n"
+           "        sluice_ev.transaction_id, sluice_ev.aggregate_type, sluice_ev.aggregate_id,\n"
+           "        sluice_ev.version);\n"
+           "    END IF;\n"
+           "    IF NOT sluice_behind THEN\n" +
+           apply + "    END IF;\n";
+}
+
+// Whether subscriber p_name has quarantined aggregates; once per call, under its lock.
+const char* read_held =
+    "  sluice_held := EXISTS (SELECT 1 FROM sluice.parked_events sluice_q\n"
+    "                          WHERE sluice_q.subscriber = p_name AND sluice_q.quarantine);\n";
+
+const char* quarantine_variables =
+    "  sluice_held boolean;\n"
+    "  sluice_behind boolean;\n";
+
 const char* event_columns =
     "e.id, e.transaction_id, e.aggregate_id, e.aggregate_type, e.version, e.event_type, "
     "e.payload, e.metadata, e.\"timestamp\"";
@@ -125,8 +159,9 @@ std::string catch_up_loop(const config::Projection& projection, const std::strin
            "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
            "    IF " +
            aggregate_filter(projection) + " AND " + part_filter + " THEN\n" +
-           upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
-           handler_cases(projection) +
+           unless_quarantined(projection, upcast,
+                              upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
+                                  handler_cases(projection)) +
            "    END IF;\n"
            "  END LOOP;\n";
 }
@@ -179,7 +214,7 @@ std::string catch_up_function(const config::Projection& projection,
            "\n#variable_conflict use_column\n"
            "DECLARE\n"
            "  sluice_ev record;\n" +
-           upcast.plpgsql_variables() +
+           upcast.plpgsql_variables() + quarantine_variables +
            "  sluice_applied integer := 0;\n"
            "  sluice_horizon xid8;\n"
            "  sluice_tx xid8;\n"
@@ -188,7 +223,8 @@ std::string catch_up_function(const config::Projection& projection,
            "  IF p_owner <> '' THEN\n"
            "    PERFORM sluice.check_owner(p_name, p_owner);\n"
            "  END IF;\n"
-           "  PERFORM sluice.begin_batch(p_name, p_tx, p_id);\n"
+           "  PERFORM sluice.begin_batch(p_name, p_tx, p_id);\n" +
+           read_held +
            "  rows_read := 0; last_tx := p_tx; last_id := p_id; last_ts := 0;\n"
            "  sluice_horizon := " +
            engine::horizon_sql(quoted_events_table) + ";\n" + body +
@@ -253,33 +289,37 @@ ApplyFunction temporary_function(const config::Projection& projection,
     const std::string name = "pg_temp.sluice_apply_" + projection.name;
     const std::string catch_up = "pg_temp.sluice_catch_up_" + projection.name;
     ApplyFunction f;
-    // The events given by id, in the order given (the runner's delivery order).
-    f.create_sql = "CREATE OR REPLACE FUNCTION " + name +
-                   "(sluice_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS " + tag +
-                   "\n#variable_conflict use_column\n"
-                   "DECLARE\n"
-                   "  sluice_ev record;\n" +
-                   upcast.plpgsql_variables() +
-                   "  sluice_applied integer := 0;\n"
-                   "BEGIN\n"
-                   "  FOR sluice_ev IN\n"
-                   "    SELECT " +
-                   event_columns +
-                   "\n"
-                   "      FROM unnest(sluice_ids) WITH ORDINALITY AS sluice_u(id, ord)\n"
-                   "      JOIN " +
-                   quoted_events_table +
-                   " e ON e.id = sluice_u.id\n"
-                   "     ORDER BY sluice_u.ord\n"
-                   "  LOOP\n" +
-                   upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
-                   handler_cases(projection) +
-                   "  END LOOP;\n"
-                   "  RETURN sluice_applied;\n"
-                   "END\n" +
-                   tag + ";\n";
+    // The events given by id, in the order given (the runner's delivery order), for subscriber
+    // p_name (whose quarantined aggregates hold their later events back).
+    f.create_sql =
+        "CREATE OR REPLACE FUNCTION " + name +
+        "(sluice_ids bigint[], p_name text) RETURNS integer LANGUAGE plpgsql AS " + tag +
+        "\n#variable_conflict use_column\n"
+        "DECLARE\n"
+        "  sluice_ev record;\n" +
+        upcast.plpgsql_variables() + quarantine_variables +
+        "  sluice_applied integer := 0;\n"
+        "BEGIN\n" +
+        read_held +
+        "  FOR sluice_ev IN\n"
+        "    SELECT " +
+        event_columns +
+        "\n"
+        "      FROM unnest(sluice_ids) WITH ORDINALITY AS sluice_u(id, ord)\n"
+        "      JOIN " +
+        quoted_events_table +
+        " e ON e.id = sluice_u.id\n"
+        "     ORDER BY sluice_u.ord\n"
+        "  LOOP\n" +
+        unless_quarantined(projection, upcast,
+                           upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
+                               handler_cases(projection)) +
+        "  END LOOP;\n"
+        "  RETURN sluice_applied;\n"
+        "END\n" +
+        tag + ";\n";
     f.create_sql += catch_up_function(projection, quoted_events_table, part, catch_up, tag, upcast);
-    f.call_sql = "SELECT " + name + "($1::bigint[])";
+    f.call_sql = "SELECT " + name + "($1::bigint[], $2)";
     f.catch_up_sql = "SELECT rows_read, applied, last_tx::text, last_id, last_ts FROM " + catch_up +
                      "($1, $2::xid8, $3, $4, $5)";
     return f;

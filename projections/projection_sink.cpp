@@ -87,9 +87,10 @@ bool ProjectionSink::wants(const engine::EventRow& event) const {
 
 std::vector<pg::Step> ProjectionSink::apply_steps(
     const std::vector<const engine::EventRow*>& events) const {
-    return {{function_.call_sql, pg::Params(pg::int_array(events, [](const engine::EventRow* e) {
-                 return e->position.id;
-             }))}};
+    return {
+        {function_.call_sql,
+         pg::Params(pg::int_array(events, [](const engine::EventRow* e) { return e->position.id; }),
+                    name_)}};
 }
 
 std::optional<pg::Step> ProjectionSink::catch_up_step(const engine::Position& from, int limit,

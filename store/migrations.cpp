@@ -461,6 +461,46 @@ CREATE TABLE IF NOT EXISTS sluice.projection_upcasters (
   updated_at timestamptz NOT NULL DEFAULT now());
 )SQL";
 
+// Quarantine (a projection's `on_error.then: quarantine`, docs/operations.md, "Quarantined
+// aggregates"): a parked event keeps its aggregate and version, and `quarantine` marks the rows
+// that hold their aggregate back. The apply and catch-up functions call
+// sluice.park_if_quarantined for each event while the subscriber has such rows, so an event
+// behind a quarantined one of its aggregate is parked, not applied, in the transaction that
+// moves the checkpoint past it. Only an earlier version holds an event back: a retry, which
+// deletes the parked row of the event it applies first, releases an aggregate one event at a
+// time, in order. Number 17 belongs to another branch.
+const char* quarantine_sql = R"SQL(
+ALTER TABLE sluice.parked_events
+  ADD COLUMN IF NOT EXISTS aggregate_type text,
+  ADD COLUMN IF NOT EXISTS aggregate_id uuid,
+  ADD COLUMN IF NOT EXISTS version bigint,
+  ADD COLUMN IF NOT EXISTS quarantine boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS parked_events_quarantine
+  ON sluice.parked_events (subscriber, aggregate_id, aggregate_type, version) WHERE quarantine;
+
+CREATE OR REPLACE FUNCTION sluice.park_if_quarantined(
+    p_subscriber text, p_event_id bigint, p_tx xid8, p_aggregate_type text,
+    p_aggregate_id uuid, p_version bigint)
+RETURNS boolean LANGUAGE plpgsql AS $fn$
+DECLARE
+  head bigint;
+BEGIN
+  SELECT q.event_id INTO head FROM sluice.parked_events q
+   WHERE q.subscriber = p_subscriber AND q.quarantine AND q.aggregate_id = p_aggregate_id
+     AND q.aggregate_type = p_aggregate_type AND q.version < p_version
+   ORDER BY q.version LIMIT 1;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  INSERT INTO sluice.parked_events (subscriber, event_id, transaction_id, error, aggregate_type,
+                                    aggregate_id, version, quarantine)
+  VALUES (p_subscriber, p_event_id, p_tx, 'quarantined behind event ' || head, p_aggregate_type,
+          p_aggregate_id, p_version, true)
+  ON CONFLICT (subscriber, event_id) DO NOTHING;
+  RETURN true;
+END $fn$;
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -506,6 +546,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {14, "outbox: batches", "sluice", outbox_batches_sql},
         {15, "the upcasters each projection was built through", "sluice", projection_upcasters_sql},
         {16, "outbox: the event type after upcasters", "sluice", outbox_event_type_sql},
+        {18, "quarantine: parked events hold their aggregate back", "sluice", quarantine_sql},
     };
 }
 

@@ -16,10 +16,15 @@ std::vector<ParkedEvent> parked_events(pg::Connection& conn, const std::string& 
     auto r = conn.exec(
         "SELECT p.subscriber, p.event_id, p.transaction_id::text, e.aggregate_id::text, "
         "e.aggregate_type, e.event_type, " +
-            pg::iso_utc("p.parked_at") + ", p.sqlstate, p.error FROM sluice.parked_events p " +
-            "LEFT JOIN " + quoted_events_table +
-            " e ON e.id = p.event_id WHERE $1::text IS NULL OR " + of_subscriber +
-            " ORDER BY p.transaction_id, p.event_id, p.subscriber",
+            pg::iso_utc("p.parked_at") +
+            ", p.sqlstate, p.error, p.quarantine, CASE WHEN p.quarantine THEN "
+            "nullif(first_value(p.event_id) OVER aggregate, p.event_id) END "
+            "FROM sluice.parked_events p LEFT JOIN " +
+            quoted_events_table + " e ON e.id = p.event_id WHERE $1::text IS NULL OR " +
+            of_subscriber +
+            " WINDOW aggregate AS (PARTITION BY p.subscriber, p.quarantine, p.aggregate_type, "
+            "p.aggregate_id ORDER BY p.version, p.event_id) "
+            "ORDER BY p.transaction_id, p.event_id, p.subscriber",
         pg::Params(subscriber));
     std::vector<ParkedEvent> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
@@ -34,9 +39,18 @@ std::vector<ParkedEvent> parked_events(pg::Connection& conn, const std::string& 
         p.parked_at = r.text(i, 6);
         p.sqlstate = r.optional_text(i, 7);
         p.error = r.text(i, 8);
+        p.quarantine = r.boolean(i, 9);
+        if (!r.is_null(i, 10))
+            p.behind = r.int64(i, 10);
         out.push_back(std::move(p));
     }
     return out;
+}
+
+std::string quarantined_aggregates_sql(const std::string& subscriber_expression) {
+    return "(SELECT count(*) FROM (SELECT DISTINCT q.aggregate_type, q.aggregate_id FROM "
+           "sluice.parked_events q WHERE q.subscriber = " +
+           subscriber_expression + " AND q.quarantine) q)";
 }
 
 std::int64_t drop_parked(pg::Connection& conn, const std::string& subscriber,

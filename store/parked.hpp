@@ -27,6 +27,11 @@ struct ParkedEvent {
     std::string parked_at;  // ISO 8601 UTC
     std::optional<std::string> sqlstate;
     std::string error;
+    // on_error.then: quarantine: the event holds its aggregate back (every quarantined row of an
+    // aggregate does; the first in version order is the one a retry starts from).
+    bool quarantine = false;
+    // For a quarantined row that is not its aggregate's first: the first's event id.
+    std::optional<std::int64_t> behind;
 };
 
 // Parked events in commit order (transaction_id, event_id), then by subscriber; those of
@@ -35,8 +40,13 @@ struct ParkedEvent {
                                                      const std::string& quoted_events_table,
                                                      const std::optional<std::string>& subscriber);
 
+// How many aggregates `subscriber_expression` (SQL text: a column or a bound parameter) holds in
+// quarantine, as a scalar subquery: the one count `sluice status` and the daemon report.
+[[nodiscard]] std::string quarantined_aggregates_sql(const std::string& subscriber_expression);
+
 // Discards the parked events of `subscriber` (and its parts): the one with `event_id`, or all of
-// them when nullopt. Returns how many were discarded.
+// them when nullopt. Returns how many were discarded. Dropping the first event of a quarantined
+// aggregate leaves the others parked and the aggregate quarantined: its next event is first.
 std::int64_t drop_parked(pg::Connection& conn, const std::string& subscriber,
                          std::optional<std::int64_t> event_id);
 

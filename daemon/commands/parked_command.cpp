@@ -1,6 +1,7 @@
 // `sluice parked list|retry|drop`: the events a subscriber parked after its handler kept failing
-// (on_error.then: park): shown in commit order, applied again through the config's current
-// handlers (daemon/commands/parked_retry.cpp), or discarded on purpose.
+// (on_error.then: park, and quarantine: with the later events of its aggregate parked behind it):
+// shown in commit order, applied again through the config's current handlers
+// (daemon/commands/parked_retry.cpp), or discarded on purpose.
 #include <boost/json.hpp>
 #include <iostream>
 #include <set>
@@ -25,11 +26,15 @@ const char* const overview =
     "       sluice parked retry NAME (--event ID | --all) --config FILE\n"
     "       sluice parked drop NAME (--event ID | --all) [--config FILE | --database-url URL]\n"
     "\n"
-    "Events a subscriber parked after its handler kept failing (on_error.then: park):\n"
-    "  list   show them in commit order, with their error and SQLSTATE\n"
+    "Events a subscriber parked after its handler kept failing (on_error.then: park), and\n"
+    "with then: quarantine every later event of the same aggregate, parked behind the first:\n"
+    "  list   show them in commit order, with their error and SQLSTATE, and for a quarantined\n"
+    "         aggregate's events which one they are behind (BEHIND)\n"
     "  retry  apply them through the config's current handlers, in commit order, each in one\n"
-    "         transaction with the removal of its parked row; stops at the first that fails\n"
-    "  drop   discard them on purpose\n"
+    "         transaction with the removal of its parked row; stops at the first that fails;\n"
+    "         the first event of a quarantined aggregate releases the events behind it\n"
+    "  drop   discard them on purpose (dropping a quarantined aggregate's first event leaves\n"
+    "         the aggregate quarantined behind its next one)\n"
     "NAME is a projection (with all its parts), a part NAME[k/N] or a webhook.\n"
     "sluice parked ACTION --help shows the options of each.\n\n";
 
@@ -76,15 +81,24 @@ void require_subscriber(const Names& names, const std::string& name, const std::
 }
 
 // The parked events of `name` that --event ID or --all selects. UsageError when ID is not
-// parked for it; the message lists what is (the first few ids).
+// parked for it (the message lists what is: the first few ids), and for `retry` when ID is
+// parked behind an earlier event of its quarantined aggregate (only the first releases it, in
+// order).
 std::vector<store::ParkedEvent> selected(std::vector<store::ParkedEvent> parked,
-                                         const std::string& name,
+                                         const std::string& name, const std::string& action,
                                          std::optional<std::int64_t> event_id) {
     if (!event_id)
         return parked;
     for (auto& p : parked) {
-        if (p.event_id == *event_id)
-            return {std::move(p)};
+        if (p.event_id != *event_id)
+            continue;
+        if (action == "retry" && p.behind) {
+            const std::string first = std::to_string(*p.behind);
+            throw UsageError("event " + std::to_string(p.event_id) + " of " + p.subscriber +
+                             " is quarantined behind event " + first + " of its aggregate; retry " +
+                             first + ", which releases the aggregate's events in order");
+        }
+        return {std::move(p)};
     }
     constexpr std::size_t shown = 20;
     std::vector<std::string> ids;
@@ -95,6 +109,14 @@ std::vector<store::ParkedEvent> selected(std::vector<store::ParkedEvent> parked,
         what += ", ... (" + std::to_string(parked.size()) + " in all)";
     throw UsageError("event " + std::to_string(*event_id) + " is not parked for " + name + " (" +
                      what + ")");
+}
+
+// "-" for an event parked on its own, "first" for the first event of a quarantined aggregate,
+// the first's id for the events parked behind it.
+std::string behind_cell(const store::ParkedEvent& p) {
+    if (!p.quarantine)
+        return "-";
+    return p.behind ? std::to_string(*p.behind) : std::string("first");
 }
 
 void print_list(const std::vector<store::ParkedEvent>& parked,
@@ -110,7 +132,9 @@ void print_list(const std::vector<store::ParkedEvent>& parked,
                                        {"event_type", or_null(p.event_type)},
                                        {"parked_at", p.parked_at},
                                        {"sqlstate", or_null(p.sqlstate)},
-                                       {"error", p.error}});
+                                       {"error", p.error},
+                                       {"quarantine", p.quarantine},
+                                       {"behind", or_null(p.behind)}});
         }
         std::cout << json::serialize(out) << "\n";
         return;
@@ -120,12 +144,12 @@ void print_list(const std::vector<store::ParkedEvent>& parked,
         return;
     }
     TableRows table = {{"SUBSCRIBER", "EVENT", "TRANSACTION", "AGGREGATE ID", "AGGREGATE TYPE",
-                        "EVENT TYPE", "PARKED AT", "SQLSTATE", "ERROR"}};
+                        "EVENT TYPE", "PARKED AT", "SQLSTATE", "BEHIND", "ERROR"}};
     for (const auto& p : parked) {
         table.push_back({p.subscriber, std::to_string(p.event_id), std::to_string(p.transaction_id),
                          p.aggregate_id.value_or("-"), p.aggregate_type.value_or("-"),
                          p.event_type.value_or("-"), p.parked_at, p.sqlstate.value_or("-"),
-                         clip(p.error, 60)});
+                         behind_cell(p), clip(p.error, 60)});
     }
     print_table(std::cout, table);
 }
@@ -167,10 +191,15 @@ const char* synopsis(const std::string& action) {
                "Applies the parked events through the handlers in FILE, in commit order, each in\n"
                "one transaction with the removal of its parked row (under the subscriber's lock:\n"
                "a running daemon waits for it). Stops at the first that fails; it stays parked\n"
-               "and the events before it stay applied (exit code 1).";
+               "and the events before it stay applied (exit code 1). The first event of a\n"
+               "quarantined aggregate (on_error.then: quarantine) releases the aggregate: the\n"
+               "events parked behind it follow in version order; one that fails again stays\n"
+               "parked, and the aggregate stays quarantined behind it.";
     }
     return "NAME (--event ID | --all) [--config FILE | --database-url URL]\n\n"
-           "Discards parked events on purpose: their effects are never applied.";
+           "Discards parked events on purpose: their effects are never applied. Dropping the\n"
+           "first event of a quarantined aggregate drops only that one: the aggregate stays\n"
+           "quarantined, behind its next parked event, until that is retried or dropped.";
 }
 
 // Every action's options, for `sluice parked --help`.
@@ -241,7 +270,7 @@ int parked_command(const std::vector<std::string>& args) {
         print_list(parked, name, vm["json"].as<bool>());
         return exit_ok;
     }
-    auto chosen = selected(std::move(parked), *name, event_id);
+    auto chosen = selected(std::move(parked), *name, action, event_id);
     if (action == "retry")
         return retry_parked_events(*config, *name, std::move(chosen), event_id.has_value());
     const std::int64_t dropped = store::drop_parked(conn, *name, event_id);

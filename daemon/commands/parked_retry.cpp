@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "daemon/commands/command.hpp"
 #include "daemon/units.hpp"
@@ -25,8 +26,40 @@ struct Progress {
     std::optional<engine::Retried> stopped_by;  // not_parked or not_in_events of `at`
 };
 
-// Retries `events` in order on one connection, stopping at the first failure. `progress` is the
-// caller's, which runs the loop to its end before reading it.
+// What one retry came to, printed on stdout; false when the loop must stop there (`at` is the
+// event, `stopped_by` why).
+bool report(engine::Retried outcome, bool single, Progress& progress) {
+    const store::ParkedEvent& event = *progress.at;
+    const std::string id = std::to_string(event.event_id);
+    switch (outcome) {
+        case engine::Retried::applied:
+            std::cout << "applied event " << id << " of " << event.subscriber << "\n";
+            ++progress.retried;
+            return true;
+        case engine::Retried::not_wanted:
+            std::cout << "event " << id << " of " << event.subscriber
+                      << ": no handler takes it now; removed from the parked list\n";
+            ++progress.retried;
+            return true;
+        case engine::Retried::not_parked:
+            if (single) {
+                progress.stopped_by = outcome;
+                return false;
+            }
+            std::cout << "event " << id << " of " << event.subscriber
+                      << ": no longer parked (retried or dropped meanwhile); skipped\n";
+            return true;
+        case engine::Retried::not_in_events:
+            progress.stopped_by = outcome;
+            return false;
+    }
+    return false;
+}
+
+// Retries `events` in order on one connection, stopping at the first failure. After the first
+// event of a quarantined aggregate, the events parked behind it follow in version order (also
+// those parked meanwhile), each in its own transaction; the aggregate is released once none is
+// left. `progress` is the caller's, which runs the loop to its end before reading it.
 asio::awaitable<void> retry_in_order(std::vector<store::ParkedEvent> events,
                                      std::map<std::string, Unit> units, config::Database database,
                                      bool single, Progress& progress) {
@@ -36,9 +69,11 @@ asio::awaitable<void> retry_in_order(std::vector<store::ParkedEvent> events,
     const engine::RetryOptions options{pg::quote_qualified(database.events_table),
                                        database.statement_timeout};
     std::unique_ptr<engine::Sink> sink;
+    std::set<std::pair<std::string, std::int64_t>> released;  // followers already retried
     for (auto& event : events) {
+        if (released.contains({event.subscriber, event.event_id}))
+            continue;
         progress.at = event;
-        const std::string id = std::to_string(event.event_id);
         if (!sink || sink->name() != event.subscriber) {
             progress.preparing = true;
             sink = units.at(event.subscriber).make_sink();
@@ -46,26 +81,26 @@ asio::awaitable<void> retry_in_order(std::vector<store::ParkedEvent> events,
             progress.preparing = false;
         }
         auto outcome = co_await engine::retry_parked(conn, *sink, event.event_id, options);
-        switch (outcome) {
-            case engine::Retried::applied:
-                std::cout << "applied event " << id << " of " << event.subscriber << "\n";
-                ++progress.retried;
+        if (!report(outcome, single, progress))
+            co_return;
+        const bool releases = event.quarantine && event.aggregate_type && event.aggregate_id &&
+                              outcome != engine::Retried::not_parked;
+        while (releases) {
+            auto next = co_await engine::first_in_quarantine(
+                conn, event.subscriber, *event.aggregate_type, *event.aggregate_id,
+                database.statement_timeout);
+            if (!next)
                 break;
-            case engine::Retried::not_wanted:
-                std::cout << "event " << id << " of " << event.subscriber
-                          << ": no handler takes it now; removed from the parked list\n";
-                ++progress.retried;
-                break;
-            case engine::Retried::not_parked:
-                if (single) {
-                    progress.stopped_by = outcome;
-                    co_return;
-                }
-                std::cout << "event " << id << " of " << event.subscriber
-                          << ": no longer parked (retried or dropped meanwhile); skipped\n";
-                break;
-            case engine::Retried::not_in_events:
-                progress.stopped_by = outcome;
+            progress.at->event_id = *next;
+            progress.at->behind = event.event_id;
+            // An event parked again would come back here: a release never takes one twice.
+            if (!released.insert({event.subscriber, *next}).second) {
+                throw std::logic_error("event " + std::to_string(*next) +
+                                       " was parked again behind an earlier event of its "
+                                       "aggregate while it was released");
+            }
+            outcome = co_await engine::retry_parked(conn, *sink, *next, options);
+            if (!report(outcome, false, progress))
                 co_return;
         }
     }

@@ -18,6 +18,7 @@
 #include "infra/pg/literal.hpp"
 #include "projections/partition.hpp"
 #include "projections/snapshot_sink.hpp"
+#include "store/parked.hpp"
 
 namespace sluice::daemon {
 
@@ -46,16 +47,18 @@ json::object status_from_database(const std::string& url, const std::string& eve
     std::string names_array = pg::text_array(names);
     auto r = conn.exec(
         "SELECT c.name, c.transaction_id::text, c.event_id, lag.lag_events, lag.lag_seconds,"
-        " (SELECT count(*) FROM sluice.parked_events p WHERE p.subscriber = c.name),"
-        " coalesce((SELECT o.instance_id FROM sluice.owners o WHERE o.name = c.name), '')"
-        // Every configured unit (one that has not started yet is before the first event), or
-        // without a config every unit with a checkpoint.
-        " FROM (SELECT w.name, coalesce(k.transaction_id, '0') AS transaction_id,"
-        "              coalesce(k.event_id, 0) AS event_id"
-        "         FROM (SELECT unnest($1::text[]) AS name UNION SELECT name FROM"
-        "               sluice.checkpoints WHERE cardinality($1::text[]) = 0) w"
-        "         LEFT JOIN sluice.checkpoints k ON k.name = w.name) c"
-        " CROSS JOIN LATERAL " +
+        " (SELECT count(*) FROM sluice.parked_events p WHERE p.subscriber = c.name), " +
+            store::quarantined_aggregates_sql("c.name") +
+            ","
+            " coalesce((SELECT o.instance_id FROM sluice.owners o WHERE o.name = c.name), '')"
+            // Every configured unit (one that has not started yet is before the first event), or
+            // without a config every unit with a checkpoint.
+            " FROM (SELECT w.name, coalesce(k.transaction_id, '0') AS transaction_id,"
+            "              coalesce(k.event_id, 0) AS event_id"
+            "         FROM (SELECT unnest($1::text[]) AS name UNION SELECT name FROM"
+            "               sluice.checkpoints WHERE cardinality($1::text[]) = 0) w"
+            "         LEFT JOIN sluice.checkpoints k ON k.name = w.name) c"
+            " CROSS JOIN LATERAL " +
             engine::lag_lateral(table, "c") + " lag ORDER BY c.name",
         pg::Params(names_array));
     json::array subs;
@@ -71,8 +74,9 @@ json::object status_from_database(const std::string& url, const std::string& eve
         o["lag_events"] = r.int64(i, 3);
         o["lag_seconds"] = std::strtod(std::string(r.text(i, 4)).c_str(), nullptr);
         o["parked"] = r.int64(i, 5);
+        o["quarantined"] = r.int64(i, 6);
         o["last_error"] = "";
-        o["owner"] = std::string(r.text(i, 6));
+        o["owner"] = std::string(r.text(i, 7));
         subs.push_back(std::move(o));
     }
     json::object root;
@@ -107,8 +111,8 @@ void print_config_errors(const json::object& root) {
 }
 
 void print_status(const json::object& root, bool from_daemon) {
-    TableRows rows = {
-        {"NAME", "KIND", "STATE", "POSITION", "LAG", "LAG_S", "PARKED", "OWNER", "LAST ERROR"}};
+    TableRows rows = {{"NAME", "KIND", "STATE", "POSITION", "LAG", "LAG_S", "PARKED", "QUARANTINED",
+                       "OWNER", "LAST ERROR"}};
     for (const auto& s : root.at("subscribers").as_array()) {
         const auto& o = s.as_object();
         const auto& pos = o.at("position").as_object();
@@ -118,8 +122,8 @@ void print_status(const json::object& root, bool from_daemon) {
                                 : std::string();
         rows.push_back({get("name"), get("kind"), get("state"),
                         cell(pos.at("transaction_id")) + "/" + cell(pos.at("event_id")),
-                        get("lag_events"), get("lag_seconds"), get("parked"), get("owner"),
-                        clip(error, 60)});
+                        get("lag_events"), get("lag_seconds"), get("parked"), get("quarantined"),
+                        get("owner"), clip(error, 60)});
     }
     daemon::print_table(std::cout, rows);
     if (rows.size() == 1 && from_daemon) {

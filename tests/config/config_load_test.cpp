@@ -233,6 +233,31 @@ webhooks:
     EXPECT_EQ(c.webhooks[0].tls.client_cert, "/c.pem");
 }
 
+TEST(LoadConfig, ReadsQuarantineAsAProjectionsOnErrorAndRefusesItForASnapshot) {
+    const auto c = load_ok(R"(database: {url: x}
+projections:
+  - name: p
+    handlers: {E: SELECT 1}
+    on_error: {retries: 2, then: quarantine}
+)");
+    ASSERT_EQ(c.projections.size(), 1u);
+    EXPECT_EQ(c.projections[0].on_error.then, OnError::Then::quarantine);
+    EXPECT_EQ(c.projections[0].on_error.retries, 2);
+    const auto bad = load_string(R"(database: {url: x}
+snapshots:
+  - aggregate_type: Order
+    initial: "'{}'::jsonb"
+    apply: {E: ":state"}
+    on_error: {then: quarantine}
+)",
+                                 "test.yaml", {});
+    ASSERT_FALSE(bad.config.has_value());
+    EXPECT_THAT(
+        all_messages(bad),
+        HasSubstr("test.yaml:6:22: then in on_error of snapshots of 'Order': expected one of "
+                  "stop, park, got 'quarantine'"));
+}
+
 TEST(LoadConfig, ReadsThePoolingKeysOfTheDatabaseSection) {
     const auto defaults = load_ok("database:\n  url: x\n");
     EXPECT_EQ(defaults.database.pooling, sluice::pg::Pooling::session);

@@ -259,11 +259,11 @@ TEST_F(Poison, ParkedListShowsTheParkedEventWithItsErrorAsATableAndAsJson) {
     EXPECT_EQ(cells_of(lines[0]),
               (std::vector<std::string>{"SUBSCRIBER", "EVENT", "TRANSACTION", "AGGREGATE ID",
                                         "AGGREGATE TYPE", "EVENT TYPE", "PARKED AT", "SQLSTATE",
-                                        "ERROR"}));
+                                        "BEHIND", "ERROR"}));
     EXPECT_EQ(cells_of(lines[1]),
               (std::vector<std::string>{"p", std::to_string(poison().id),
                                         std::to_string(poison().transaction_id), aggregate, "Test",
-                                        "E", parked_at, "22P02", error}));
+                                        "E", parked_at, "22P02", "-", error}));
 
     // The documented JSON shape, read through the config this time.
     auto js = parked({"list", "p", "--json", "--config", config_});
@@ -280,7 +280,9 @@ TEST_F(Poison, ParkedListShowsTheParkedEventWithItsErrorAsATableAndAsJson) {
                                         {"event_type", "E"},
                                         {"parked_at", parked_at},
                                         {"sqlstate", "22P02"},
-                                        {"error", error}})))
+                                        {"error", error},
+                                        {"quarantine", false},
+                                        {"behind", nullptr}})))
         << js.out;
 }
 

@@ -175,7 +175,8 @@ TEST_F(Upcasting, TheLogHoldsEveryShapeAndKeepsIt) {
         pg::Params(std::string(conn_
                                    .exec("SELECT array_agg(id ORDER BY transaction_id, id)::text "
                                          "FROM events")
-                                   .text(0, 0))));
+                                   .text(0, 0)),
+                   std::string("by_batch")));
     EXPECT_EQ(scalar("SELECT hashtext(string_agg(e::text, '' ORDER BY id)) FROM events e"), before)
         << "applying through upcasters changed stored events";
 }
@@ -191,7 +192,7 @@ TEST_F(Upcasting, TheBatchPathBuildsTheSameReadModelFromOldAndNewShapes) {
         "AS batch FROM events) b GROUP BY batch ORDER BY batch");
     ASSERT_GT(ids.rows(), 10);
     for (int i = 0; i < ids.rows(); ++i)
-        conn_.exec(f.call_sql, pg::Params(std::string(ids.text(i, 0))));
+        conn_.exec(f.call_sql, pg::Params(std::string(ids.text(i, 0)), std::string("by_batch")));
     EXPECT_EQ(scalar("SELECT count(*) FROM by_batch"), 800);
     EXPECT_GT(scalar("SELECT count(*) FROM by_batch WHERE deposits > 0"), 400);
     EXPECT_EQ(differing("by_batch"), 0);

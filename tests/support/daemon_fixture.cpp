@@ -26,6 +26,7 @@ SubscriberView parse_subscriber(const json::object& o) {
     s.events = json::value_to<std::uint64_t>(o.at("events"));
     s.errors = json::value_to<std::uint64_t>(o.at("errors"));
     s.parked = json::value_to<std::uint64_t>(o.at("parked"));
+    s.quarantined = json::value_to<std::int64_t>(o.at("quarantined"));
     s.lag_events = json::value_to<std::int64_t>(o.at("lag_events"));
     s.lag_seconds = o.at("lag_seconds").to_number<double>();
     s.last_error = json::value_to<std::string>(o.at("last_error"));

@@ -35,6 +35,7 @@ struct SubscriberView {
     std::uint64_t events = 0;
     std::uint64_t errors = 0;
     std::uint64_t parked = 0;
+    std::int64_t quarantined = 0;  // aggregates held in quarantine
     std::int64_t lag_events = 0;
     double lag_seconds = 0;
     std::string last_error;

@@ -43,7 +43,7 @@ TEST(SluiceMetrics, AddSubscriberCreatesEverySeriesAtZeroInStateStarting) {
          {"sluice_subscriber_events_total", "sluice_subscriber_batches_total",
           "sluice_subscriber_checkpoint_event_id", "sluice_subscriber_lag_events",
           "sluice_subscriber_lag_seconds", "sluice_subscriber_errors_total",
-          "sluice_subscriber_parked_events_total",
+          "sluice_subscriber_parked_events_total", "sluice_subscriber_quarantined_aggregates",
           "sluice_subscriber_batch_duration_seconds_count"}) {
         EXPECT_TRUE(has_line(text, name + labels + " 0")) << name;
     }
