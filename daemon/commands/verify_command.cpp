@@ -50,8 +50,9 @@ std::string names_of(const config::Config& config) {
 
 // The subscribers NAME stands for (every projection part and webhook without one); UsageError
 // naming what exists when it is none of them.
-std::vector<Selected> select(const config::Config& config, const std::optional<std::string>& name,
-                             const std::string& path) {
+std::vector<Selected> selected_units(const config::Config& config,
+                                     const std::optional<std::string>& name,
+                                     const std::string& path) {
     std::vector<Selected> out;
     for (const auto& p : config.projections) {
         for (int i = 0; i < p.partitions; ++i) {
@@ -138,7 +139,8 @@ void print_verdict(std::ostream& out, const UnitVerdict& v) {
     }
     if (v.over_counted) {
         out << "  more applied than match: the filters changed since the count started (a "
-               "handler or type removed); rebuild it to verify it\n";
+               "handler or type removed), or the checkpoint was moved back other than by "
+               "sluice; rebuild it to verify it\n";
     }
     if (v.without_outbox) {
         out << "  " << events(v.without_outbox->count)
@@ -168,7 +170,7 @@ int verify_command(const std::vector<std::string>& args) {
     std::optional<std::string> name;
     if (vm.count("name") != 0U)
         name = vm["name"].as<std::string>();
-    const auto selected = select(*config, name, path);
+    const auto selected = selected_units(*config, name, path);
     const auto units = units_of(*config);
     const std::string table = pg::quote_qualified(config->database.events_table);
 

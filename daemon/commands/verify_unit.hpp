@@ -10,6 +10,7 @@
 // Error policy: pg::Error from the queries propagates; what it finds is the return value.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,7 +56,8 @@ struct UnitVerdict {
     std::int64_t parked = 0;               // parked events in (counted_from, checkpoint]
     std::optional<MissingEvents> missing;  // counted events neither applied nor parked
     std::optional<MissingEvents> without_outbox;  // a webhook's matching events without a row
-    bool over_counted = false;  // more applied than match: the filters changed since
+    // More applied than match: the filters changed since, or the checkpoint was moved back.
+    bool over_counted = false;
 
     [[nodiscard]] bool complete() const { return !missing && !without_outbox && !over_counted; }
 };
