@@ -247,6 +247,66 @@ TEST_F(Verify, FailsOnAWebhookWhoseOutboxRowWasDeletedByHand) {
     EXPECT_EQ(restarted.terminate().code, 0) << restarted.output_tail();
 }
 
+// Matching goes through the upcasters as the daemon's does: a Credited event is renamed to the
+// Deposited both consumers take, and the webhook's filter: sees the upcast payload (an old
+// {"cents": 100} is {"amount": 1} and filtered out; read as stored it would pass the filter and
+// be reported without an outbox row).
+TEST_F(Verify, MatchesThroughTheUpcastersRenamesAndTheWebhooksFilterOnTheUpcastEvent) {
+    migrate();
+    const std::string upcasters =
+        "upcasters:\n"
+        "  - event_type: Credited\n"
+        "    rename_to: Deposited\n"
+        "  - event_type: Deposited\n"
+        "    when: :payload ? 'cents'\n"
+        "    payload: jsonb_build_object('amount', (:payload->>'cents')::int / 100)\n";
+    config_ = write_file(
+        "sluice.yaml",
+        base_config() + upcasters +
+            "projections:\n"
+            "  - name: balance\n"
+            "    setup: CREATE TABLE IF NOT EXISTS deposits (event_id bigint PRIMARY KEY, n int)\n"
+            "    handlers:\n"
+            "      Deposited: INSERT INTO deposits VALUES (:id, (:payload->>'amount')::int)\n" +
+            "webhooks:\n"
+            "  - name: hook\n"
+            "    url: http://127.0.0.1:9/hook\n"
+            "    secrets: [" +
+            webhook_secret +
+            "]\n"
+            "    event_types: [Deposited]\n"
+            "    filter: coalesce((:payload->>'amount')::int, 0) <> 1\n");
+    auto daemon = DaemonProcess::start(config_);
+    ASSERT_TRUE(wait_running(daemon, {"balance", "hook"}));
+    const Position credited = insert_event("Credited", R"({"cents": 700})");
+    insert_event("Deposited", R"({"amount": 5})");
+    insert_event("Deposited", R"({"cents": 100})");
+    insert_event("Withdrawn", R"({"amount": 2})");
+    const Position end = head();
+    ASSERT_TRUE(wait_checkpoint("balance", end, 20s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_checkpoint("hook", end, 20s)) << diagnose(daemon);
+    ASSERT_EQ(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = 'hook'"), 2);
+
+    auto verdicts = verify_json({}, 0);
+    EXPECT_EQ(verdicts.at("balance").at("matching").as_int64(), 3);
+    EXPECT_EQ(verdicts.at("balance").at("applied").as_int64(), 3);
+    EXPECT_EQ(verdicts.at("hook").at("matching").as_int64(), 3);
+    EXPECT_TRUE(verdicts.at("hook").at("complete").as_bool())
+        << json::serialize(verdicts.at("hook"));
+
+    conn().exec("DELETE FROM sluice.outbox WHERE webhook = 'hook' AND event_id = $1",
+                pg::Params(credited.id));
+    auto r = verify({"hook"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_THAT(r.out, ::testing::HasSubstr("1 event matching but without an outbox row: first " +
+                                            std::to_string(credited.id) + ", last " +
+                                            std::to_string(credited.id)))
+        << r.out;
+    EXPECT_EQ(scalar("SELECT count(*) FROM pg_proc WHERE proname = 'sluice_upcast'"), 0)
+        << "verify's upcast function lived in its own session only";
+    EXPECT_EQ(daemon.terminate().code, 0) << daemon.output_tail();
+}
+
 TEST_F(Verify, AnUnknownNameIsAUsageErrorThatListsTheProjectionsAndWebhooks) {
     migrate();
     config_ = write_file("sluice.yaml",
