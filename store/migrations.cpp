@@ -465,10 +465,11 @@ CREATE TABLE IF NOT EXISTS sluice.projection_upcasters (
 // (docs/operations.md, "Verifying completeness"). applied_events counts the events a subscriber's
 // sink was given after (counted_from_tx, counted_from_id); counted_tx/counted_id is how far the
 // counter followed the checkpoint without a break: advance_checkpoint moves it along only from
-// where it stands, so a checkpoint moved any other way (by hand, or by a sluice without the
-// counter through the five-argument advance_checkpoint) leaves it behind, at the start of what
-// was skipped. Rows from before start counting at their checkpoint: what they applied before is
-// unknown. Adding NOT NULL columns with constant defaults rewrites nothing.
+// where it stands, so a checkpoint moved any other way (an UPDATE by hand, a restore) leaves it
+// behind, at the start of what was skipped. Rows from before start counting at their
+// checkpoint: what they applied before is unknown; so does a row that a sluice from before this
+// migration (a rolling upgrade) moves with the five-argument advance_checkpoint. Adding NOT NULL
+// columns with constant defaults rewrites nothing.
 const char* applied_counter_sql = R"SQL(
 ALTER TABLE sluice.checkpoints
   ADD COLUMN IF NOT EXISTS applied_events bigint NOT NULL DEFAULT 0,
@@ -480,7 +481,25 @@ UPDATE sluice.checkpoints
    SET counted_from_tx = transaction_id, counted_from_id = event_id,
        counted_tx = transaction_id, counted_id = event_id;
 
--- As the five-argument one, and counts the p_applied events the batch applied.
+-- The five-argument form, which a sluice from before this migration calls: it cannot say how
+-- many events it applied, so the count starts again after the new position.
+CREATE OR REPLACE FUNCTION sluice.advance_checkpoint(
+    p_name text, p_old_tx xid8, p_old_id bigint, p_new_tx xid8, p_new_id bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE sluice.checkpoints
+     SET transaction_id = p_new_tx, event_id = p_new_id, updated_at = now(), applied_events = 0,
+         counted_from_tx = p_new_tx, counted_from_id = p_new_id,
+         counted_tx = p_new_tx, counted_id = p_new_id
+   WHERE name = p_name AND transaction_id = p_old_tx AND event_id = p_old_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'checkpoint of % is no longer at (%, %): another writer moved it',
+      p_name, p_old_tx, p_old_id USING ERRCODE = 'SL001';
+  END IF;
+END $fn$;
+
+-- Moves the checkpoint as the five-argument one did, and counts the p_applied events the batch
+-- applied.
 CREATE OR REPLACE FUNCTION sluice.advance_checkpoint(
     p_name text, p_old_tx xid8, p_old_id bigint, p_new_tx xid8, p_new_id bigint,
     p_applied bigint)

@@ -294,6 +294,17 @@ TEST(Migrate, StartsTheAppliedEventCounterOfAnOlderCheckpointAtItsPosition) {
     EXPECT_EQ(row.text(0, 1), "901");
     EXPECT_EQ(row.int64(0, 2), 50);
     EXPECT_EQ(row.int64(0, 3), 42);
+
+    // A sluice from before migration 17 (a rolling upgrade) moves it without saying how many
+    // events it applied: the count starts again after its new position.
+    conn.exec("SELECT sluice.advance_checkpoint('old', '901', 50, '902', 60)");
+    row = conn.exec(
+        "SELECT applied_events, counted_from_tx::text, counted_from_id, counted_id "
+        "FROM sluice.checkpoints WHERE name = 'old'");
+    EXPECT_EQ(row.int64(0, 0), 0);
+    EXPECT_EQ(row.text(0, 1), "902");
+    EXPECT_EQ(row.int64(0, 2), 60);
+    EXPECT_EQ(row.int64(0, 3), 60);
 }
 
 }  // namespace
