@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
         {"state", "print an aggregate's state (its fold, from the latest snapshot)",
          daemon::state_command},
         {"parked", "events parked by a failing handler: list, retry, drop", daemon::parked_command},
+        {"verify", "prove every matching event was applied, parked or enqueued",
+         daemon::verify_command},
     };
     return daemon::dispatch(commands, argc, argv);
 }

@@ -41,7 +41,7 @@ asio::awaitable<Retried> unpark_and_apply(pg::AsyncConnection& conn, const Sink&
     co_await lock_subscriber(conn, sink.name(), deadline);
     auto deleted = co_await conn.query(
         "DELETE FROM sluice.parked_events WHERE subscriber = $1 AND event_id = $2 "
-        "RETURNING event_id",
+        "RETURNING transaction_id::text",
         pg::Params(sink.name(), event_id), deadline);
     if (deleted.rows() == 0)
         co_return Retried::not_parked;
@@ -53,7 +53,11 @@ asio::awaitable<Retried> unpark_and_apply(pg::AsyncConnection& conn, const Sink&
     if (!sink.wants(rows.front()))
         co_return Retried::not_wanted;
     const std::vector<const EventRow*> event{&rows.front()};
-    co_await conn.pipeline(sink.apply_steps(event), deadline);
+    auto steps = sink.apply_steps(event);
+    // Parked, it was not counted as applied; now it is (the counter `sluice verify` checks).
+    steps.push_back({"SELECT sluice.count_unparked($1, $2::xid8, $3)",
+                     pg::Params(sink.name(), std::string(deleted.text(0, 0)), event_id)});
+    co_await conn.pipeline(std::move(steps), deadline);
     co_return Retried::applied;
 }
 

@@ -53,6 +53,14 @@ pg::Step Runner::lock_step() const {
             pg::Params(sink_->name(), std::to_string(at.transaction_id), std::to_string(at.id))};
 }
 
+pg::Step Runner::advance_step(const Position& to, std::size_t applied) const {
+    const Position& from = status_->position;
+    return {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5, $6)",
+            pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
+                       std::to_string(to.transaction_id), std::to_string(to.id),
+                       static_cast<std::int64_t>(applied))};
+}
+
 void Runner::add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const {
     if (!options_.owner.empty()) {
         steps.push_back(
@@ -290,11 +298,7 @@ asio::awaitable<void> Runner::apply(pg::AsyncConnection& conn, std::span<const E
         for (auto& step : sink_->apply_steps(wanted))
             steps.push_back(std::move(step));
     }
-    const Position& from = status_->position;
-    steps.push_back(
-        {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
-         pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
-                    std::to_string(end.transaction_id), std::to_string(end.id))});
+    steps.push_back(advance_step(end, wanted.size()));
     co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
     feed_.transaction_ended();
 
@@ -387,7 +391,6 @@ asio::awaitable<bool> Runner::handle_poison(pg::AsyncConnection& conn, const Eve
 
 asio::awaitable<void> Runner::park(pg::AsyncConnection& conn, const EventRow& row,
                                    const pg::ServerError& last, bool quarantine) {
-    const Position& from = status_->position;
     std::vector<pg::Step> steps;
     add_guard_steps(steps, true);
     // The aggregate and version go with it: a quarantined row holds back the later events of
@@ -401,10 +404,7 @@ asio::awaitable<void> Runner::park(pg::AsyncConnection& conn, const EventRow& ro
                     std::to_string(row.position.transaction_id), std::string(last.what()),
                     last.sqlstate(), row.aggregate_type, row.aggregate_id,
                     std::to_string(row.version), quarantine ? "true" : "false")});
-    steps.push_back(
-        {"SELECT sluice.advance_checkpoint($1, $2::xid8, $3, $4::xid8, $5)",
-         pg::Params(sink_->name(), std::to_string(from.transaction_id), std::to_string(from.id),
-                    std::to_string(row.position.transaction_id), std::to_string(row.position.id))});
+    steps.push_back(advance_step(row.position, 0));  // parked: not applied
     co_await conn.pipeline(std::move(steps), options_.statement_timeout + client_margin);
     status_->position = row.position;
     ++status_->parked;

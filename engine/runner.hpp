@@ -84,6 +84,9 @@ class Runner {
     // Another instance owns the subscriber: end.
     asio::awaitable<void> coordinate(pg::AsyncConnection& conn, store::Coordination outcome);
     [[nodiscard]] pg::Step lock_step() const;
+    // Moves the checkpoint from where the runner saw it to `to`, counting the `applied` events
+    // the sink was given on the way (the counter `sluice verify` checks).
+    [[nodiscard]] pg::Step advance_step(const Position& to, std::size_t applied) const;
     // The batch's first steps: the ownership check (when owned) and the subscriber lock.
     void add_guard_steps(std::vector<pg::Step>& steps, bool with_lock) const;
     asio::awaitable<void> pause(milliseconds d);

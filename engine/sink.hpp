@@ -36,7 +36,8 @@ class Sink {
 
     // Optional: one statement that reads up to `limit` events after `from` inside the server,
     // applies them, moves the checkpoint (guarded like a batch: when `owner` is not empty it
-    // first checks, as sluice.check_owner does, that this instance still owns the subscriber)
+    // first checks, as sluice.check_owner does, that this instance still owns the subscriber),
+    // adds the events it wants to the checkpoint's applied-event counter as the batch path does,
     // and returns one row (rows_read, applied, last_tx, last_id, last_ts). The runner uses it
     // behind and at the head: one round trip per wake-up.
     [[nodiscard]] virtual std::optional<pg::Step> catch_up_step(

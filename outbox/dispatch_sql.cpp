@@ -27,6 +27,17 @@ std::string embedded(const config::EventExpression& expression, bool upcast = fa
 
 }  // namespace
 
+std::string enqueue_condition(const config::Webhook& webhook, const engine::Upcast& upcast) {
+    const bool up = !upcast.empty();
+    std::string condition;
+    if (up && !webhook.event_types.empty())
+        condition = "sluice_up.event_type = ANY (" +
+                    pg::quote_literal(pg::text_array(webhook.event_types)) + "::text[])";
+    if (webhook.filter)
+        condition += (condition.empty() ? "" : " AND ") + embedded(*webhook.filter, up);
+    return condition;
+}
+
 std::string enqueue_sql(const config::Webhook& webhook, const std::string& quoted_events_table,
                         const engine::Upcast& upcast) {
     const bool up = !upcast.empty();
@@ -44,15 +55,8 @@ std::string enqueue_sql(const config::Webhook& webhook, const std::string& quote
     }
     const std::string event_type =
         up ? "nullif(sluice_up.event_type, e.event_type)" : std::string("NULL::text");
-    std::vector<std::string> conditions;
-    if (up && !webhook.event_types.empty())
-        conditions.push_back("sluice_up.event_type = ANY (" +
-                             pg::quote_literal(pg::text_array(webhook.event_types)) + "::text[])");
-    if (webhook.filter)
-        conditions.push_back(embedded(*webhook.filter, up));
-    std::string where;
-    for (const auto& c : conditions)
-        where += (where.empty() ? " WHERE " : " AND ") + c;
+    const std::string condition = enqueue_condition(webhook, upcast);
+    const std::string where = condition.empty() ? "" : " WHERE " + condition;
     const std::string from = quoted_events_table + " e ON e.id = u.id" +
                              (up ? " CROSS JOIN LATERAL " + upcast.call("e") + " sluice_up" : "");
     return "INSERT INTO sluice.outbox (webhook, event_id, aggregate_id, event_timestamp, data, "

@@ -22,6 +22,13 @@ namespace sluice::outbox {
                                       const std::string& quoted_events_table,
                                       const engine::Upcast& upcast = {});
 
+// The condition the enqueue puts on an event the dispatcher was given (DispatchSink::wants),
+// over the events row `e` and, with upcasters, its upcast columns `sluice_up`
+// (upcast.call("e")): the upcast type among `event_types`, and `filter:`. Empty when there is
+// none. `sluice verify` looks for events it holds for that have no outbox row.
+[[nodiscard]] std::string enqueue_condition(const config::Webhook& webhook,
+                                            const engine::Upcast& upcast = {});
+
 // A query of one row and one text column: the type of `expression`, parsed and planned against
 // the events table without reading a row.
 [[nodiscard]] std::string expression_type_sql(const config::EventExpression& expression,

@@ -52,27 +52,37 @@ std::string body_tag(const config::Projection& projection) {
     return tag;
 }
 
-// CASE over the event type running each handler's statements; counts what it applied.
-std::string handler_cases(const config::Projection& projection) {
+// CASE over the event type running each handler's statements; with `count`, counts what it
+// applied (the catch-up counts the events it was given instead).
+std::string handler_cases(const config::Projection& projection, bool count = true) {
     std::string cases = "    CASE sluice_ev.event_type\n";
     for (const config::Handler& h : projection.handlers) {
         cases += "      WHEN " + pg::quote_literal(h.event_type) + " THEN\n";
         for (const sql::Statement& st : sql::split_statements(h.sql)) {
             cases += "        " + embed_statement(st.text) + ";\n";
         }
-        cases += "        sluice_applied := sluice_applied + 1;\n";
+        if (count)
+            cases += "        sluice_applied := sluice_applied + 1;\n";
     }
     return cases + "      ELSE NULL;\n    END CASE;\n";
 }
 
-std::string aggregate_filter(const config::Projection& projection) {
-    if (projection.aggregate_types.empty())
-        return "TRUE";
+std::string in_list(const auto& values) {
     std::string list;
-    for (const auto& t : projection.aggregate_types) {
-        list += (list.empty() ? "" : ", ") + pg::quote_literal(t);
-    }
-    return "sluice_ev.aggregate_type IN (" + list + ")";
+    for (const auto& v : values)
+        list += (list.empty() ? "" : ", ") + pg::quote_literal(v);
+    return list;
+}
+
+// The events the projection is given, as ProjectionSink::wants() picks them on the batch path:
+// its aggregate types, and the stored types that are, or an upcaster may rename to, one it
+// handles (those an upcaster turns otherwise reach the CASE's ELSE, as on the batch path).
+std::string wanted_filter(const config::Projection& projection, const engine::Upcast& upcast) {
+    std::string filter =
+        "sluice_ev.event_type IN (" + in_list(upcast.sources_of(handled_types(projection))) + ")";
+    if (!projection.aggregate_types.empty())
+        filter += " AND sluice_ev.aggregate_type IN (" + in_list(projection.aggregate_types) + ")";
+    return filter;
 }
 
 // Runs `apply` for the event in sluice_ev unless an earlier event of its aggregate is parked in
@@ -145,8 +155,8 @@ std::string catch_up_read(const std::string& quoted_events_table, Part part, boo
 }
 
 // The loop over one catch-up read: counts every row read, remembers the last position, applies
-// those of the projection's aggregate types (and, unless the read has only the part's rows, of
-// its part).
+// those the projection wants (of its part, unless the read has only the part's rows) and counts
+// them, for the checkpoint's applied-event counter.
 std::string catch_up_loop(const config::Projection& projection, const std::string& read,
                           const std::string& part_filter, const engine::Upcast& upcast) {
     return "  FOR sluice_ev IN\n" + read +
@@ -158,10 +168,12 @@ std::string catch_up_loop(const config::Projection& projection, const std::strin
            "    last_ts := greatest(last_ts,\n"
            "      coalesce(extract(epoch FROM sluice_ev.\"timestamp\"), 0)::float8);\n"
            "    IF " +
-           aggregate_filter(projection) + " AND " + part_filter + " THEN\n" +
+           wanted_filter(projection, upcast) + " AND " + part_filter +
+           " THEN\n"
+           "    sluice_applied := sluice_applied + 1;\n" +
            unless_quarantined(projection, upcast,
                               upcast.plpgsql_step("sluice_ev", handled_types(projection), "    ") +
-                                  handler_cases(projection)) +
+                                  handler_cases(projection, false)) +
            "    END IF;\n"
            "  END LOOP;\n";
 }
@@ -230,7 +242,8 @@ std::string catch_up_function(const config::Projection& projection,
            engine::horizon_sql(quoted_events_table) + ";\n" + body +
            "  applied := sluice_applied;\n"
            "  IF (last_tx, last_id) <> (p_tx, p_id) THEN\n"
-           "    PERFORM sluice.advance_checkpoint(p_name, p_tx, p_id, last_tx, last_id);\n"
+           "    PERFORM sluice.advance_checkpoint(p_name, p_tx, p_id, last_tx, last_id,\n"
+           "                                      sluice_applied);\n"
            "  END IF;\n"
            "END\n" +
            tag + ";\n";

@@ -25,7 +25,9 @@ struct ApplyFunction {
     std::string call_sql;
     // Reads and applies the next $4 events after ($2 xid8, $3 id) for subscriber $1 and moves
     // its checkpoint (parking, as call_sql does, the events of $1's quarantined aggregates); one
-    // row: rows_read, applied, last_tx, last_id, last_ts. A part reads only
+    // row: rows_read, applied (the events the projection wants among them, as
+    // ProjectionSink::wants picks them: what the checkpoint's applied-event counter counts),
+    // last_tx, last_id, last_ts. A part reads only
     // its own events once its part index is ready (projections/part_index.hpp); its checkpoint
     // may then move past other parts' events although rows_read is 0.
     std::string catch_up_sql;

@@ -37,11 +37,10 @@ boost::asio::awaitable<void> SnapshotSink::prepare(pg::AsyncConnection& conn) {
         "BEGIN;\n"
         "SELECT pg_advisory_xact_lock(" +
             std::to_string(install_lock_key) + ");\n" + function_.install_sql + function_.take_sql +
-            "UPDATE sluice.checkpoints c SET transaction_id = '0', event_id = 0, updated_at = "
-            "now()\n"
-            "  FROM sluice.snapshot_subscribers p\n"
+            "SELECT sluice.reset_checkpoint(c.name, '0', 0)\n"
+            "  FROM sluice.checkpoints c JOIN sluice.snapshot_subscribers p ON p.name = c.name\n"
             " WHERE p.name = " +
-            name + " AND c.name = p.name AND p.fingerprint <> " + fingerprint +
+            name + " AND p.fingerprint <> " + fingerprint +
             ";\n"
             "INSERT INTO sluice.snapshot_subscribers (name, aggregate_type, fingerprint)\n"
             "  VALUES (" +

@@ -461,6 +461,86 @@ CREATE TABLE IF NOT EXISTS sluice.projection_upcasters (
   updated_at timestamptz NOT NULL DEFAULT now());
 )SQL";
 
+// The applied-event counter that `sluice verify` compares with a count over the log
+// (docs/operations.md, "Verifying completeness"). applied_events counts the events a subscriber's
+// sink was given after (counted_from_tx, counted_from_id); counted_tx/counted_id is how far the
+// counter followed the checkpoint without a break: advance_checkpoint moves it along only from
+// where it stands, so a checkpoint moved any other way (an UPDATE by hand, a restore) leaves it
+// behind, at the start of what was skipped. Rows from before start counting at their
+// checkpoint: what they applied before is unknown; so does a row that a sluice from before this
+// migration (a rolling upgrade) moves with the five-argument advance_checkpoint. Adding NOT NULL
+// columns with constant defaults rewrites nothing.
+const char* applied_counter_sql = R"SQL(
+ALTER TABLE sluice.checkpoints
+  ADD COLUMN IF NOT EXISTS applied_events bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS counted_from_tx xid8 NOT NULL DEFAULT '0',
+  ADD COLUMN IF NOT EXISTS counted_from_id bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS counted_tx xid8 NOT NULL DEFAULT '0',
+  ADD COLUMN IF NOT EXISTS counted_id bigint NOT NULL DEFAULT 0;
+UPDATE sluice.checkpoints
+   SET counted_from_tx = transaction_id, counted_from_id = event_id,
+       counted_tx = transaction_id, counted_id = event_id;
+
+-- The five-argument form, which a sluice from before this migration calls: it cannot say how
+-- many events it applied, so the count starts again after the new position.
+CREATE OR REPLACE FUNCTION sluice.advance_checkpoint(
+    p_name text, p_old_tx xid8, p_old_id bigint, p_new_tx xid8, p_new_id bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE sluice.checkpoints
+     SET transaction_id = p_new_tx, event_id = p_new_id, updated_at = now(), applied_events = 0,
+         counted_from_tx = p_new_tx, counted_from_id = p_new_id,
+         counted_tx = p_new_tx, counted_id = p_new_id
+   WHERE name = p_name AND transaction_id = p_old_tx AND event_id = p_old_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'checkpoint of % is no longer at (%, %): another writer moved it',
+      p_name, p_old_tx, p_old_id USING ERRCODE = 'SL001';
+  END IF;
+END $fn$;
+
+-- Moves the checkpoint as the five-argument one did, and counts the p_applied events the batch
+-- applied.
+CREATE OR REPLACE FUNCTION sluice.advance_checkpoint(
+    p_name text, p_old_tx xid8, p_old_id bigint, p_new_tx xid8, p_new_id bigint,
+    p_applied bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE sluice.checkpoints c
+     SET transaction_id = p_new_tx, event_id = p_new_id, updated_at = now(),
+         applied_events = c.applied_events + p_applied,
+         counted_tx = CASE WHEN (c.counted_tx, c.counted_id) = (p_old_tx, p_old_id)
+                           THEN p_new_tx ELSE c.counted_tx END,
+         counted_id = CASE WHEN (c.counted_tx, c.counted_id) = (p_old_tx, p_old_id)
+                           THEN p_new_id ELSE c.counted_id END
+   WHERE name = p_name AND transaction_id = p_old_tx AND event_id = p_old_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'checkpoint of % is no longer at (%, %): another writer moved it',
+      p_name, p_old_tx, p_old_id USING ERRCODE = 'SL001';
+  END IF;
+END $fn$;
+
+-- Puts a checkpoint at a position (a rebuild's start, a part's hand-over, a snapshot
+-- subscriber's new fold) with its counter starting there.
+CREATE OR REPLACE FUNCTION sluice.reset_checkpoint(p_name text, p_tx xid8, p_id bigint)
+RETURNS void LANGUAGE sql AS $fn$
+  INSERT INTO sluice.checkpoints AS c (name, transaction_id, event_id, applied_events,
+                                       counted_from_tx, counted_from_id, counted_tx, counted_id)
+  VALUES (p_name, p_tx, p_id, 0, p_tx, p_id, p_tx, p_id)
+  ON CONFLICT (name) DO UPDATE
+    SET transaction_id = p_tx, event_id = p_id, updated_at = now(), applied_events = 0,
+        counted_from_tx = p_tx, counted_from_id = p_id, counted_tx = p_tx, counted_id = p_id
+$fn$;
+
+-- A parked event applied by `sluice parked retry`, in its transaction: counted when it lies in
+-- the counted stretch (one parked before the counter started was never counted as parked).
+CREATE OR REPLACE FUNCTION sluice.count_unparked(p_name text, p_tx xid8, p_id bigint)
+RETURNS void LANGUAGE sql AS $fn$
+  UPDATE sluice.checkpoints SET applied_events = applied_events + 1
+   WHERE name = p_name AND (counted_from_tx, counted_from_id) < (p_tx, p_id)
+     AND (p_tx, p_id) <= (transaction_id, event_id)
+$fn$;
+)SQL";
+
 // Quarantine (a projection's `on_error.then: quarantine`, docs/operations.md, "Quarantined
 // aggregates"): a parked event keeps its aggregate and version, and `quarantine` marks the rows
 // that hold their aggregate back. The apply and catch-up functions call
@@ -468,7 +548,8 @@ CREATE TABLE IF NOT EXISTS sluice.projection_upcasters (
 // behind a quarantined one of its aggregate is parked, not applied, in the transaction that
 // moves the checkpoint past it. Only an earlier version holds an event back: a retry, which
 // deletes the parked row of the event it applies first, releases an aggregate one event at a
-// time, in order. Number 17 belongs to another branch.
+// time, in order. The callers count every event they are given in the checkpoint's
+// applied-event counter (migration 17); one parked here was not applied, so it is taken off.
 const char* quarantine_sql = R"SQL(
 ALTER TABLE sluice.parked_events
   ADD COLUMN IF NOT EXISTS aggregate_type text,
@@ -497,6 +578,8 @@ BEGIN
   VALUES (p_subscriber, p_event_id, p_tx, 'quarantined behind event ' || head, p_aggregate_type,
           p_aggregate_id, p_version, true)
   ON CONFLICT (subscriber, event_id) DO NOTHING;
+  UPDATE sluice.checkpoints SET applied_events = applied_events - 1
+   WHERE name = p_subscriber AND (counted_from_tx, counted_from_id) < (p_tx, p_event_id);
   RETURN true;
 END $fn$;
 )SQL";
@@ -546,6 +629,8 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {14, "outbox: batches", "sluice", outbox_batches_sql},
         {15, "the upcasters each projection was built through", "sluice", projection_upcasters_sql},
         {16, "outbox: the event type after upcasters", "sluice", outbox_event_type_sql},
+        {17, "checkpoints: the applied-event counter (sluice verify)", "sluice",
+         applied_counter_sql},
         {18, "quarantine: parked events hold their aggregate back", "sluice", quarantine_sql},
     };
 }

@@ -29,5 +29,6 @@ int append_command(const std::vector<std::string>& args);
 int events_command(const std::vector<std::string>& args);
 int parked_command(const std::vector<std::string>& args);
 int state_command(const std::vector<std::string>& args);
+int verify_command(const std::vector<std::string>& args);
 
 }  // namespace sluice::daemon

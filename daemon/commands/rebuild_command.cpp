@@ -133,10 +133,7 @@ void reset_projection(pg::Connection& conn, const config::Projection& projection
     pg::Transaction tx(conn);
     if (!projection.reset.empty())
         conn.exec_script(projection.reset);
-    conn.exec(
-        "INSERT INTO sluice.checkpoints (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
-        "SET transaction_id = '0', event_id = 0, updated_at = now()",
-        pg::Params(projection.name));
+    conn.exec("SELECT sluice.reset_checkpoint($1, '0', 0)", pg::Params(projection.name));
     // Parts of this projection under any partitioning: replaced by this rebuild.
     conn.exec("DELETE FROM sluice.checkpoints WHERE left(name, length($1) + 1) = $1 || '['",
               pg::Params(projection.name));
@@ -180,17 +177,14 @@ Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink, s
     return out;
 }
 
-// A partitioned projection was replayed as a whole: each part starts where the whole ended.
+// A partitioned projection was replayed as a whole: each part starts where the whole ended, and
+// so does its applied-event counter (the whole's count is not split among the parts).
 void hand_over_to_parts(pg::Connection& conn, const std::vector<std::string>& locked,
                         engine::Position at) {
     pg::Transaction tx(conn);
     for (std::size_t i = 1; i < locked.size(); ++i) {
-        conn.exec(
-            "INSERT INTO sluice.checkpoints (name, transaction_id, event_id) "
-            "VALUES ($1, $2::xid8, $3) ON CONFLICT (name) DO UPDATE "
-            "SET transaction_id = EXCLUDED.transaction_id, event_id = EXCLUDED.event_id, "
-            "updated_at = now()",
-            pg::Params(locked[i], std::to_string(at.transaction_id), std::to_string(at.id)));
+        conn.exec("SELECT sluice.reset_checkpoint($1, $2::xid8, $3)",
+                  pg::Params(locked[i], std::to_string(at.transaction_id), std::to_string(at.id)));
     }
     conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(locked.front()));
     tx.commit();

@@ -258,5 +258,54 @@ TEST(Migrate, RecordsItsStepsAndCreatesTheCheckpointsTable) {
     EXPECT_EQ(conn.exec("SELECT count(*) FROM sluice.checkpoints").int64(0, 0), 0);
 }
 
+// A checkpoint from before migration 17 is simulated by undoing 17 (its columns and its record)
+// on a migrated database: the counter of such a row starts at its position, where nothing of
+// what it applied before is known, and the row counts on from there.
+TEST(Migrate, StartsTheAppliedEventCounterOfAnOlderCheckpointAtItsPosition) {
+    auto db = TestDatabase::create();
+    ASSERT_EQ(migrate(db).exit_code, 0);
+    auto conn = db.connect();
+    conn.exec_script(
+        "ALTER TABLE sluice.checkpoints DROP COLUMN applied_events, DROP COLUMN counted_from_tx, "
+        "DROP COLUMN counted_from_id, DROP COLUMN counted_tx, DROP COLUMN counted_id;"
+        "DELETE FROM sluice.schema_migrations WHERE version = 17;"
+        "INSERT INTO sluice.checkpoints (name, transaction_id, event_id) VALUES ('old', '900', "
+        "42)");
+
+    auto again = migrate(db);
+    ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+    EXPECT_EQ(last_line(again.out), up_to_date(1));
+    auto row = conn.exec(
+        "SELECT applied_events, counted_from_tx::text, counted_from_id, counted_tx::text, "
+        "counted_id FROM sluice.checkpoints WHERE name = 'old'");
+    ASSERT_EQ(row.rows(), 1);
+    EXPECT_EQ(row.int64(0, 0), 0);
+    EXPECT_EQ(row.text(0, 1), "900");
+    EXPECT_EQ(row.int64(0, 2), 42);
+    EXPECT_EQ(row.text(0, 3), "900");
+    EXPECT_EQ(row.int64(0, 4), 42);
+
+    // It counts on from there, and the counter follows the checkpoint.
+    conn.exec("SELECT sluice.advance_checkpoint('old', '900', 42, '901', 50, 3)");
+    row = conn.exec(
+        "SELECT applied_events, counted_tx::text, counted_id, counted_from_id "
+        "FROM sluice.checkpoints WHERE name = 'old'");
+    EXPECT_EQ(row.int64(0, 0), 3);
+    EXPECT_EQ(row.text(0, 1), "901");
+    EXPECT_EQ(row.int64(0, 2), 50);
+    EXPECT_EQ(row.int64(0, 3), 42);
+
+    // A sluice from before migration 17 (a rolling upgrade) moves it without saying how many
+    // events it applied: the count starts again after its new position.
+    conn.exec("SELECT sluice.advance_checkpoint('old', '901', 50, '902', 60)");
+    row = conn.exec(
+        "SELECT applied_events, counted_from_tx::text, counted_from_id, counted_id "
+        "FROM sluice.checkpoints WHERE name = 'old'");
+    EXPECT_EQ(row.int64(0, 0), 0);
+    EXPECT_EQ(row.text(0, 1), "902");
+    EXPECT_EQ(row.int64(0, 2), 60);
+    EXPECT_EQ(row.int64(0, 3), 60);
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -148,14 +148,25 @@ TEST_F(Partitions, KillsDuringAPartitionedCatchUpLoseNothingAndRepeatNothing) {
             << diagnose(instances);
         std::this_thread::sleep_for(std::chrono::milliseconds(jitter_ms(rng)));
         ASSERT_EQ(instances.live_slots().size(), 3u) << diagnose(instances);
-        const std::string& part = parts[rng() % parts.size()];
+        // The owner of a part still catching up (the slowest), so that the kill lands in a
+        // catch-up even when the faster parts are already at the head.
+        auto cps = checkpoints();
+        std::string part = parts[rng() % parts.size()];
+        for (const auto& p : parts) {
+            auto c = cps.find(p);
+            if (c == cps.end() || c->second < bulk_end) {
+                auto mine = cps.find(part);
+                if (mine == cps.end() || mine->second >= bulk_end ||
+                    (c != cps.end() && c->second < mine->second))
+                    part = p;
+            }
+        }
         auto own = owners();
         std::optional<std::size_t> victim;
         if (auto it = own.find(part); it != own.end())
             victim = instances.slot_of(it->second.pid);
         if (!victim)
             victim = instances.live_slots()[rng() % 3];
-        auto cps = checkpoints();
         bool mid = false;
         for (const auto& [name, o] : own) {
             auto c = cps.find(name);
