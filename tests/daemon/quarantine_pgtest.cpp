@@ -114,6 +114,13 @@ class Quarantine : public DaemonTest {
         return run_sluice(args);
     }
 
+    // `sluice verify q`: exit 0 when every event up to the checkpoint was applied or is parked
+    // (those parked behind a quarantined one included, each counted once).
+    static void expect_verified(const std::string& config, const std::string& when) {
+        auto r = run_sluice({"verify", "q", "--config", config});
+        EXPECT_EQ(r.exit_code, 0) << when << "\n" << r.out << r.err;
+    }
+
     // The parked events of q's account `a`, from `sluice parked list --json`, in the order
     // listed (commit order).
     std::vector<boost::json::object> parked_of_account(int a) {
@@ -224,6 +231,7 @@ TEST_P(QuarantineBacklog, HoldsBackThePoisonedAccountsOnlyAndRetryReleasesThemIn
     EXPECT_EQ(differences(model, expected_model(2)), 0);
     EXPECT_EQ(parked_count(), 3 * 4);
     expect_parked_behind_the_poison(2);
+    expect_verified(config, "quarantined, at the head");
 
     // Fixed: the retry releases every account, beside the running daemon.
     conn().exec("INSERT INTO q_fixed VALUES (true)");
@@ -243,6 +251,7 @@ TEST_P(QuarantineBacklog, HoldsBackThePoisonedAccountsOnlyAndRetryReleasesThemIn
         ASSERT_TRUE(wait_checkpoint(name, end, 30s)) << diagnose(daemon);
     EXPECT_EQ(parked_count(), 0);
     EXPECT_EQ(differences(model, expected_model(std::nullopt)), 0);
+    expect_verified(config, "released");
 }
 
 INSTANTIATE_TEST_SUITE_P(Parts, QuarantineBacklog, ::testing::Values(1, 2),
