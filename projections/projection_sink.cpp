@@ -3,15 +3,16 @@
 #include "engine/upcast_install.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/text_hash.hpp"
+#include "projections/schema.hpp"
 
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
                                std::chrono::milliseconds statement_timeout, Part part,
-                               pg::Pooling pooling, engine::Upcast upcast)
+                               pg::Pooling pooling, engine::Upcast upcast, std::string checkpoint)
     : projection_(std::move(projection)),
       part_(part),
-      name_(part_name(projection_.name, part_)),
+      name_(checkpoint.empty() ? part_name(projection_.name, part_) : std::move(checkpoint)),
       upcast_(std::move(upcast)),
       function_(apply_function(projection_, quoted_events_table, part_, pooling, upcast_)),
       upcasters_fingerprint_(upcasters_fingerprint(projection_, upcast_)),
@@ -35,8 +36,16 @@ boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) 
             "` to replay it with the new partitioning");
     }
     co_await check_upcasters(conn);
-    if (!projection_.setup.empty())
-        co_await conn.exec_script(projection_.setup, statement_timeout_);
+    if (!projection_.schema.empty())
+        co_await conn.exec_script(create_schema_sql(projection_.schema), statement_timeout_);
+    if (!projection_.setup.empty()) {
+        co_await conn.exec_script(with_schema_first(projection_.schema, projection_.setup),
+                                  statement_timeout_);
+    }
+    if (!projection_.grants.empty()) {
+        co_await conn.exec_script(grants_sql(projection_.schema, projection_.grants),
+                                  statement_timeout_);
+    }
     co_await engine::install_upcast(conn, upcast_, statement_timeout_);
     co_await conn.exec_script(function_.create_sql, statement_timeout_);
 }

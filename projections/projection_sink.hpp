@@ -18,9 +18,12 @@ namespace sluice::projections {
 
 class ProjectionSink final : public engine::Sink {
   public:
+    // `checkpoint`: the subscriber name its batches advance (default: the projection's or the
+    // part's name); a rebuild's next generation has its own (projections/schema.hpp).
     ProjectionSink(config::Projection projection, std::string quoted_events_table,
                    std::chrono::milliseconds statement_timeout, Part part = {},
-                   pg::Pooling pooling = pg::Pooling::session, engine::Upcast upcast = {});
+                   pg::Pooling pooling = pg::Pooling::session, engine::Upcast upcast = {},
+                   std::string checkpoint = {});
 
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "projection"; }
