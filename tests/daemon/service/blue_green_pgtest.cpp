@@ -355,5 +355,32 @@ TEST_F(BlueGreen, RollbackCatchesThePreviousGenerationUpAndSwapsItBack) {
     ASSERT_TRUE(daemon.terminate().is_exit(0));
 }
 
+TEST_F(BlueGreen, AddingASchemaToAProjectionThatHasRunWaitsForARebuild) {
+    append_ticks(1000);
+    std::string unowned = projection();
+    unowned.replace(unowned.find("    schema: p_read\n"), 19, "");
+    {
+        auto daemon = DaemonProcess::start(
+            write_file("public.yaml", base_config({.batch_size = 1000}) + unowned));
+        ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+        ASSERT_TRUE(daemon.terminate().is_exit(0));
+    }
+    ASSERT_EQ(scalar("SELECT count(*) FROM public.p_applied"), 1000);
+    auto cfg = config(1000);
+    auto daemon = DaemonProcess::start(cfg);
+    // An empty new schema would miss the 1000 events before the checkpoint.
+    ASSERT_TRUE(daemon.wait_for_log("has applied events but its schema p_read does not exist", 30s))
+        << diagnose(daemon);
+    EXPECT_FALSE(schema_exists("p_read"));
+
+    auto rebuilt = sluice({"rebuild", "p", "-c", cfg, "--yes"});
+    ASSERT_TRUE(rebuilt.status.is_exit(0)) << rebuilt.output;
+    EXPECT_FALSE(schema_exists("p_read__previous")) << "there was no live generation to keep";
+    append_ticks(300);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+    expect_live_equals_recomputation("after the first blue/green rebuild");
+    ASSERT_TRUE(daemon.terminate().is_exit(0));
+}
+
 }  // namespace
 }  // namespace sluice::testing
