@@ -461,6 +461,19 @@ CREATE TABLE IF NOT EXISTS sluice.projection_upcasters (
   updated_at timestamptz NOT NULL DEFAULT now());
 )SQL";
 
+// Blue/green rebuilds (docs/operations.md, "Changing a projection"): the phase the command that
+// rebuilds or rolls back a projection is in, and its session, so that status tells a running
+// rebuild from one that was interrupted (store/rebuilds.hpp).
+const char* rebuilds_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.rebuilds (
+  projection text PRIMARY KEY,
+  command text NOT NULL,
+  phase text NOT NULL,
+  backend_pid integer NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now());
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -506,6 +519,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {14, "outbox: batches", "sluice", outbox_batches_sql},
         {15, "the upcasters each projection was built through", "sluice", projection_upcasters_sql},
         {16, "outbox: the event type after upcasters", "sluice", outbox_event_type_sql},
+        {19, "blue/green rebuilds in progress", "sluice", rebuilds_sql},
     };
 }
 

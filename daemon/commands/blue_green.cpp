@@ -13,6 +13,7 @@
 #include "infra/sql/text_hash.hpp"
 #include "projections/projection_sink.hpp"
 #include "projections/schema.hpp"
+#include "store/rebuilds.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -281,6 +282,16 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
     return live_at;
 }
 
+// What status shows of the command (store/rebuilds.hpp); autocommitted, outside the swap.
+void set_phase(pg::Connection& conn, const config::Projection& projection,
+               const std::string& command, const std::string& phase) {
+    conn.exec(store::set_rebuild_phase_sql, pg::Params(projection.name, command, phase));
+}
+
+void end_phases(pg::Connection& conn, const config::Projection& projection) {
+    conn.exec(store::end_rebuild_sql, pg::Params(projection.name));
+}
+
 void refuse_partitioned(const config::Projection& projection, const std::string& command) {
     if (projection.partitions > 1) {
         throw UsageError(
@@ -302,6 +313,7 @@ int rebuild_beside(pg::Connection& conn, const config::Config& config,
     const Incoming incoming{names.next, names.next_checkpoint, false};
     const auto next = generation_of(config, projection, incoming, upcast);
 
+    set_phase(conn, projection, "rebuild", "building");
     const bool resumed = prepare_next(conn, next, names);
     install_functions(conn, next.function, upcast);
     log::info(resumed ? "resuming the next generation from its checkpoint"
@@ -309,20 +321,24 @@ int rebuild_beside(pg::Connection& conn, const config::Config& config,
               {{"projection", projection.name}, {"phase", "building"}, {"schema", names.next}});
     const auto built = catch_up(conn, config, next, names.next_checkpoint, "rebuild");
 
+    set_phase(conn, projection, "rebuild", "verifying");
     log::info("verifying the next generation",
               {{"projection", projection.name}, {"phase", "verifying"}});
     if (auto refused = verify(conn, projection, names.next); !refused.empty()) {
+        end_phases(conn, projection);
         std::cerr << "rebuild of " << projection.name << " stopped before the swap: verify "
                   << refused << "; the live generation stays in schema " << names.live
                   << ", the new one is kept in " << names.next
                   << " (running sluice rebuild again goes on from it)\n";
         return exit_failure;
     }
+    set_phase(conn, projection, "rebuild", "swapping");
     if (drop_previous(conn, projection, options))
         log::info("dropped the previous generation", {{"projection", projection.name}});
     log::info("swapping the next generation in",
               {{"projection", projection.name}, {"phase", "swapping"}});
     const auto at = swap(conn, config, projection, next, incoming, options);
+    end_phases(conn, projection);
     std::cout << "rebuilt " << projection.name << ": the new generation (replayed " << built.events
               << " events) is live in schema " << names.live << " at event id " << at.id
               << "; the previous one is kept in " << names.previous << " (sluice rollback "
@@ -346,12 +362,15 @@ int roll_back(pg::Connection& conn, const config::Config& config,
     const Incoming incoming{names.previous, names.previous_checkpoint, true};
     const auto previous = generation_of(config, projection, incoming, upcast);
     install_functions(conn, previous.function, upcast);
+    set_phase(conn, projection, "rollback", "building");
     log::info("catching the previous generation up",
               {{"projection", projection.name}, {"phase", "building"}, {"schema", names.previous}});
     const auto caught_up = catch_up(conn, config, previous, names.previous_checkpoint, "rollback");
+    set_phase(conn, projection, "rollback", "swapping");
     log::info("swapping the previous generation back in",
               {{"projection", projection.name}, {"phase", "swapping"}});
     const auto at = swap(conn, config, projection, previous, incoming, options);
+    end_phases(conn, projection);
     std::cout << "rolled back " << projection.name << ": the previous generation (caught up by "
               << caught_up.events << " events) is live in schema " << names.live << " at event id "
               << at.id << "; the one it replaced is kept in " << names.previous << "\n";

@@ -6,6 +6,7 @@
 // live generation as it was and resumes when run again; a verify: that fails keeps the old
 // generation live; a rollback catches the previous generation up and swaps it back in.
 #include <atomic>
+#include <boost/json.hpp>
 #include <csignal>
 #include <thread>
 
@@ -273,6 +274,11 @@ TEST_F(BlueGreen, ASwapKilledHalfwayChangesNothingAndTheNextRunSwaps) {
         << "the killed rebuild's session stayed";
     blocker.exec("ROLLBACK");
 
+    auto st = sluice({"status", "-c", cfg}, 30s);
+    EXPECT_NE(st.output.find("rebuild of p: interrupted while swapping (sluice rebuild p goes on "
+                             "from where it stopped)"),
+              std::string::npos)
+        << st.output;
     EXPECT_EQ(live_table(), live) << "a killed swap left the schemas renamed";
     EXPECT_EQ(checkpoint("p"), live_at);
     EXPECT_FALSE(schema_exists("p_read__previous"));
@@ -283,6 +289,53 @@ TEST_F(BlueGreen, ASwapKilledHalfwayChangesNothingAndTheNextRunSwaps) {
     EXPECT_NE(again.output.find("resuming the next generation"), std::string::npos) << again.output;
     EXPECT_NE(live_table(), live);
     expect_live_equals_recomputation("after the swap ran again");
+}
+
+// The phase of a rebuild in /status: {"projection","command","phase","running"}; "" when the
+// daemon shows none for p.
+std::string rebuild_phase(DaemonProcess& daemon) {
+    auto root = boost::json::parse(daemon.http_get("/status").body).as_object();
+    for (const auto& item : root.at("rebuilds").as_array()) {
+        const auto& r = item.as_object();
+        if (r.at("projection").as_string() == "p" && r.at("running").as_bool())
+            return std::string(r.at("command").as_string()) + " " +
+                   std::string(r.at("phase").as_string());
+    }
+    return "";
+}
+
+TEST_F(BlueGreen, ASwapWaitsForTheSubscriberLockAndStatusShowsItSwapping) {
+    append_ticks(2000);
+    auto cfg = config(1000);
+    auto daemon = DaemonProcess::start(cfg);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+    const auto live = live_table();
+
+    // Another session holds the projection (as a parked retry or a rebuild would): the swap
+    // waits for it in short lock_timeout stretches.
+    auto holder = db_->connect();
+    holder.exec("SELECT pg_advisory_lock(sluice.subscriber_lock_key('p'))");
+    auto rebuild = DaemonProcess::spawn({"rebuild", "p", "-c", cfg, "--yes"});
+    ASSERT_TRUE(wait_until([&] { return rebuild_phase(daemon) == "rebuild swapping"; }, 30s))
+        << "/status never showed the rebuild swapping\n"
+        << rebuild.output_tail();
+    auto st = sluice({"status", "-c", cfg}, 30s);
+    EXPECT_NE(st.output.find("rebuild of p: swapping (for "), std::string::npos) << st.output;
+    EXPECT_TRUE(rebuild.running()) << rebuild.output_tail();
+    EXPECT_EQ(live_table(), live) << "swapped while another session held the projection";
+
+    holder.exec("SELECT pg_advisory_unlock(sluice.subscriber_lock_key('p'))");
+    auto exit = rebuild.wait_exit(60s);
+    ASSERT_TRUE(exit && exit->is_exit(0)) << rebuild.output_tail();
+    EXPECT_NE(rebuild.output().find("waiting for locks; trying again"), std::string::npos)
+        << rebuild.output_tail();
+    EXPECT_NE(live_table(), live);
+    ASSERT_TRUE(wait_until([&] { return rebuild_phase(daemon).empty(); }, 30s))
+        << "/status still shows a finished rebuild";
+    append_ticks(100);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 30s)) << diagnose(daemon);
+    expect_live_equals_recomputation("after a swap that waited");
+    ASSERT_TRUE(daemon.terminate().is_exit(0));
 }
 
 TEST_F(BlueGreen, AFailingVerifyKeepsTheOldGenerationLive) {
