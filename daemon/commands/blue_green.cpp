@@ -262,17 +262,29 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
                   pg::Params(incoming.checkpoint, projection.name));
         conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
                   pg::Params(aside, names.previous_checkpoint));
-        if (!incoming.is_previous) {
-            // Built through the config's upcasters: the daemon goes on with them.
-            const engine::Upcast upcast(config.upcasters,
-                                        pg::quote_qualified(config.database.events_table));
-            conn.exec(
-                "INSERT INTO sluice.projection_upcasters (projection, fingerprint) "
-                "VALUES ($1, $2) ON CONFLICT (projection) DO UPDATE "
-                "SET fingerprint = EXCLUDED.fingerprint, updated_at = now()",
-                pg::Params(projection.name,
-                           projections::upcasters_fingerprint(projection, upcast)));
-        }
+        // The upcasters each generation was built through go with it (the daemon refuses a
+        // read model built through others than its config's: projection_sink.hpp).
+        const auto fingerprint = [&](const std::string& name) {
+            auto r = conn.exec(
+                "SELECT fingerprint FROM sluice.projection_upcasters WHERE projection = $1",
+                pg::Params(name));
+            return r.rows() == 0 ? std::string() : std::string(r.text(0, 0));
+        };
+        const std::string outgoing = fingerprint(projection.name);
+        const std::string incoming_fingerprint =
+            incoming.is_previous
+                ? fingerprint(names.previous_checkpoint)
+                : projections::upcasters_fingerprint(
+                      projection,
+                      engine::Upcast(config.upcasters,
+                                     pg::quote_qualified(config.database.events_table)));
+        const std::string upsert =
+            "INSERT INTO sluice.projection_upcasters (projection, fingerprint) VALUES ($1, $2) "
+            "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+            "updated_at = now()";
+        conn.exec(upsert, pg::Params(projection.name, incoming_fingerprint));
+        if (had_live)
+            conn.exec(upsert, pg::Params(names.previous_checkpoint, outgoing));
         if (had_live)
             grant_readers(conn, projection, names.previous, names.live);
         else if (!projection.grants.empty())
@@ -389,6 +401,8 @@ bool drop_previous(pg::Connection& conn, const config::Projection& projection,
             conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
                       pg::Params(names.previous_checkpoint));
             conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1",
+                      pg::Params(names.previous_checkpoint));
+            conn.exec("DELETE FROM sluice.projection_upcasters WHERE projection = $1",
                       pg::Params(names.previous_checkpoint));
         });
     return dropped;

@@ -408,6 +408,48 @@ TEST_F(BlueGreen, RollbackCatchesThePreviousGenerationUpAndSwapsItBack) {
     ASSERT_TRUE(daemon.terminate().is_exit(0));
 }
 
+TEST_F(BlueGreen, EachGenerationKeepsTheUpcastersItWasBuiltThrough) {
+    append_ticks(500);
+    auto plain = config(1000);
+    {
+        auto daemon = DaemonProcess::start(plain);
+        ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+        ASSERT_TRUE(daemon.terminate().is_exit(0));
+    }
+    // The same projection read through an upcaster of its event type: a rebuild is due.
+    auto upcast =
+        write_file("upcast.yaml", base_config({.batch_size = 1000}) + projection() +
+                                      "upcasters:\n  - event_type: Tick\n    payload: :payload || "
+                                      "jsonb_build_object('n', (:payload->>'n')::bigint * 2)\n");
+    auto fingerprint = [&](const std::string& name) {
+        return scalar(
+            "SELECT count(*) FROM sluice.projection_upcasters WHERE projection = $1 "
+            "AND fingerprint <> ''",
+            pg::Params(name));
+    };
+    auto rebuilt = sluice({"rebuild", "p", "-c", upcast, "--yes"});
+    ASSERT_TRUE(rebuilt.status.is_exit(0)) << rebuilt.output;
+    EXPECT_EQ(fingerprint("p"), 1) << "the live generation's upcasters were not recorded";
+    EXPECT_EQ(fingerprint("p@previous"), 0);
+    EXPECT_EQ(differences("SELECT g, events, total FROM p_read.p_summary",
+                          "SELECT (payload->>'g')::int, count(*), 2 * sum((payload->>'n')::bigint) "
+                          "FROM events GROUP BY 1"),
+              0)
+        << "the new generation was not built through the upcaster";
+
+    // Back to the generation built without it, under the config without it: the daemon goes on.
+    auto rolled = sluice({"rollback", "p", "-c", plain, "--yes"});
+    ASSERT_TRUE(rolled.status.is_exit(0)) << rolled.output;
+    EXPECT_EQ(fingerprint("p"), 0);
+    EXPECT_EQ(fingerprint("p@previous"), 1);
+    auto daemon = DaemonProcess::start(plain);
+    append_ticks(200);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+    expect_live_equals_recomputation("after rolling back to the generation without upcasters");
+    EXPECT_EQ(status(daemon).subscriber("p")->errors, 0U) << diagnose(daemon);
+    ASSERT_TRUE(daemon.terminate().is_exit(0));
+}
+
 TEST_F(BlueGreen, AddingASchemaToAProjectionThatHasRunWaitsForARebuild) {
     append_ticks(1000);
     std::string unowned = projection();
