@@ -93,6 +93,13 @@ struct Projection {
     std::vector<Handler> handlers;  // in file order
     OnError on_error;
     int partitions = 1;
+    // The PostgreSQL schema the projection owns (empty: none): setup, reset and handlers run
+    // with it first on the search_path, and `sluice rebuild` builds the next generation beside
+    // it (docs/operations.md, "Changing a projection").
+    std::string schema;
+    Location schema_location;
+    std::string verify;               // a boolean query a new generation must pass; empty: none
+    std::vector<std::string> grants;  // roles given USAGE on the schema, SELECT on its tables
     Location location;
 
     bool operator==(const Projection&) const = default;

@@ -142,6 +142,40 @@ bool accepts(const ip::address& listen, const ip::address& target) {
     return listen == target;
 }
 
+// A schema a projection owns is replaced whole by its rebuilds: two owners would rebuild each
+// other's tables away, and the events table must never be inside one.
+void check_schemas(Reader& r, const YAML::Node& root, const Config& config) {
+    const auto projections = Reader::value_of(root, "projections");
+    const auto dot = config.database.events_table.find('.');
+    const std::string events_schema =
+        dot == std::string::npos ? "" : config.database.events_table.substr(0, dot);
+    std::map<std::string, std::size_t, std::less<>> owner;  // schema -> projection index
+    for (std::size_t i = 0; i < config.projections.size(); ++i) {
+        const auto& p = config.projections[i];
+        if (p.schema.empty() || !check_schema(p.schema).empty()) {
+            continue;
+        }
+        const auto node = Reader::value_of(projections[i], "schema");
+        const std::string scope = item_scope(projections[i], "projection", "projections", i);
+        if (p.schema == events_schema) {
+            r.field_error(node, "schema", scope,
+                          "'" + p.schema + "' holds the events table (database.events_table " +
+                              config.database.events_table +
+                              "), and a rebuild replaces the schema whole; name a schema of the "
+                              "projection's own");
+            continue;
+        }
+        const auto [it, inserted] = owner.try_emplace(p.schema, i);
+        if (!inserted) {
+            const auto& first = config.projections[it->second];
+            r.field_error(node, "schema", scope,
+                          "'" + p.schema + "' is already owned by projection '" + first.name +
+                              "' at line " + std::to_string(first.schema_location.line) +
+                              " (a rebuild replaces a schema whole: each projection owns its own)");
+        }
+    }
+}
+
 }  // namespace
 
 bool reaches_listen_address(std::string_view url, std::string_view listen) {
@@ -171,6 +205,7 @@ void check_contradictions(Reader& r, const YAML::Node& root, const Config& confi
         const auto item = projections[i];
         check_projection(r, item, item_scope(item, "projection", "projections", i));
     }
+    check_schemas(r, root, config);
     const auto webhooks = Reader::value_of(root, "webhooks");
     for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
         const auto item = webhooks[i];

@@ -41,14 +41,42 @@ void read_plain_sql(Reader& r, const YAML::Node& node, std::string_view key,
     out = text->text;
 }
 
+// `schema`, and `verify` and `grants`, which only mean something for a projection that owns one.
+void read_schema(Reader& r, const YAML::Node& node, const std::string& scope, Projection& out) {
+    if (r.read(node, "schema", scope, out.schema)) {
+        out.schema_location = r.at(Reader::value_of(node, "schema"));
+        if (const auto problem = check_schema(out.schema); !problem.empty()) {
+            r.field_error(Reader::value_of(node, "schema"), "schema", scope, problem);
+        }
+    }
+    read_plain_sql(r, node, "verify", scope, out.verify);
+    if (r.read(node, "grants", scope, out.grants)) {
+        const auto list = Reader::value_of(node, "grants");
+        for (std::size_t i = 0; i < out.grants.size(); ++i) {
+            if (const auto problem = check_identifier(out.grants[i], false); !problem.empty()) {
+                r.field_error(list[i], "grants[" + std::to_string(i) + "]", scope,
+                              "role " + problem);
+            }
+        }
+    }
+    for (const std::string_view key : {"verify", "grants"}) {
+        const auto value = Reader::value_of(node, key);
+        if (value.IsDefined() && !Reader::value_of(node, "schema").IsDefined()) {
+            r.error(r.at(Reader::key_of(node, key)),
+                    std::string(key) + " in " + scope +
+                        ": only a projection that owns a schema has one (add schema:)");
+        }
+    }
+}
+
 }  // namespace
 
 void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Projection& out) {
     const std::string scope = item_scope(node, "projection", "projections", index);
-    if (!open_item(
-            r, node, scope,
-            {"name", "aggregate_types", "setup", "reset", "handlers", "on_error", "partitions"},
-            out.location)) {
+    if (!open_item(r, node, scope,
+                   {"name", "aggregate_types", "setup", "reset", "handlers", "on_error",
+                    "partitions", "schema", "verify", "grants"},
+                   out.location)) {
         return;
     }
     read_item_name(r, node, scope, out.name);
@@ -56,6 +84,7 @@ void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Proje
     read_plain_sql(r, node, "setup", scope, out.setup);
     read_plain_sql(r, node, "reset", scope, out.reset);
     r.read(node, "partitions", scope, out.partitions, 1, 256);
+    read_schema(r, node, scope, out);
 
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
         read_on_error(r, on_error, "on_error of " + scope, out.on_error, true);

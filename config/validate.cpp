@@ -106,6 +106,31 @@ std::string check_identifier(std::string_view name, bool qualified_ok) {
     return {};
 }
 
+std::string check_schema(std::string_view schema) {
+    if (!is_lower_identifier(schema)) {
+        return "'" + std::string(schema) +
+               "' is not a plain schema name (use lower-case letters, digits and '_', not "
+               "starting with a digit)";
+    }
+    if (schema.size() > max_schema_length) {
+        return "'" + std::string(schema) + "' is longer than " + std::to_string(max_schema_length) +
+               " characters (its rebuild generations add '__previous')";
+    }
+    if (schema == "sluice" || schema == "public" || schema == "information_schema" ||
+        schema.starts_with("pg_")) {
+        return "'" + std::string(schema) +
+               "' is not the projection's to own (sluice, public, information_schema and pg_* "
+               "are taken); name a schema of its own";
+    }
+    if (schema.ends_with("__next") || schema.ends_with("__previous") ||
+        schema.ends_with("__swap")) {
+        return "'" + std::string(schema) +
+               "' ends like a rebuild generation's schema (__next, __previous, __swap); choose "
+               "another name";
+    }
+    return {};
+}
+
 std::string check_webhook_url(std::string_view url) {
     const auto parsed = boost::urls::parse_uri(url);
     if (!parsed) {

@@ -17,6 +17,14 @@ inline constexpr std::size_t max_name_length = 48;
 // A lower-case SQL identifier, optionally schema-qualified when qualified_ok (schema.table).
 [[nodiscard]] std::string check_identifier(std::string_view name, bool qualified_ok);
 
+// The schema a projection owns: a plain lower-case identifier that leaves room for the suffixes
+// of its rebuild generations (`__next`, `__previous`, at most 63 characters with them), and none
+// that PostgreSQL or sluice owns (`sluice`, `public`, `pg_*`, `information_schema`) or that ends
+// in a generation's suffix (`__swap` is the one a rollback passes through). The events table's
+// schema is checked where both are known.
+inline constexpr std::size_t max_schema_length = 63 - 10;
+[[nodiscard]] std::string check_schema(std::string_view schema);
+
 // An absolute http:// or https:// URL with a host.
 [[nodiscard]] std::string check_webhook_url(std::string_view url);
 

@@ -29,6 +29,7 @@
 #include "infra/pg/literal.hpp"
 #include "outbox/publisher.hpp"
 #include "projections/part_index.hpp"
+#include "store/rebuilds.hpp"
 #include "store/sessions.hpp"
 
 namespace sluice::daemon {
@@ -191,6 +192,7 @@ class Daemon {
             s.subscribers.push_back(st);
         s.feed = feed_.stats();
         s.config_errors = config_errors_;
+        s.rebuilds = rebuilds_;
         s.instance = coordination_.instance;
         s.coordination = coordinator_.stats();
         s.now = std::chrono::steady_clock::now();
@@ -241,6 +243,17 @@ class Daemon {
             export_http_metrics(metrics_, server_->stats());
     }
 
+    // The blue/green rebuilds that /status shows, read with the lag (store/rebuilds.hpp).
+    asio::awaitable<void> read_rebuilds(pg::AsyncConnection& conn) {
+        auto r = co_await conn.query(store::rebuilds_sql, {}, config_.database.statement_timeout);
+        std::vector<RebuildView> rebuilds;
+        for (int i = 0; i < r.rows(); ++i) {
+            rebuilds.push_back({std::string(r.text(i, 0)), std::string(r.text(i, 1)),
+                                std::string(r.text(i, 2)), r.boolean(i, 3), r.int64(i, 4)});
+        }
+        rebuilds_ = std::move(rebuilds);
+    }
+
     asio::awaitable<void> monitor_loop() {
         std::optional<pg::AsyncConnection> lag_conn;
         auto next_lag = std::chrono::steady_clock::now();
@@ -266,6 +279,7 @@ class Daemon {
                                                  config_.database.statement_timeout);
                     co_await engine::measure_quarantine(*lag_conn, statuses,
                                                         config_.database.statement_timeout);
+                    co_await read_rebuilds(*lag_conn);
                 } catch (const std::exception&) {
                     failed = Failure::current();
                 }
@@ -391,6 +405,7 @@ class Daemon {
     Subscribers subscribers_;
     engine::Coordinator coordinator_;
     std::vector<std::string> config_errors_;
+    std::vector<RebuildView> rebuilds_;  // as the monitor last read them
     bool stopping_ = false;
     int exit_code_ = 0;
     std::set<int> part_indexes_;  // part counts whose part index was looked after

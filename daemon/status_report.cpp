@@ -37,6 +37,18 @@ Readiness readiness(const DaemonState& state) {
     return {true, "ok"};
 }
 
+boost::json::array rebuilds_json(const std::vector<RebuildView>& rebuilds) {
+    boost::json::array out;
+    for (const auto& r : rebuilds) {
+        out.push_back(boost::json::object{{"projection", r.projection},
+                                          {"command", r.command},
+                                          {"phase", r.phase},
+                                          {"running", r.running},
+                                          {"seconds", r.seconds}});
+    }
+    return out;
+}
+
 std::string status_json(const DaemonState& state) {
     namespace json = boost::json;
     auto r = readiness(state);
@@ -94,6 +106,7 @@ std::string status_json(const DaemonState& state) {
     for (const auto& e : state.config_errors)
         errors.push_back(json::string(e));
     root["config_errors"] = std::move(errors);
+    root["rebuilds"] = rebuilds_json(state.rebuilds);
     return json_text(root);
 }
 

@@ -1,7 +1,9 @@
 // What /status, /readyz and `sluice status` say, as pure functions of the daemon's state.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,11 +14,22 @@
 
 namespace sluice::daemon {
 
+// A blue/green rebuild or rollback of a projection, as sluice.rebuilds records it
+// (store/rebuilds.hpp); `running` false: its command ended without finishing (interrupted).
+struct RebuildView {
+    std::string projection;
+    std::string command;  // rebuild | rollback
+    std::string phase;    // building | verifying | swapping
+    bool running = false;
+    std::int64_t seconds = 0;  // since it started
+};
+
 struct DaemonState {
     std::vector<std::shared_ptr<const engine::SubscriberStatus>> subscribers;
     engine::FeedStats feed;
     engine::CoordinatorStats coordination;
     std::vector<std::string> config_errors;  // of the last failed reload; empty when it loaded
+    std::vector<RebuildView> rebuilds;       // as last read by the lag monitor
     std::string instance;                    // host:pid
     std::chrono::steady_clock::time_point now;
     std::chrono::milliseconds stall_after{60000};  // no progress for this long = stalled
@@ -32,8 +45,11 @@ struct Readiness {
 //        "coordination":{"connected","live_instances","owned":[..],"reconnects","last_error"},
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","quarantined","last_error",
-//        "sqlstate","failed_event_id"}],"config_errors":[..]}; counts as integers, seconds as
-//        plain decimals (json_text.hpp)
+//        "sqlstate","failed_event_id"}],"config_errors":[..],
+//        "rebuilds":[{"projection","command","phase","running","seconds"}]}; counts as integers,
+//        seconds as plain decimals (json_text.hpp)
 [[nodiscard]] std::string status_json(const DaemonState& state);
+// The "rebuilds" array of /status (also `sluice status` without a daemon).
+[[nodiscard]] boost::json::array rebuilds_json(const std::vector<RebuildView>& rebuilds);
 
 }  // namespace sluice::daemon

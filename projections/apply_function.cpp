@@ -9,9 +9,19 @@
 #include "infra/sql/sql_template.hpp"
 #include "infra/sql/text_hash.hpp"
 #include "projections/part_index.hpp"
+#include "projections/schema.hpp"
 
 namespace sluice::projections {
 namespace {
+
+// A projection that owns a schema: its functions run with the search_path they were created
+// with (schema first, see with_schema_first), whatever the calling session has. The value is
+// fixed per function, so PL/pgSQL keeps its cached plans; a schema renamed by a rebuild's swap
+// invalidates them (PostgreSQL replans every cached plan on a namespace change), and the
+// next call resolves the unqualified names again: into the generation that is live then.
+std::string function_options(const config::Projection& projection) {
+    return projection.schema.empty() ? "" : " SET search_path FROM CURRENT";
+}
 
 bool starts_with_keyword(std::string_view s, std::string_view keyword) {
     if (s.size() < keyword.size())
@@ -221,8 +231,8 @@ std::string catch_up_function(const config::Projection& projection,
     return "CREATE OR REPLACE FUNCTION " + name +
            "(p_name text, p_tx xid8, p_id bigint, p_limit integer, p_owner text,\n"
            "  OUT rows_read integer, OUT applied integer, OUT last_tx xid8,\n"
-           "  OUT last_id bigint, OUT last_ts float8) LANGUAGE plpgsql AS " +
-           tag +
+           "  OUT last_id bigint, OUT last_ts float8) LANGUAGE plpgsql" +
+           function_options(projection) + " AS " + tag +
            "\n#variable_conflict use_column\n"
            "DECLARE\n"
            "  sluice_ev record;\n" +
@@ -306,7 +316,8 @@ ApplyFunction temporary_function(const config::Projection& projection,
     // p_name (whose quarantined aggregates hold their later events back).
     f.create_sql =
         "CREATE OR REPLACE FUNCTION " + name +
-        "(sluice_ids bigint[], p_name text) RETURNS integer LANGUAGE plpgsql AS " + tag +
+        "(sluice_ids bigint[], p_name text) RETURNS integer LANGUAGE plpgsql" +
+        function_options(projection) + " AS " + tag +
         "\n#variable_conflict use_column\n"
         "DECLARE\n"
         "  sluice_ev record;\n" +
@@ -332,6 +343,7 @@ ApplyFunction temporary_function(const config::Projection& projection,
         "END\n" +
         tag + ";\n";
     f.create_sql += catch_up_function(projection, quoted_events_table, part, catch_up, tag, upcast);
+    f.create_sql = with_schema_first(projection.schema, f.create_sql);
     f.call_sql = "SELECT " + name + "($1::bigint[], $2)";
     f.catch_up_sql = "SELECT rows_read, applied, last_tx::text, last_id, last_ts FROM " + catch_up +
                      "($1, $2::xid8, $3, $4, $5)";

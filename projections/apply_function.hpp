@@ -5,7 +5,8 @@
 // that applies a batch of events inside the server: the batch costs one round trip and every
 // handler statement runs with a cached plan. Event values reach the handlers as the columns of
 // the event row the function reads by id, typed as the table declares them (uuid, jsonb, ...):
-// nothing from an event is ever spliced into SQL text.
+// nothing from an event is ever spliced into SQL text. A projection that owns a schema gets
+// functions that run with it first on their search_path (projections/schema.hpp).
 // Pure. Error policy: std::invalid_argument for handlers that cannot be embedded.
 #pragma once
 

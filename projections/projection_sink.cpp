@@ -3,15 +3,16 @@
 #include "engine/upcast_install.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/text_hash.hpp"
+#include "projections/schema.hpp"
 
 namespace sluice::projections {
 
 ProjectionSink::ProjectionSink(config::Projection projection, std::string quoted_events_table,
                                std::chrono::milliseconds statement_timeout, Part part,
-                               pg::Pooling pooling, engine::Upcast upcast)
+                               pg::Pooling pooling, engine::Upcast upcast, std::string checkpoint)
     : projection_(std::move(projection)),
       part_(part),
-      name_(part_name(projection_.name, part_)),
+      name_(checkpoint.empty() ? part_name(projection_.name, part_) : std::move(checkpoint)),
       upcast_(std::move(upcast)),
       function_(apply_function(projection_, quoted_events_table, part_, pooling, upcast_)),
       upcasters_fingerprint_(upcasters_fingerprint(projection_, upcast_)),
@@ -35,10 +36,38 @@ boost::asio::awaitable<void> ProjectionSink::prepare(pg::AsyncConnection& conn) 
             "` to replay it with the new partitioning");
     }
     co_await check_upcasters(conn);
-    if (!projection_.setup.empty())
-        co_await conn.exec_script(projection_.setup, statement_timeout_);
+    if (!projection_.schema.empty())
+        co_await create_schema(conn);
+    if (!projection_.setup.empty()) {
+        co_await conn.exec_script(with_schema_first(projection_.schema, projection_.setup),
+                                  statement_timeout_);
+    }
+    if (!projection_.grants.empty()) {
+        co_await conn.exec_script(grants_sql(projection_.schema, projection_.grants),
+                                  statement_timeout_);
+    }
     co_await engine::install_upcast(conn, upcast_, statement_timeout_);
     co_await conn.exec_script(function_.create_sql, statement_timeout_);
+}
+
+boost::asio::awaitable<void> ProjectionSink::create_schema(pg::AsyncConnection& conn) {
+    // A missing schema with progress stored: `schema:` was added to a projection that has run
+    // (or the schema was dropped). Creating it empty and going on would leave every event
+    // before the checkpoint out of the read model.
+    auto r = co_await conn.query(
+        "SELECT to_regnamespace($1) IS NOT NULL, EXISTS (SELECT 1 FROM sluice.checkpoints WHERE "
+        "(name = $2 OR left(name, length($2) + 1) = $2 || '[') AND event_id <> 0)",
+        pg::Params(pg::quote_identifier(projection_.schema), projection_.name), statement_timeout_);
+    if (r.boolean(0, 0))
+        co_return;
+    if (r.boolean(0, 1)) {
+        throw std::runtime_error(
+            "projection " + projection_.name + " has applied events but its schema " +
+            projection_.schema +
+            " does not exist (schema: added to it, or the schema dropped); run `sluice rebuild " +
+            projection_.name + "` to build it there");
+    }
+    co_await conn.exec_script(create_schema_sql(projection_.schema), statement_timeout_);
 }
 
 boost::asio::awaitable<void> ProjectionSink::check_upcasters(pg::AsyncConnection& conn) {

@@ -5,7 +5,9 @@
 // std::runtime_error when stored checkpoints belong to another partitioning (replaying under a
 // new split would apply events twice: that takes a rebuild), or when the read model was built
 // through other upcasters of the projection's event types than the config's (the events applied
-// so far would stay as the old ones made them: that takes a rebuild too).
+// so far would stay as the old ones made them: that takes a rebuild too), or when the schema it
+// owns is missing although it has applied events (`schema:` added to a projection that has run:
+// the rebuild builds the read model there).
 #pragma once
 
 #include <set>
@@ -18,9 +20,12 @@ namespace sluice::projections {
 
 class ProjectionSink final : public engine::Sink {
   public:
+    // `checkpoint`: the subscriber name its batches advance (default: the projection's or the
+    // part's name); a rebuild's next generation has its own (projections/schema.hpp).
     ProjectionSink(config::Projection projection, std::string quoted_events_table,
                    std::chrono::milliseconds statement_timeout, Part part = {},
-                   pg::Pooling pooling = pg::Pooling::session, engine::Upcast upcast = {});
+                   pg::Pooling pooling = pg::Pooling::session, engine::Upcast upcast = {},
+                   std::string checkpoint = {});
 
     [[nodiscard]] const std::string& name() const override { return name_; }
     [[nodiscard]] std::string_view kind() const override { return "projection"; }
@@ -33,6 +38,8 @@ class ProjectionSink final : public engine::Sink {
                                                         const std::string& owner) const override;
 
   private:
+    // Creates the projection's schema; refuses when it is missing while events were applied.
+    boost::asio::awaitable<void> create_schema(pg::AsyncConnection& conn);
     // Refuses a read model built through other upcasters; records them for one not built yet.
     boost::asio::awaitable<void> check_upcasters(pg::AsyncConnection& conn);
     // Every part's name as a text[] literal.

@@ -584,6 +584,19 @@ BEGIN
 END $fn$;
 )SQL";
 
+// Blue/green rebuilds (docs/operations.md, "Changing a projection"): the phase the command that
+// rebuilds or rolls back a projection is in, and its session, so that status tells a running
+// rebuild from one that was interrupted (store/rebuilds.hpp).
+const char* rebuilds_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.rebuilds (
+  projection text PRIMARY KEY,
+  command text NOT NULL,
+  phase text NOT NULL,
+  backend_pid integer NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now());
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -632,6 +645,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {17, "checkpoints: the applied-event counter (sluice verify)", "sluice",
          applied_counter_sql},
         {18, "quarantine: parked events hold their aggregate back", "sluice", quarantine_sql},
+        {19, "blue/green rebuilds in progress", "sluice", rebuilds_sql},
     };
 }
 

@@ -5,6 +5,7 @@
 #include "infra/pg/literal.hpp"
 #include "infra/sql/sql_template.hpp"
 #include "outbox/dispatch_sql.hpp"
+#include "projections/schema.hpp"
 
 namespace sluice::daemon {
 namespace {
@@ -50,9 +51,17 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
                                 " has no transaction_id column yet (sluice migrate adds it)"});
     }
     int n = 0;
+    const std::string search_path(conn.exec("SHOW search_path").text(0, 0));
     for (const auto& p : c.projections) {
         conn.exec("SAVEPOINT projection");
         try {
+            // As the daemon runs them: in the projection's schema (created here, rolled back).
+            if (!p.schema.empty())
+                conn.exec(projections::create_schema_sql(p.schema));
+            conn.exec(
+                "SELECT set_config('search_path', $1, true)",
+                pg::Params(p.schema.empty() ? search_path
+                                            : pg::quote_identifier(p.schema) + ", " + search_path));
             if (!p.setup.empty())
                 conn.exec_script(p.setup);
         } catch (const pg::ServerError& e) {
@@ -79,6 +88,7 @@ std::vector<config::Diagnostic> check_against_database(const config::Config& c) 
         }
         conn.exec("RELEASE SAVEPOINT projection");
     }
+    conn.exec("SELECT set_config('search_path', $1, true)", pg::Params(search_path));
     const std::string events = pg::quote_qualified(c.database.events_table);
     for (const auto& w : c.webhooks) {
         for (const auto& [key, expression] : {std::pair{"filter", &w.filter}, {"body", &w.body}}) {

@@ -23,6 +23,7 @@ int run_command(const std::vector<std::string>& args);
 int check_config_command(const std::vector<std::string>& args);
 int status_command(const std::vector<std::string>& args);
 int rebuild_command(const std::vector<std::string>& args);
+int rollback_command(const std::vector<std::string>& args);
 int outbox_command(const std::vector<std::string>& args);
 int migrate_command(const std::vector<std::string>& args);
 int append_command(const std::vector<std::string>& args);

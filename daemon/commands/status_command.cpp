@@ -12,6 +12,7 @@
 #include "daemon/commands/http_get.hpp"
 #include "daemon/commands/table.hpp"
 #include "daemon/json_text.hpp"
+#include "daemon/status_report.hpp"
 #include "engine/lag.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/pg/connection.hpp"
@@ -19,6 +20,7 @@
 #include "projections/partition.hpp"
 #include "projections/snapshot_sink.hpp"
 #include "store/parked.hpp"
+#include "store/rebuilds.hpp"
 
 namespace sluice::daemon {
 
@@ -81,6 +83,16 @@ json::object status_from_database(const std::string& url, const std::string& eve
     }
     json::object root;
     root["subscribers"] = std::move(subs);
+    std::vector<RebuildView> rebuilds;
+    // A database that no sluice with blue/green rebuilds has migrated has no such table.
+    auto rb = conn.exec("SELECT to_regclass('sluice.rebuilds') IS NOT NULL").boolean(0, 0)
+                  ? conn.exec(store::rebuilds_sql)
+                  : pg::Result();
+    for (int i = 0; rb && i < rb.rows(); ++i) {
+        rebuilds.push_back({std::string(rb.text(i, 0)), std::string(rb.text(i, 1)),
+                            std::string(rb.text(i, 2)), rb.boolean(i, 3), rb.int64(i, 4)});
+    }
+    root["rebuilds"] = rebuilds_json(rebuilds);
     return root;
 }
 
@@ -108,6 +120,26 @@ void print_config_errors(const json::object& root) {
               << "); the daemon still runs the previous configuration:\n";
     for (const auto& e : errors)
         std::cout << "  " << cell(e) << "\n";
+}
+
+// Blue/green rebuilds in progress or interrupted (store/rebuilds.hpp), printed under the table.
+void print_rebuilds(const json::object& root) {
+    const auto* rebuilds = root.if_contains("rebuilds");
+    if (rebuilds == nullptr || !rebuilds->is_array())
+        return;
+    for (const auto& item : rebuilds->as_array()) {
+        const auto& r = item.as_object();
+        const std::string name = cell(r.at("projection"));
+        const std::string command = cell(r.at("command"));
+        if (r.at("running").as_bool()) {
+            std::cout << command << " of " << name << ": " << cell(r.at("phase")) << " (for "
+                      << cell(r.at("seconds")) << " s)\n";
+        } else {
+            std::cout << command << " of " << name << ": interrupted while " << cell(r.at("phase"))
+                      << " (sluice " << command << " " << name
+                      << " goes on from where it stopped)\n";
+        }
+    }
 }
 
 void print_status(const json::object& root, bool from_daemon) {
@@ -138,6 +170,7 @@ void print_status(const json::object& root, bool from_daemon) {
     if (root.contains("source"))
         std::cout << "(source: " << cell(root.at("source")) << ")\n";
     print_config_errors(root);
+    print_rebuilds(root);
 }
 
 // The daemon's /status, or nullopt when no daemon answers at `address`. A daemon that has just

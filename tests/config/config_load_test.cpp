@@ -121,6 +121,27 @@ TEST(LoadConfig, FillsDefaultsForEverythingNotWritten) {
     EXPECT_EQ(c.log.level, "info");
 }
 
+TEST(LoadConfig, ReadsTheSchemaAProjectionOwnsWithItsVerifyAndGrants) {
+    const auto c = load_ok(R"(database: {url: x, events_table: store.events}
+projections:
+  - name: p
+    schema: p_read
+    verify: SELECT count(*) > 0 FROM t
+    grants: [reporting, app_reader]
+    handlers: {E: SELECT :id}
+  - name: q
+    handlers: {E: SELECT :id}
+)");
+    ASSERT_EQ(c.projections.size(), 2u);
+    EXPECT_EQ(c.projections[0].schema, "p_read");
+    EXPECT_EQ(c.projections[0].schema_location.line, 4);
+    EXPECT_EQ(c.projections[0].schema_location.column, 13);
+    EXPECT_EQ(c.projections[0].verify, "SELECT count(*) > 0 FROM t");
+    EXPECT_THAT(c.projections[0].grants, ElementsAre("reporting", "app_reader"));
+    EXPECT_EQ(c.projections[1].schema, "") << "no schema unless one is named";
+    EXPECT_THAT(c.projections[1].grants, IsEmpty());
+}
+
 TEST(LoadConfig, FillsDefaultsInsideProjectionsAndWebhooks) {
     const auto c = load_ok(R"(database: {url: x}
 projections:

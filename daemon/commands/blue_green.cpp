@@ -1,0 +1,407 @@
+#include "daemon/commands/blue_green.hpp"
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "daemon/commands/command.hpp"
+#include "daemon/commands/replay.hpp"
+#include "infra/log/log.hpp"
+#include "infra/pg/literal.hpp"
+#include "infra/sql/text_hash.hpp"
+#include "projections/projection_sink.hpp"
+#include "projections/schema.hpp"
+#include "store/rebuilds.hpp"
+
+namespace sluice::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* lock_not_available = "55P03";
+constexpr Oid bool_oid = 16;
+
+// The generation a swap brings in: its schema and its checkpoint.
+struct Incoming {
+    std::string schema;
+    std::string checkpoint;
+    bool is_previous = false;  // a rollback: the live generation and it trade places
+};
+
+// What the command needs to replay one generation: the projection as it runs there (the
+// generation's schema first on the search_path) and its sink, whose batches advance the
+// generation's own checkpoint.
+struct Generation {
+    config::Projection projection;
+    projections::ApplyFunction function;
+    projections::ProjectionSink sink;
+};
+
+Generation generation_of(const config::Config& config, const config::Projection& projection,
+                         const Incoming& incoming, const engine::Upcast& upcast) {
+    config::Projection p = projection;
+    p.schema = incoming.schema;
+    const std::string table = pg::quote_qualified(config.database.events_table);
+    auto function = projections::apply_function(p, table, {}, pg::Pooling::session, upcast);
+    projections::ProjectionSink sink(p, table, config.database.statement_timeout, {},
+                                     pg::Pooling::session, upcast, incoming.checkpoint);
+    return {std::move(p), std::move(function), std::move(sink)};
+}
+
+bool schema_exists(pg::Connection& conn, const std::string& schema) {
+    return conn
+        .exec("SELECT to_regnamespace($1) IS NOT NULL", pg::Params(pg::quote_identifier(schema)))
+        .boolean(0, 0);
+}
+
+bool checkpoint_exists(pg::Connection& conn, const std::string& name) {
+    return conn
+        .exec("SELECT EXISTS (SELECT 1 FROM sluice.checkpoints WHERE name = $1)", pg::Params(name))
+        .boolean(0, 0);
+}
+
+// Runs `work` in a transaction whose lock waits end after a short lock_timeout, and again after
+// each such timeout until `budget_seconds` (0: no limit) have passed: another session's lock
+// (the daemon's batch, a reader's on a table to be dropped) is waited for in short stretches in
+// which the swap queues behind nobody for long.
+template <class Work>
+void with_lock_retries(pg::Connection& conn, const config::Projection& projection,
+                       const std::string& what, int budget_seconds, Work work) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(budget_seconds);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            pg::Transaction tx(conn);
+            conn.exec("SET LOCAL lock_timeout = '2s'");
+            work();
+            tx.commit();
+            return;
+        } catch (const pg::ServerError& e) {
+            if (e.sqlstate() != lock_not_available)
+                throw;
+            if (budget_seconds > 0 && std::chrono::steady_clock::now() >= deadline) {
+                throw std::runtime_error(
+                    what + " of projection " + projection.name + ": locks still held after " +
+                    std::to_string(budget_seconds) +
+                    " s (a long-running query on the projection's tables?); nothing was changed, "
+                    "run it again or raise --lock-timeout");
+            }
+            log::info("waiting for locks; trying again",
+                      {{"projection", projection.name}, {"step", what}, {"attempt", attempt}});
+        }
+        std::this_thread::sleep_for(200ms);
+    }
+}
+
+// Creates the next generation (schema, setup, checkpoint at the start) in one transaction, or
+// keeps the one an interrupted rebuild left when its definition is this one. Returns whether it
+// resumed.
+bool prepare_next(pg::Connection& conn, const Generation& next,
+                  const projections::Generations& names) {
+    const std::string definition =
+        "sluice generation " +
+        sql::text_hash(next.projection.setup + "\n" + next.function.create_sql);
+    if (schema_exists(conn, names.next) && checkpoint_exists(conn, names.next_checkpoint)) {
+        auto comment = conn.exec("SELECT obj_description(to_regnamespace($1), 'pg_namespace')",
+                                 pg::Params(pg::quote_identifier(names.next)));
+        if (comment.optional_text(0, 0) == definition)
+            return true;
+        log::info(
+            "the next generation left by an earlier rebuild has another definition; "
+            "building it afresh",
+            {{"projection", next.projection.name}, {"schema", names.next}});
+    }
+    pg::Transaction tx(conn);
+    const std::string schema = pg::quote_identifier(names.next);
+    conn.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    conn.exec("CREATE SCHEMA " + schema);
+    conn.exec("COMMENT ON SCHEMA " + schema + " IS " + pg::quote_literal(definition));
+    if (!next.projection.setup.empty())
+        conn.exec_script(projections::with_schema_first(names.next, next.projection.setup));
+    conn.exec("SELECT sluice.reset_checkpoint($1, '0', 0)", pg::Params(names.next_checkpoint));
+    conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1",
+              pg::Params(names.next_checkpoint));
+    tx.commit();
+    return false;
+}
+
+// Catches a generation that is not live up to the head; its batches commit one by one.
+Replayed catch_up(pg::Connection& conn, const config::Config& config, const Generation& g,
+                  const std::string& checkpoint, const std::string& label) {
+    const std::string table = pg::quote_qualified(config.database.events_table);
+    const auto from = stored_checkpoint(conn, checkpoint);
+    const auto total =
+        conn.exec("SELECT count(*) FROM " + table + " WHERE (transaction_id, id) > ($1::xid8, $2)",
+                  pg::Params(std::to_string(from.transaction_id), std::to_string(from.id)))
+            .int64(0, 0);
+    return replay(conn, g.sink, from, total, config.tailer.batch_size, label);
+}
+
+// The projection's `verify:` query with the next generation first on the search_path (the live
+// one reachable by its schema name); rolled back. Returns the reason it refuses, "" to go on.
+std::string verify(pg::Connection& conn, const config::Projection& projection,
+                   const std::string& next) {
+    if (projection.verify.empty())
+        return {};
+    pg::Transaction tx(conn);
+    conn.exec(
+        "SELECT set_config('search_path', $1 || ', ' || current_setting('search_path'), true)",
+        pg::Params(pg::quote_identifier(next)));
+    pg::Result r;
+    try {
+        r = conn.exec(projection.verify);
+    } catch (const pg::ServerError& e) {
+        return std::string("it failed: ") + e.what() + " (SQLSTATE " + e.sqlstate() + ")";
+    }
+    if (r.rows() != 1 || r.columns() != 1 || PQftype(r.get(), 0) != bool_oid) {
+        return "it must return one row with one boolean column, got " + std::to_string(r.rows()) +
+               " row(s) of " + std::to_string(r.columns()) + " column(s)";
+    }
+    if (r.is_null(0, 0) || !r.boolean(0, 0))
+        return std::string("it returned ") + (r.is_null(0, 0) ? "NULL" : "false");
+    return {};
+}
+
+// Gives the readers of the schema that went out the same privileges on the one that came in
+// (schema USAGE and the like, and each table's privileges on the table of the same name), or
+// the config's `grants:` when it has them.
+void grant_readers(pg::Connection& conn, const config::Projection& projection,
+                   const std::string& from_schema, const std::string& to_schema) {
+    if (!projection.grants.empty()) {
+        conn.exec_script(projections::grants_sql(to_schema, projection.grants));
+        return;
+    }
+    auto grants = conn.exec(
+        "WITH g AS (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+        "                  ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee, "
+        "                  a.privilege_type, NULL::name AS relname "
+        "             FROM pg_namespace n, aclexplode(n.nspacl) a "
+        "            WHERE n.nspname = $1 AND a.grantee <> n.nspowner "
+        "           UNION ALL "
+        "           SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+        "                  ELSE quote_ident(pg_get_userbyid(a.grantee)) END, "
+        "                  a.privilege_type, c.relname "
+        "             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+        "                  aclexplode(c.relacl) a "
+        "            WHERE n.nspname = $1 AND a.grantee <> c.relowner "
+        "              AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "              AND EXISTS (SELECT 1 FROM pg_class c2 JOIN pg_namespace n2 "
+        "                            ON n2.oid = c2.relnamespace "
+        "                           WHERE n2.nspname = $2 AND c2.relname = c.relname)) "
+        "SELECT CASE WHEN relname IS NULL "
+        "       THEN format('GRANT %s ON SCHEMA %I TO %s', privilege_type, $2::text, grantee) "
+        "       ELSE format('GRANT %s ON %I.%I TO %s', privilege_type, $2::text, relname, "
+        "                   grantee) END FROM g",
+        pg::Params(from_schema, to_schema));
+    for (int i = 0; i < grants.rows(); ++i)
+        conn.exec(std::string(grants.text(i, 0)));
+}
+
+void rename_schema(pg::Connection& conn, const std::string& from, const std::string& to) {
+    conn.exec("ALTER SCHEMA " + pg::quote_identifier(from) + " RENAME TO " +
+              pg::quote_identifier(to));
+}
+
+// The swap transaction (see the header). Returns the position the live generation is at now.
+engine::Position swap(pg::Connection& conn, const config::Config& config,
+                      const config::Projection& projection, const Generation& incoming_generation,
+                      const Incoming& incoming, const BlueGreenOptions& options) {
+    const auto names = projections::generations(projection);
+    engine::Position live_at;
+    with_lock_retries(conn, projection, "swap", options.lock_timeout_seconds, [&] {
+        // The daemon's batches for the projection wait from here to the commit.
+        conn.exec("SELECT pg_advisory_xact_lock(sluice.subscriber_lock_key($1))",
+                  pg::Params(projection.name));
+        const auto last =
+            replay(conn, incoming_generation.sink, stored_checkpoint(conn, incoming.checkpoint), 0,
+                   config.tailer.batch_size, "swap", true);
+        const bool had_live = schema_exists(conn, names.live);
+        const bool had_live_checkpoint = checkpoint_exists(conn, projection.name);
+        if (incoming.is_previous) {
+            const std::string parked = names.live + "__swap";
+            rename_schema(conn, names.live, parked);
+            rename_schema(conn, names.previous, names.live);
+            rename_schema(conn, parked, names.previous);
+        } else {
+            if (had_live)
+                rename_schema(conn, names.live, names.previous);
+            rename_schema(conn, names.next, names.live);
+        }
+        // Checkpoints go with their generations, applied-event counters and all: the incoming
+        // generation's row (at `last`, where the replay above moved it) takes the live name; the
+        // one that went out keeps its own as the previous one, for a rollback.
+        const std::string went_out = projection.name + "@swap";
+        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(went_out));
+        if (had_live && had_live_checkpoint) {
+            conn.exec("UPDATE sluice.checkpoints SET name = $2 WHERE name = $1",
+                      pg::Params(projection.name, went_out));
+        } else {
+            conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
+                      pg::Params(projection.name));
+        }
+        conn.exec("UPDATE sluice.checkpoints SET name = $2, updated_at = now() WHERE name = $1",
+                  pg::Params(incoming.checkpoint, projection.name));
+        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
+                  pg::Params(names.previous_checkpoint));
+        conn.exec("UPDATE sluice.checkpoints SET name = $2 WHERE name = $1",
+                  pg::Params(went_out, names.previous_checkpoint));
+        // Parked events belong to the generation their handler failed in.
+        if (!incoming.is_previous) {
+            conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1",
+                      pg::Params(names.previous_checkpoint));
+        }
+        const std::string aside = projection.name + "@swap";
+        conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
+                  pg::Params(projection.name, aside));
+        conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
+                  pg::Params(incoming.checkpoint, projection.name));
+        conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
+                  pg::Params(aside, names.previous_checkpoint));
+        // The upcasters each generation was built through go with it (the daemon refuses a
+        // read model built through others than its config's: projection_sink.hpp).
+        const auto fingerprint = [&](const std::string& name) {
+            auto r = conn.exec(
+                "SELECT fingerprint FROM sluice.projection_upcasters WHERE projection = $1",
+                pg::Params(name));
+            return r.rows() == 0 ? std::string() : std::string(r.text(0, 0));
+        };
+        const std::string outgoing = fingerprint(projection.name);
+        const std::string incoming_fingerprint =
+            incoming.is_previous
+                ? fingerprint(names.previous_checkpoint)
+                : projections::upcasters_fingerprint(
+                      projection,
+                      engine::Upcast(config.upcasters,
+                                     pg::quote_qualified(config.database.events_table)));
+        const std::string upsert =
+            "INSERT INTO sluice.projection_upcasters (projection, fingerprint) VALUES ($1, $2) "
+            "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+            "updated_at = now()";
+        conn.exec(upsert, pg::Params(projection.name, incoming_fingerprint));
+        if (had_live)
+            conn.exec(upsert, pg::Params(names.previous_checkpoint, outgoing));
+        if (had_live)
+            grant_readers(conn, projection, names.previous, names.live);
+        else if (!projection.grants.empty())
+            conn.exec_script(projections::grants_sql(names.live, projection.grants));
+        live_at = last.at;
+    });
+    return live_at;
+}
+
+// What status shows of the command (store/rebuilds.hpp); autocommitted, outside the swap.
+void set_phase(pg::Connection& conn, const config::Projection& projection,
+               const std::string& command, const std::string& phase) {
+    conn.exec(store::set_rebuild_phase_sql, pg::Params(projection.name, command, phase));
+}
+
+void end_phases(pg::Connection& conn, const config::Projection& projection) {
+    conn.exec(store::end_rebuild_sql, pg::Params(projection.name));
+}
+
+void refuse_partitioned(const config::Projection& projection, const std::string& command) {
+    if (projection.partitions > 1) {
+        throw UsageError(
+            "projection " + projection.name + " is partitioned (partitions: " +
+            std::to_string(projection.partitions) + "): " + command +
+            " beside the live generation is not supported for it yet; use sluice rebuild " +
+            projection.name + " --in-place");
+    }
+}
+
+}  // namespace
+
+int rebuild_beside(pg::Connection& conn, const config::Config& config,
+                   const config::Projection& projection, const BlueGreenOptions& options) {
+    refuse_partitioned(projection, "a rebuild");
+    const auto names = projections::generations(projection);
+    const engine::Upcast upcast(config.upcasters,
+                                pg::quote_qualified(config.database.events_table));
+    const Incoming incoming{names.next, names.next_checkpoint, false};
+    const auto next = generation_of(config, projection, incoming, upcast);
+
+    set_phase(conn, projection, "rebuild", "building");
+    const bool resumed = prepare_next(conn, next, names);
+    install_functions(conn, next.function, upcast);
+    log::info(resumed ? "resuming the next generation from its checkpoint"
+                      : "building the next generation beside the live one",
+              {{"projection", projection.name}, {"phase", "building"}, {"schema", names.next}});
+    const auto built = catch_up(conn, config, next, names.next_checkpoint, "rebuild");
+
+    set_phase(conn, projection, "rebuild", "verifying");
+    log::info("verifying the next generation",
+              {{"projection", projection.name}, {"phase", "verifying"}});
+    if (auto refused = verify(conn, projection, names.next); !refused.empty()) {
+        end_phases(conn, projection);
+        std::cerr << "rebuild of " << projection.name << " stopped before the swap: verify "
+                  << refused << "; the live generation stays in schema " << names.live
+                  << ", the new one is kept in " << names.next
+                  << " (running sluice rebuild again goes on from it)\n";
+        return exit_failure;
+    }
+    set_phase(conn, projection, "rebuild", "swapping");
+    if (drop_previous(conn, projection, options))
+        log::info("dropped the previous generation", {{"projection", projection.name}});
+    log::info("swapping the next generation in",
+              {{"projection", projection.name}, {"phase", "swapping"}});
+    const auto at = swap(conn, config, projection, next, incoming, options);
+    end_phases(conn, projection);
+    std::cout << "rebuilt " << projection.name << ": the new generation (replayed " << built.events
+              << " events) is live in schema " << names.live << " at event id " << at.id
+              << "; the previous one is kept in " << names.previous << " (sluice rollback "
+              << projection.name << ")\n";
+    return exit_ok;
+}
+
+int roll_back(pg::Connection& conn, const config::Config& config,
+              const config::Projection& projection, const BlueGreenOptions& options) {
+    refuse_partitioned(projection, "a rollback");
+    const auto names = projections::generations(projection);
+    if (!schema_exists(conn, names.previous) ||
+        !checkpoint_exists(conn, names.previous_checkpoint)) {
+        throw UsageError("projection " + projection.name + " has no previous generation (schema " +
+                         names.previous +
+                         "): only a blue/green rebuild keeps one, until the next rebuild or "
+                         "--drop-previous");
+    }
+    const engine::Upcast upcast(config.upcasters,
+                                pg::quote_qualified(config.database.events_table));
+    const Incoming incoming{names.previous, names.previous_checkpoint, true};
+    const auto previous = generation_of(config, projection, incoming, upcast);
+    install_functions(conn, previous.function, upcast);
+    set_phase(conn, projection, "rollback", "building");
+    log::info("catching the previous generation up",
+              {{"projection", projection.name}, {"phase", "building"}, {"schema", names.previous}});
+    const auto caught_up = catch_up(conn, config, previous, names.previous_checkpoint, "rollback");
+    set_phase(conn, projection, "rollback", "swapping");
+    log::info("swapping the previous generation back in",
+              {{"projection", projection.name}, {"phase", "swapping"}});
+    const auto at = swap(conn, config, projection, previous, incoming, options);
+    end_phases(conn, projection);
+    std::cout << "rolled back " << projection.name << ": the previous generation (caught up by "
+              << caught_up.events << " events) is live in schema " << names.live << " at event id "
+              << at.id << "; the one it replaced is kept in " << names.previous << "\n";
+    return exit_ok;
+}
+
+bool drop_previous(pg::Connection& conn, const config::Projection& projection,
+                   const BlueGreenOptions& options) {
+    const auto names = projections::generations(projection);
+    bool dropped = false;
+    with_lock_retries(
+        conn, projection, "dropping the previous generation", options.lock_timeout_seconds, [&] {
+            dropped = schema_exists(conn, names.previous) ||
+                      checkpoint_exists(conn, names.previous_checkpoint);
+            conn.exec("DROP SCHEMA IF EXISTS " + pg::quote_identifier(names.previous) + " CASCADE");
+            conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
+                      pg::Params(names.previous_checkpoint));
+            conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1",
+                      pg::Params(names.previous_checkpoint));
+            conn.exec("DELETE FROM sluice.projection_upcasters WHERE projection = $1",
+                      pg::Params(names.previous_checkpoint));
+        });
+    return dropped;
+}
+
+}  // namespace sluice::daemon
