@@ -133,7 +133,13 @@ int rebuild_command(const std::vector<std::string>& args) {
     po::positional_options_description positional;
     positional.add("name", 1).add("names", -1);
     po::variables_map vm;
-    if (!parse_options("rebuild", "NAME --config FILE [--yes] [--in-place | --drop-previous]",
+    if (!parse_options("rebuild",
+                       "NAME --config FILE [--yes] [--in-place | --drop-previous]\n\n"
+                       "Replays every event into a projection. With schema:, a blue/green "
+                       "rebuild: the next\ngeneration is built beside the live one and swapped "
+                       "in when it has caught up (and\nverify: holds); readers never see it "
+                       "empty. Without schema:, or with --in-place, the\nlive read model is "
+                       "reset and refilled.",
                        options, args, vm, &positional)) {
         return exit_ok;
     }

@@ -24,7 +24,13 @@ int rollback_command(const std::vector<std::string>& args) {
     po::positional_options_description positional;
     positional.add("name", 1).add("names", -1);
     po::variables_map vm;
-    if (!parse_options("rollback", "NAME --config FILE [--yes]", options, args, vm, &positional)) {
+    if (!parse_options("rollback",
+                       "NAME --config FILE [--yes]\n\n"
+                       "Makes the previous generation of a projection with schema: live again: "
+                       "catches it up\nfrom its own checkpoint through the config's handlers, "
+                       "then swaps it in with the\nsame short transaction as a rebuild; the "
+                       "generation it replaces becomes the previous one.",
+                       options, args, vm, &positional)) {
         return exit_ok;
     }
     auto target = projection_target("rollback", vm);
