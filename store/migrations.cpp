@@ -279,7 +279,8 @@ BEGIN
     RAISE EXCEPTION 'a session named "%" may not write events', current_setting('application_name')
       USING ERRCODE = 'SL004',
             HINT = 'sluice reads past the open transactions of the sessions it names so; '
-                   'give this session another application_name';
+                   'a rebuild or rollback replays events applied before, whose handlers must not '
+                   'append them again; any other session: give it another application_name';
   END IF;
   PERFORM pg_notify(TG_ARGV[0], '');
   RETURN NULL;
@@ -646,6 +647,9 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
          applied_counter_sql},
         {18, "quarantine: parked events hold their aggregate back", "sluice", quarantine_sql},
         {19, "blue/green rebuilds in progress", "sluice", rebuilds_sql},
+        // Version 8 again, with the sessions of `sluice rebuild` and `sluice rollback` among
+        // the event-free ones (store/sessions.hpp).
+        {20, "event horizon past rebuilds and rollbacks", "sluice", expand(event_horizon_sql)},
     };
 }
 

@@ -21,9 +21,16 @@ inline constexpr std::string_view outbox_maintenance = "sluice outbox maintenanc
 // back the horizon: CREATE INDEX CONCURRENTLY builds without a transaction id.
 inline constexpr std::string_view part_index = "sluice part index";
 
+// `sluice rebuild` and `sluice rollback` replay handlers over events that were applied before:
+// events a handler appended then would be appended again, so their sessions may not write any,
+// and so their long replays never hold the live projections back.
+inline constexpr std::string_view rebuild = "sluice rebuild";
+inline constexpr std::string_view rollback = "sluice rollback";
+
 // The sessions whose transactions never insert into the events table.
-inline constexpr std::array<std::string_view, 7> event_free_sessions = {
-    coordination, listen, tailer, monitor, outbox, outbox_listener, outbox_maintenance};
+inline constexpr std::array<std::string_view, 9> event_free_sessions = {
+    coordination,       listen,  tailer,  monitor, outbox, outbox_listener,
+    outbox_maintenance, rebuild, rollback};
 // A subscriber's session is "sluice <kind> <name>"; a webhook's only enqueues into the outbox,
 // so it is event-free too. A projection's handlers are the user's SQL and may append events.
 inline constexpr std::string_view webhook_prefix = "sluice webhook ";

@@ -24,6 +24,7 @@
 #include "projections/projection_sink.hpp"
 #include "projections/schema.hpp"
 #include "store/migrate.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::daemon {
 
@@ -164,7 +165,7 @@ int rebuild_command(const std::vector<std::string>& args) {
     if (!yes && !isatty(STDIN_FILENO)) {
         throw UsageError("not on a terminal: pass --yes to rebuild '" + name + "'");
     }
-    auto conn = pg::Connection::open(target->url, 10, "sluice rebuild");
+    auto conn = pg::Connection::open(target->url, 10, std::string(store::sessions::rebuild));
     bool have_table =
         conn.exec("SELECT to_regclass($1) IS NOT NULL", pg::Params(table)).boolean(0, 0);
     std::int64_t total = have_table ? conn.exec("SELECT count(*) FROM " + table).int64(0, 0) : 0;

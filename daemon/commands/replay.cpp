@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 
 #include "daemon/commands/command.hpp"
 #include "engine/upcast_install.hpp"
@@ -95,7 +96,19 @@ Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink,
         // No ownership check: the caller holds the subscriber's lock, or the subscriber is a
         // generation that only the command writes.
         auto step = sink.catch_up_step(out.at, batch_size, "");
-        auto r = conn.exec(step->sql_or_name, step->params);
+        pg::Result r;
+        try {
+            r = conn.exec(step->sql_or_name, step->params);
+        } catch (const pg::ServerError& e) {
+            // The replaying session may not write events (store/sessions.hpp): say why.
+            if (e.sqlstate() != "SL004")
+                throw;
+            throw std::runtime_error(
+                sink.name() +
+                ": a handler appends events, and a replay would append them a second time, so "
+                "rebuild and rollback refuse it (SQLSTATE SL004); keep appending events out of "
+                "the handlers of a projection you rebuild");
+        }
         auto rows_read = r.int64(0, 0);
         out.at = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
         out.events += rows_read;

@@ -10,6 +10,7 @@
 #include "infra/pg/literal.hpp"
 #include "projections/schema.hpp"
 #include "store/migrate.hpp"
+#include "store/sessions.hpp"
 
 namespace sluice::daemon {
 
@@ -52,7 +53,7 @@ int rollback_command(const std::vector<std::string>& args) {
         std::cerr << "rollback cancelled\n";
         return exit_ok;
     }
-    auto conn = pg::Connection::open(target->url, 10, "sluice rollback");
+    auto conn = pg::Connection::open(target->url, 10, std::string(store::sessions::rollback));
     store::migrate(conn,
                    {target->config.database.events_table, target->config.database.notify_channel});
     return roll_back(conn, target->config, projection, {vm["lock-timeout"].as<int>()});

@@ -192,5 +192,29 @@ TEST_F(Rebuild, RejectsAnUnknownProjectionName) {
         << rebuild.output_tail();
 }
 
+TEST_F(Rebuild, RefusesAHandlerThatAppendsEventsWhichAReplayWouldAppendAgain) {
+    // A handler that appends an event of another type for each Tick: fine live, but a replay
+    // would append every one of those events a second time.
+    const std::string config = write_file(
+        "appends.yaml", base_config({.batch_size = 100}) +
+                            "projections:\n"
+                            "  - name: echo\n"
+                            "    handlers:\n"
+                            "      Tick: INSERT INTO events (aggregate_id, aggregate_type, "
+                            "version, event_type, payload) VALUES (gen_random_uuid(), "
+                            "'Echo', 1, 'Echoed', '{}')\n");
+    append_ticks(5);
+    const auto events = scalar("SELECT count(*) FROM events");
+    auto rebuild = DaemonProcess::spawn({"rebuild", "echo", "-c", config, "--yes"});
+    auto exit = rebuild.wait_exit(60s);
+    ASSERT_TRUE(exit) << rebuild.output_tail();
+    EXPECT_FALSE(exit->is_exit(0)) << rebuild.output_tail();
+    EXPECT_NE(
+        rebuild.output().find("echo: a handler appends events, and a replay would append them"),
+        std::string::npos)
+        << rebuild.output_tail();
+    EXPECT_EQ(scalar("SELECT count(*) FROM events"), events) << "the replay appended events";
+}
+
 }  // namespace
 }  // namespace sluice::testing
