@@ -103,9 +103,7 @@ std::string wanted_filter(const config::Projection& projection, const engine::Up
 // once per call): otherwise the check costs nothing per event.
 std::string unless_quarantined(const config::Projection& projection, const engine::Upcast& upcast,
                                const std::string& apply) {
-    std::string types;
-    for (const auto& t : upcast.sources_of(handled_types(projection)))
-        types += (types.empty() ? "" : ", ") + pg::quote_literal(t);
+    const std::string types = in_list(upcast.sources_of(handled_types(projection)));
     if (types.empty())
         return apply;
     return "    sluice_behind := false;\n"

@@ -152,13 +152,13 @@ TEST_F(Partitions, KillsDuringAPartitionedCatchUpLoseNothingAndRepeatNothing) {
         // catch-up even when the faster parts are already at the head.
         auto cps = checkpoints();
         std::string part = parts[rng() % parts.size()];
+        std::optional<Position> slowest_at;
         for (const auto& p : parts) {
             auto c = cps.find(p);
-            if (c == cps.end() || c->second < bulk_end) {
-                auto mine = cps.find(part);
-                if (mine == cps.end() || mine->second >= bulk_end ||
-                    (c != cps.end() && c->second < mine->second))
-                    part = p;
+            const Position at = c == cps.end() ? Position{} : c->second;
+            if (at < bulk_end && (!slowest_at || at < *slowest_at)) {
+                part = p;
+                slowest_at = at;
             }
         }
         auto own = owners();
