@@ -598,6 +598,20 @@ CREATE TABLE IF NOT EXISTS sluice.rebuilds (
   updated_at timestamptz NOT NULL DEFAULT now());
 )SQL";
 
+// Rebuilds asked of the running daemons (docs/operations.md, "Changing a projection"): a row in
+// phase 'requested' is a rebuild that an instance takes as a unit of work and runs; its progress
+// (events replayed of those to replay) and how it ended ('failed', 'verify_failed', with the
+// error) stay visible to status until the next request (store/rebuilds.hpp).
+const char* rebuild_requests_sql = R"SQL(
+ALTER TABLE sluice.rebuilds ALTER COLUMN backend_pid DROP NOT NULL;
+ALTER TABLE sluice.rebuilds
+  ADD COLUMN IF NOT EXISTS reason text NOT NULL DEFAULT '',
+  ADD COLUMN IF NOT EXISTS instance text,
+  ADD COLUMN IF NOT EXISTS done bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS total bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS error text;
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -650,6 +664,8 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         // Version 8 again, with the sessions of `sluice rebuild` and `sluice rollback` among
         // the event-free ones (store/sessions.hpp).
         {20, "event horizon past rebuilds and rollbacks", "sluice", expand(event_horizon_sql)},
+        {21, "rebuilds asked of the daemon: requests, progress, outcome", "sluice",
+         rebuild_requests_sql},
     };
 }
 

@@ -16,6 +16,17 @@ inline constexpr const char* set_rebuild_phase_sql =
     "started_at = CASE WHEN sluice.rebuilds.backend_pid = EXCLUDED.backend_pid "
     "THEN sluice.rebuilds.started_at ELSE now() END";
 
+// Asks the running daemons for a blue/green rebuild (migration 21): $1 projection, $2 reason
+// (shown in status and the log: "sluice rebuild", "definition changed", ...). A rebuild already
+// asked for or running is left as it is; one that ended in 'failed' or 'verify_failed' is asked
+// for again. Returns one row (true) when this call asked, none when one was already pending.
+inline constexpr const char* request_rebuild_sql =
+    "INSERT INTO sluice.rebuilds AS r (projection, command, phase, reason, backend_pid) "
+    "VALUES ($1, 'rebuild', 'requested', $2, NULL) ON CONFLICT (projection) DO UPDATE "
+    "SET command = 'rebuild', phase = 'requested', reason = EXCLUDED.reason, backend_pid = NULL, "
+    "instance = NULL, done = 0, total = 0, error = NULL, started_at = now(), updated_at = now() "
+    "WHERE r.phase IN ('failed', 'verify_failed') RETURNING true";
+
 // $1 projection.
 inline constexpr const char* end_rebuild_sql = "DELETE FROM sluice.rebuilds WHERE projection = $1";
 
