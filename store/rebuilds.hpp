@@ -25,7 +25,7 @@ inline constexpr const char* request_rebuild_sql =
     "VALUES ($1, 'rebuild', 'requested', $2, NULL) ON CONFLICT (projection) DO UPDATE "
     "SET command = 'rebuild', phase = 'requested', reason = EXCLUDED.reason, backend_pid = NULL, "
     "instance = NULL, done = 0, total = 0, error = NULL, started_at = now(), updated_at = now() "
-    "WHERE r.phase IN ('failed', 'verify_failed') RETURNING true";
+    "WHERE r.phase IN ('done', 'failed', 'verify_failed') RETURNING true";
 
 // $1 projection.
 inline constexpr const char* end_rebuild_sql = "DELETE FROM sluice.rebuilds WHERE projection = $1";
