@@ -600,8 +600,8 @@ CREATE TABLE IF NOT EXISTS sluice.rebuilds (
 
 // Rebuilds asked of the running daemons (docs/operations.md, "Changing a projection"): a row in
 // phase 'requested' is a rebuild that an instance takes as a unit of work and runs; its progress
-// (events replayed of those to replay) and how it ended ('done', 'failed', 'verify_failed', with the
-// error) stay visible to status until the next request (store/rebuilds.hpp).
+// (events replayed of those to replay) and how it ended ('done', 'failed', 'verify_failed', with
+// the error) stay visible to status until the next request (store/rebuilds.hpp).
 const char* rebuild_requests_sql = R"SQL(
 ALTER TABLE sluice.rebuilds ALTER COLUMN backend_pid DROP NOT NULL;
 ALTER TABLE sluice.rebuilds
