@@ -1,5 +1,6 @@
 #include "daemon/commands/replay.hpp"
 
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,6 +84,52 @@ class Progress {
     std::int64_t printed_ = -1;  // the count of the last line printed
 };
 
+// Runs the catch-up step again and again in the server, committing after each batch, until a
+// short read (the head) or until the budget is spent: one round trip for many batches, so a
+// replay on a busy machine does not wait to be scheduled between batches. The same batches,
+// transactions and checkpoints as one statement per batch. Created once per session; callable
+// only outside a transaction block (a procedure's COMMIT needs that).
+constexpr const char* replay_procedure_sql = R"SQL(
+CREATE OR REPLACE PROCEDURE pg_temp.sluice_replay(p_step text, p_name text, p_limit integer,
+  p_budget_ms integer, INOUT rows_read bigint, INOUT last_tx xid8, INOUT last_id bigint,
+  INOUT at_head boolean) LANGUAGE plpgsql AS $sluice$
+DECLARE
+  sluice_step record;
+  sluice_until timestamptz := clock_timestamp() + p_budget_ms * interval '1 ms';
+BEGIN
+  rows_read := 0;
+  at_head := false;
+  LOOP
+    EXECUTE p_step INTO sluice_step USING p_name, last_tx, last_id, p_limit, '';
+    COMMIT;
+    rows_read := rows_read + sluice_step.rows_read;
+    last_tx := sluice_step.last_tx;
+    last_id := sluice_step.last_id;
+    IF sluice_step.rows_read < p_limit THEN
+      at_head := true;
+      RETURN;
+    END IF;
+    EXIT WHEN clock_timestamp() >= sluice_until;
+  END LOOP;
+END
+$sluice$)SQL";
+
+constexpr const char* call_replay_sql =
+    "CALL pg_temp.sluice_replay($1, $2, $3, 500, 0, $4::xid8, $5, false)";
+
+// The replaying session may not write events (store/sessions.hpp): says why. Called from
+// the handler of `e`.
+[[noreturn]] void rethrow_appending(const projections::ProjectionSink& sink,
+                                    const pg::ServerError& e) {
+    if (e.sqlstate() != "SL004")
+        throw;  // the exception being handled
+    throw std::runtime_error(
+        sink.name() +
+        ": a handler appends events, and a replay would append them a second time, so rebuild "
+        "and rollback refuse it (SQLSTATE SL004); keep appending events out of the handlers of a "
+        "projection you rebuild");
+}
+
 }  // namespace
 
 Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink,
@@ -92,29 +139,31 @@ Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink,
     if (!quiet)
         progress.emplace(label, total, isatty(STDERR_FILENO) != 0);
     Replayed out{from, 0};
+    // Inside a transaction (the swap's) one statement per batch; otherwise many per round trip.
+    const bool in_server = PQtransactionStatus(conn.get()) == PQTRANS_IDLE;
+    if (in_server)
+        conn.exec(replay_procedure_sql);
     while (true) {
         // No ownership check: the caller holds the subscriber's lock, or the subscriber is a
         // generation that only the command writes.
         auto step = sink.catch_up_step(out.at, batch_size, "");
         pg::Result r;
         try {
-            r = conn.exec(step->sql_or_name, step->params);
+            r = in_server ? conn.exec(call_replay_sql,
+                                      pg::Params(step->sql_or_name, sink.name(), batch_size,
+                                                 std::to_string(out.at.transaction_id),
+                                                 std::to_string(out.at.id)))
+                          : conn.exec(step->sql_or_name, step->params);
         } catch (const pg::ServerError& e) {
-            // The replaying session may not write events (store/sessions.hpp): say why.
-            if (e.sqlstate() != "SL004")
-                throw;
-            throw std::runtime_error(
-                sink.name() +
-                ": a handler appends events, and a replay would append them a second time, so "
-                "rebuild and rollback refuse it (SQLSTATE SL004); keep appending events out of "
-                "the handlers of a projection you rebuild");
+            rethrow_appending(sink, e);
         }
-        auto rows_read = r.int64(0, 0);
-        out.at = {std::stoull(std::string(r.text(0, 2))), r.int64(0, 3)};
+        const auto rows_read = r.int64(0, 0);
+        const int tx = in_server ? 1 : 2, id = in_server ? 2 : 3;
+        out.at = {std::stoull(std::string(r.text(0, tx))), r.int64(0, id)};
         out.events += rows_read;
         if (progress)
             progress->update(out.events);
-        if (rows_read < batch_size)
+        if (in_server ? r.boolean(0, 3) : rows_read < batch_size)
             break;
     }
     if (progress)
