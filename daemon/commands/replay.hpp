@@ -1,8 +1,9 @@
 // The replay loop of `sluice rebuild` and `sluice rollback`: the daemon's own server-side
 // catch-up (the sink's catch_up_step: one statement per batch, its own transaction, the
-// checkpoint moved exactly once with it) run from the command line until a short read says the
-// head is reached, with progress on stderr: a bar on a terminal, a line every two seconds
-// otherwise. Error policy: pg::Error from the database (a handler's error included) propagates;
+// checkpoint moved exactly once with it) run until a short read says the head is reached, with
+// progress on stderr: a bar on a terminal, a line every two seconds otherwise. Outside a
+// transaction a server-side procedure runs the steps back to back, committing each, for up to
+// half a second per round trip. Error policy: pg::Error from the database (a handler's error included) propagates;
 // what was committed before it stays, and the next replay resumes from the checkpoint.
 #pragma once
 
