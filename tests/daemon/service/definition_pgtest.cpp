@@ -22,11 +22,12 @@ std::string projection_p(const std::string& insert) {
            insert + "\n";
 }
 
-std::string projection_s(int version) {
+std::string projection_s(int version, const std::string& on_change = "") {
     return R"(
   - name: s
     schema: s_read
-    setup: CREATE TABLE IF NOT EXISTS s_applied (event_id bigint PRIMARY KEY, v int NOT NULL)
+)" + (on_change.empty() ? "" : "    on_change: " + on_change + "\n") +
+           R"(    setup: CREATE TABLE IF NOT EXISTS s_applied (event_id bigint PRIMARY KEY, v int NOT NULL)
     handlers:
       Tick: INSERT INTO s_applied VALUES (:id, )" +
            std::to_string(version) + ")\n";
@@ -164,6 +165,46 @@ TEST_F(Definitions, AsksForOneBlueGreenRebuildPerChangeOfAProjectionWithASchema)
     EXPECT_EQ(scalar("SELECT count(*) FROM sluice.rebuilds"), 1);
     EXPECT_EQ(daemon.count_in_log(asked), 1u);
     EXPECT_EQ(daemon.count_in_log(already), 0u);
+}
+
+TEST_F(Definitions, ABlueGreenRebuildAndARollbackMoveTheDefinitionsWithTheGenerations) {
+    const std::string head = base_config() + "projections:";
+    const std::string path = write_file("sluice.yaml", head + projection_s(1, "continue"));
+    append_ticks(10);
+    auto daemon = DaemonProcess::start(path);
+    ASSERT_TRUE(wait_running(daemon, {"s"}));
+    ASSERT_TRUE(wait_definition(daemon, "s", "current")) << diagnose(daemon);
+    const auto fingerprint = [&](const std::string& name) {
+        return conn()
+            .exec(
+                "SELECT coalesce((SELECT fingerprint FROM sluice.projection_definitions "
+                "WHERE projection = $1), '')",
+                pg::Params(name))
+            .text(0, 0);
+    };
+    const std::string v1 = std::string(fingerprint("s"));
+
+    reload(daemon, head + projection_s(2, "continue"));
+    ASSERT_TRUE(wait_definition(daemon, "s", "changed")) << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.rebuilds"), 0) << "on_change: continue";
+
+    auto rebuild = DaemonProcess::spawn({"rebuild", "s", "-c", path, "--yes"});
+    auto rebuilt = rebuild.wait_exit(60s);
+    ASSERT_TRUE(rebuilt && rebuilt->is_exit(0)) << rebuild.output_tail();
+    ASSERT_TRUE(wait_definition(daemon, "s", "current")) << diagnose(daemon);
+    const std::string v2 = std::string(fingerprint("s"));
+    EXPECT_NE(v2, v1);
+    EXPECT_EQ(std::string(fingerprint("s@previous")), v1) << "the outgoing generation's";
+    EXPECT_EQ(std::string(fingerprint("s@next")), "") << "moved to s by the swap";
+
+    auto rollback = DaemonProcess::spawn({"rollback", "s", "-c", path, "--yes"});
+    auto rolled = rollback.wait_exit(60s);
+    ASSERT_TRUE(rolled && rolled->is_exit(0)) << rollback.output_tail();
+    EXPECT_EQ(std::string(fingerprint("s")), v1);
+    EXPECT_EQ(std::string(fingerprint("s@previous")), v2);
+    ASSERT_TRUE(wait_definition(daemon, "s", "changed"))
+        << "the generation rolled back to was built by v1\n"
+        << diagnose(daemon);
 }
 
 }  // namespace
