@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "daemon/definitions.hpp"
 #include "daemon/metrics.hpp"
@@ -76,6 +77,7 @@ class Daemon {
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
         definitions_.configure(config_);
+        definitions_due_ = true;
         build_part_indexes();
         asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
             coordinator_done_.set();
@@ -266,8 +268,9 @@ class Daemon {
         while (!stopping_) {
             export_metrics();
             auto now = std::chrono::steady_clock::now();
-            // A start or reload is announced at once, not at the next lag round.
-            if (now >= next_lag || definitions_.announce_pending()) {
+            // A start or reload is compared at once, not at the next lag round (and, when that
+            // fails, at the rounds after it, as the lag is).
+            if (now >= next_lag || std::exchange(definitions_due_, false)) {
                 next_lag = now + lag_every;
                 Failure failed;
                 try {
@@ -361,6 +364,7 @@ class Daemon {
         }
         config_ = std::move(next);
         definitions_.configure(config_);
+        definitions_due_ = true;
         monitor_timer_.cancel();  // the monitor compares the definitions now
         build_part_indexes();
         if (delivery_changed && !start_publisher()) {
@@ -415,6 +419,7 @@ class Daemon {
     std::vector<std::string> config_errors_;
     std::vector<RebuildView> rebuilds_;  // as the monitor last read them
     DefinitionWatch definitions_;        // compared by the monitor
+    bool definitions_due_ = false;       // set at start and reload: the monitor compares at once
     bool stopping_ = false;
     int exit_code_ = 0;
     std::set<int> part_indexes_;  // part counts whose part index was looked after

@@ -27,7 +27,6 @@ class DefinitionWatch {
   public:
     // Takes the config's projections; the next check() announces what it finds.
     void configure(const config::Config& config);
-    [[nodiscard]] bool announce_pending() const { return announce_; }
 
     boost::asio::awaitable<void> check(pg::AsyncConnection& conn,
                                        std::chrono::milliseconds timeout);
