@@ -270,7 +270,8 @@ class Daemon {
             auto now = std::chrono::steady_clock::now();
             // A start or reload is compared at once, not at the next lag round (and, when that
             // fails, at the rounds after it, as the lag is).
-            if (now >= next_lag || std::exchange(definitions_due_, false)) {
+            const bool definitions_due = std::exchange(definitions_due_, false);
+            if (now >= next_lag || definitions_due) {
                 next_lag = now + lag_every;
                 Failure failed;
                 try {
