@@ -26,12 +26,17 @@ void DefinitionWatch::configure(const config::Config& config) {
     for (const auto& p : config.projections)
         watched_.push_back({p.name, projections::definition_of(p), p.on_change});
     announce_ = true;
+    ++configured_;
 }
 
 boost::asio::awaitable<void> DefinitionWatch::check(pg::AsyncConnection& conn,
                                                     std::chrono::milliseconds timeout) {
+    // A reload may configure() while this waits for the database: go on with what it began.
+    const auto watched = watched_;
+    const auto configured = configured_;
+    const bool announcing = announce_;
     std::vector<std::string> names;
-    for (const auto& w : watched_)
+    for (const auto& w : watched)
         names.push_back(w.name);
     auto rows =
         co_await conn.query(store::definitions_sql, pg::Params(pg::text_array(names)), timeout);
@@ -41,7 +46,7 @@ boost::asio::awaitable<void> DefinitionWatch::check(pg::AsyncConnection& conn,
                                                 std::string(rows.text(i, 2))};
     }
     std::vector<DefinitionView> views;
-    for (const auto& w : watched_) {
+    for (const auto& w : watched) {
         DefinitionView view{w.name, {}, to_string(w.on_change)};
         auto it = stored.find(w.name);
         if (it == stored.end()) {
@@ -54,12 +59,13 @@ boost::asio::awaitable<void> DefinitionWatch::check(pg::AsyncConnection& conn,
         }
         if (view.changed.empty())
             requested_.erase(w.name);
-        else if (announce_)
+        else if (announcing)
             co_await announce(conn, timeout, w, it->second.first, view.changed);
         views.push_back(std::move(view));
     }
     views_ = std::move(views);
-    announce_ = false;
+    if (configured == configured_)
+        announce_ = false;
 }
 
 boost::asio::awaitable<void> DefinitionWatch::announce(pg::AsyncConnection& conn,

@@ -12,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ class DefinitionWatch {
 
     std::vector<Watched> watched_;
     bool announce_ = false;
+    std::uint64_t configured_ =
+        0;  // configure() calls: a check that overlapped one announces again
     std::vector<DefinitionView> views_;
     // Projection -> "stored>config" fingerprints of the change a rebuild was asked for: a
     // reload that changes nothing more asks no second time.
