@@ -86,6 +86,13 @@ struct Handler {
 };
 
 struct Projection {
+    // What the daemon does when the read model was built by another definition (setup,
+    // handlers, filters, partitions, schema: projections/definition.hpp): `rebuild` asks for a
+    // blue/green rebuild (only with schema:); `continue_` runs on and reports it. The default
+    // is rebuild with schema: (readers never see the rebuild), continue_ without (an in-place
+    // rebuild would empty the read model under the readers).
+    enum class OnChange { rebuild, continue_ };
+
     std::string name;
     std::vector<std::string> aggregate_types;  // empty = all
     std::string setup;
@@ -100,6 +107,7 @@ struct Projection {
     Location schema_location;
     std::string verify;               // a boolean query a new generation must pass; empty: none
     std::vector<std::string> grants;  // roles given USAGE on the schema, SELECT on its tables
+    OnChange on_change = OnChange::continue_;  // set to rebuild when read with schema:
     Location location;
 
     bool operator==(const Projection&) const = default;

@@ -69,13 +69,34 @@ void read_schema(Reader& r, const YAML::Node& node, const std::string& scope, Pr
     }
 }
 
+// `on_change`, after schema and partitions: its default and what it may be depend on them.
+void read_on_change(Reader& r, const YAML::Node& node, const std::string& scope, Projection& out) {
+    // A blue/green rebuild needs a schema of its own and does not split partitions yet.
+    const bool can_rebuild = !out.schema.empty() && out.partitions == 1;
+    out.on_change = can_rebuild ? Projection::OnChange::rebuild : Projection::OnChange::continue_;
+    std::size_t index = 0;
+    if (!r.read_choice(node, "on_change", scope, {"rebuild", "continue"}, index))
+        return;
+    out.on_change = static_cast<Projection::OnChange>(index);
+    if (out.on_change != Projection::OnChange::rebuild || can_rebuild)
+        return;
+    r.error(r.at(Reader::value_of(node, "on_change")),
+            "on_change in " + scope +
+                (out.schema.empty()
+                     ? ": rebuild needs schema: (the rebuild is built beside the live read model, "
+                       "in a schema of its own; without one it would empty the read model under "
+                       "its readers); add schema: or use on_change: continue"
+                     : ": rebuild is not available for a partitioned projection (a blue/green "
+                       "rebuild does not split partitions yet); use on_change: continue"));
+}
+
 }  // namespace
 
 void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Projection& out) {
     const std::string scope = item_scope(node, "projection", "projections", index);
     if (!open_item(r, node, scope,
                    {"name", "aggregate_types", "setup", "reset", "handlers", "on_error",
-                    "partitions", "schema", "verify", "grants"},
+                    "partitions", "schema", "verify", "grants", "on_change"},
                    out.location)) {
         return;
     }
@@ -85,6 +106,7 @@ void read_projection(Reader& r, const YAML::Node& node, std::size_t index, Proje
     read_plain_sql(r, node, "reset", scope, out.reset);
     r.read(node, "partitions", scope, out.partitions, 1, 256);
     read_schema(r, node, scope, out);
+    read_on_change(r, node, scope, out);
 
     if (const auto on_error = Reader::value_of(node, "on_error"); on_error.IsDefined()) {
         read_on_error(r, on_error, "on_error of " + scope, out.on_error, true);

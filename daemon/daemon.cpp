@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
+#include "daemon/definitions.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_export.hpp"
 #include "daemon/part_settings.hpp"
@@ -74,6 +76,8 @@ class Daemon {
         }
         asio::co_spawn(io_, feed_.run(), asio::detached);
         co_await subscribers_.apply(config_, options_.drain);
+        definitions_.configure(config_);
+        definitions_due_ = true;
         build_part_indexes();
         asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
             coordinator_done_.set();
@@ -193,6 +197,7 @@ class Daemon {
         s.feed = feed_.stats();
         s.config_errors = config_errors_;
         s.rebuilds = rebuilds_;
+        s.definitions = definitions_.views();
         s.instance = coordination_.instance;
         s.coordination = coordinator_.stats();
         s.now = std::chrono::steady_clock::now();
@@ -239,6 +244,7 @@ class Daemon {
         subscribers_.export_metrics();
         export_engine_metrics(metrics_, feed_.stats(), coordinator_.stats(),
                               readiness(state()).ready);
+        metrics_.set_definitions_changed(definitions_.changed_by_projection());
         if (server_)
             export_http_metrics(metrics_, server_->stats());
     }
@@ -262,7 +268,10 @@ class Daemon {
         while (!stopping_) {
             export_metrics();
             auto now = std::chrono::steady_clock::now();
-            if (now >= next_lag) {
+            // A start or reload is compared at once, not at the next lag round (and, when that
+            // fails, at the rounds after it, as the lag is).
+            const bool definitions_due = std::exchange(definitions_due_, false);
+            if (now >= next_lag || definitions_due) {
                 next_lag = now + lag_every;
                 Failure failed;
                 try {
@@ -280,6 +289,7 @@ class Daemon {
                     co_await engine::measure_quarantine(*lag_conn, statuses,
                                                         config_.database.statement_timeout);
                     co_await read_rebuilds(*lag_conn);
+                    co_await definitions_.check(*lag_conn, config_.database.statement_timeout);
                 } catch (const std::exception&) {
                     failed = Failure::current();
                 }
@@ -354,6 +364,9 @@ class Daemon {
                 metrics_.outbox().remove(w.name);
         }
         config_ = std::move(next);
+        definitions_.configure(config_);
+        definitions_due_ = true;
+        monitor_timer_.cancel();  // the monitor compares the definitions now
         build_part_indexes();
         if (delivery_changed && !start_publisher()) {
             config_errors_ = {"webhook delivery could not start with the new config; see the log"};
@@ -406,6 +419,8 @@ class Daemon {
     engine::Coordinator coordinator_;
     std::vector<std::string> config_errors_;
     std::vector<RebuildView> rebuilds_;  // as the monitor last read them
+    DefinitionWatch definitions_;        // compared by the monitor
+    bool definitions_due_ = false;       // set at start and reload: the monitor compares at once
     bool stopping_ = false;
     int exit_code_ = 0;
     std::set<int> part_indexes_;  // part counts whose part index was looked after

@@ -193,6 +193,10 @@ double SubscriberSeries::state_value(SubscriberState state) const {
 SluiceMetrics::SluiceMetrics(const std::string& version)
     : subscribers_(registry_),
       outbox_(registry_),
+      definition_changed_(gauges(registry_, "sluice_projection_definition_changed",
+                                 "1 while the projection's read model was built by another "
+                                 "definition (setup, handlers, filters, partitions, schema) than "
+                                 "the config's, until a rebuild.")),
       tailer_fetches_total(counter(registry_, "sluice_tailer_fetches_total",
                                    "Queries the tailer ran to fetch events.")),
       tailer_fetch_seconds_total(
@@ -256,6 +260,23 @@ void SluiceMetrics::remove_subscriber(SubscriberKind kind, const std::string& na
         if (it->second.alive.expired()) {
             subscriber_series_.erase(it);
         }
+    }
+}
+
+void SluiceMetrics::set_definitions_changed(const std::map<std::string, bool>& changed) {
+    for (auto it = definition_changed_series_.begin(); it != definition_changed_series_.end();) {
+        if (changed.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        remove_series(definition_changed_, {{"projection", it->first}});
+        it = definition_changed_series_.erase(it);
+    }
+    for (const auto& [projection, is_changed] : changed) {
+        auto& series = definition_changed_series_[projection];
+        if (series == nullptr)
+            series = &definition_changed_.Add({{"projection", projection}});
+        series->Set(is_changed ? 1 : 0);
     }
 }
 

@@ -117,6 +117,11 @@ class SluiceMetrics {
     // Lets go of the subscriber's series; they stop being exported once no holder is left.
     void remove_subscriber(SubscriberKind kind, const std::string& name);
 
+    // sluice_projection_definition_changed{projection}: 1 for each projection whose read model
+    // was built by another definition than the config's, 0 for the others; the series of a
+    // projection absent from `changed` are removed.
+    void set_definitions_changed(const std::map<std::string, bool>& changed);
+
     // The sluice_outbox_* families; a webhook is also a subscriber (add_subscriber as well).
     [[nodiscard]] outbox::DeliveryMetrics& outbox() { return outbox_; }
 
@@ -135,6 +140,8 @@ class SluiceMetrics {
         std::weak_ptr<SubscriberSeries> alive;     // while a runner still holds it
     };
     std::map<std::pair<SubscriberKind, std::string>, Held> subscriber_series_;
+    prometheus::Family<prometheus::Gauge>& definition_changed_;
+    std::map<std::string, prometheus::Gauge*> definition_changed_series_;  // by projection
 
   public:
     // The unlabelled series (and the three wakeup sources), registered on registry_ above.

@@ -49,6 +49,35 @@ boost::json::array rebuilds_json(const std::vector<RebuildView>& rebuilds) {
     return out;
 }
 
+boost::json::array definitions_json(const std::vector<DefinitionView>& definitions) {
+    boost::json::array out;
+    for (const auto& d : definitions) {
+        boost::json::array changed;
+        for (const auto& part : d.changed)
+            changed.push_back(boost::json::string(part));
+        out.push_back(boost::json::object{{"projection", d.projection},
+                                          {"definition", d.changed.empty() ? "current" : "changed"},
+                                          {"changed", std::move(changed)},
+                                          {"on_change", d.on_change}});
+    }
+    return out;
+}
+
+namespace {
+
+// The definition of the projection a subscriber (or part, NAME[k/N]) runs, if compared yet.
+const DefinitionView* definition_of(const std::vector<DefinitionView>& definitions,
+                                    const std::string& subscriber) {
+    const std::string projection = subscriber.substr(0, subscriber.find('['));
+    for (const auto& d : definitions) {
+        if (d.projection == projection)
+            return &d;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
 std::string status_json(const DaemonState& state) {
     namespace json = boost::json;
     auto r = readiness(state);
@@ -99,6 +128,14 @@ std::string status_json(const DaemonState& state) {
             o["failed_event_id"] = nullptr;
         }
         o["owner"] = state.instance;
+        if (s->kind == "projection") {
+            const auto* d = definition_of(state.definitions, s->name);
+            json::array changed;
+            for (const auto& part : d != nullptr ? d->changed : std::vector<std::string>{})
+                changed.push_back(json::string(part));
+            o["definition"] = d == nullptr ? "unknown" : d->changed.empty() ? "current" : "changed";
+            o["changed"] = std::move(changed);
+        }
         subs.push_back(std::move(o));
     }
     root["subscribers"] = std::move(subs);
@@ -107,6 +144,7 @@ std::string status_json(const DaemonState& state) {
         errors.push_back(json::string(e));
     root["config_errors"] = std::move(errors);
     root["rebuilds"] = rebuilds_json(state.rebuilds);
+    root["definitions"] = definitions_json(state.definitions);
     return json_text(root);
 }
 

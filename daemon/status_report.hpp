@@ -24,13 +24,22 @@ struct RebuildView {
     std::int64_t seconds = 0;  // since it started
 };
 
+// A projection as /status shows it: `changed` lists the parts of its definition that differ
+// from what its read model was built by (empty: built by the config's).
+struct DefinitionView {
+    std::string projection;
+    std::vector<std::string> changed;
+    std::string on_change;  // rebuild | continue
+};
+
 struct DaemonState {
     std::vector<std::shared_ptr<const engine::SubscriberStatus>> subscribers;
     engine::FeedStats feed;
     engine::CoordinatorStats coordination;
-    std::vector<std::string> config_errors;  // of the last failed reload; empty when it loaded
-    std::vector<RebuildView> rebuilds;       // as last read by the lag monitor
-    std::string instance;                    // host:pid
+    std::vector<std::string> config_errors;   // of the last failed reload; empty when it loaded
+    std::vector<RebuildView> rebuilds;        // as last read by the lag monitor
+    std::vector<DefinitionView> definitions;  // as last compared by the monitor
+    std::string instance;                     // host:pid
     std::chrono::steady_clock::time_point now;
     std::chrono::milliseconds stall_after{60000};  // no progress for this long = stalled
 };
@@ -46,10 +55,15 @@ struct Readiness {
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","quarantined","last_error",
 //        "sqlstate","failed_event_id"}],"config_errors":[..],
-//        "rebuilds":[{"projection","command","phase","running","seconds"}]}; counts as integers,
-//        seconds as plain decimals (json_text.hpp)
+//        "rebuilds":[{"projection","command","phase","running","seconds"}],
+//        "definitions":[{"projection","definition","changed":[..],"on_change"}]}; a projection's
+//        subscribers (and parts) also carry "definition" ("current", "changed", or "unknown"
+//        before the first comparison) and "changed"; counts as integers, seconds as plain
+//        decimals (json_text.hpp)
 [[nodiscard]] std::string status_json(const DaemonState& state);
 // The "rebuilds" array of /status (also `sluice status` without a daemon).
 [[nodiscard]] boost::json::array rebuilds_json(const std::vector<RebuildView>& rebuilds);
+// The "definitions" array of /status (also `sluice status` without a daemon).
+[[nodiscard]] boost::json::array definitions_json(const std::vector<DefinitionView>& definitions);
 
 }  // namespace sluice::daemon

@@ -612,6 +612,18 @@ ALTER TABLE sluice.rebuilds
   ADD COLUMN IF NOT EXISTS error text;
 )SQL";
 
+// The definition each projection's read model was built by (store/definitions.hpp): a
+// fingerprint over what decides its content and the hash of each part of it, so that the daemon
+// can say which parts of a projection changed since (docs/operations.md, "Changing a
+// projection"). Keyed by projection name: the parts of a partitioned one share its row.
+const char* projection_definitions_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.projection_definitions (
+  projection text PRIMARY KEY,
+  fingerprint text NOT NULL,
+  parts jsonb NOT NULL DEFAULT '{}',
+  updated_at timestamptz NOT NULL DEFAULT now());
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -666,6 +678,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {20, "event horizon past rebuilds and rollbacks", "sluice", expand(event_horizon_sql)},
         {21, "rebuilds asked of the daemon: requests, progress, outcome", "sluice",
          rebuild_requests_sql},
+        {22, "the definition each projection was built by", "sluice", projection_definitions_sql},
     };
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "daemon/commands/command.hpp"
+#include "daemon/commands/definition_record.hpp"
 #include "daemon/commands/replay.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
@@ -281,6 +282,9 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
         conn.exec(upsert, pg::Params(projection.name, incoming_fingerprint));
         if (had_live)
             conn.exec(upsert, pg::Params(names.previous_checkpoint, outgoing));
+        // So do the definitions they were built by (store/definitions.hpp).
+        swap_definitions(conn, projection.name, incoming.checkpoint,
+                         had_live ? names.previous_checkpoint : std::string());
         if (had_live)
             grant_readers(conn, projection, names.previous, names.live);
         else if (!projection.grants.empty())
@@ -323,6 +327,7 @@ int rebuild_beside(pg::Connection& conn, const config::Config& config,
 
     set_phase(conn, projection, "rebuild", "building");
     const bool resumed = prepare_next(conn, next, names);
+    record_definition(conn, names.next_checkpoint, projections::definition_of(projection));
     install_functions(conn, next.function, upcast);
     log::info(resumed ? "resuming the next generation from its checkpoint"
                       : "building the next generation beside the live one",
@@ -400,6 +405,7 @@ bool drop_previous(pg::Connection& conn, const config::Projection& projection,
                       pg::Params(names.previous_checkpoint));
             conn.exec("DELETE FROM sluice.projection_upcasters WHERE projection = $1",
                       pg::Params(names.previous_checkpoint));
+            forget_definition(conn, names.previous_checkpoint);
         });
     return dropped;
 }

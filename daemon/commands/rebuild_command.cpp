@@ -15,6 +15,7 @@
 #include "daemon/commands/blue_green.hpp"
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
+#include "daemon/commands/definition_record.hpp"
 #include "daemon/commands/projection_target.hpp"
 #include "daemon/commands/replay.hpp"
 #include "engine/upcast_install.hpp"
@@ -73,6 +74,8 @@ void reset_projection(pg::Connection& conn, const config::Projection& projection
         "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
         "updated_at = now()",
         pg::Params(projection.name, projections::upcasters_fingerprint(projection, upcast)));
+    // And by the config's definition: the daemon no longer reports it as changed.
+    record_definition(conn, projection.name, projections::definition_of(projection));
     tx.commit();
 }
 

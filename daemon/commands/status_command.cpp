@@ -11,14 +11,17 @@
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/http_get.hpp"
 #include "daemon/commands/table.hpp"
+#include "daemon/definitions.hpp"
 #include "daemon/json_text.hpp"
 #include "daemon/status_report.hpp"
 #include "engine/lag.hpp"
 #include "infra/http/listen_address.hpp"
 #include "infra/pg/connection.hpp"
 #include "infra/pg/literal.hpp"
+#include "projections/definition.hpp"
 #include "projections/partition.hpp"
 #include "projections/snapshot_sink.hpp"
+#include "store/definitions.hpp"
 #include "store/parked.hpp"
 #include "store/rebuilds.hpp"
 
@@ -38,8 +41,34 @@ using Kinds = std::map<std::string, std::string>;
 
 // The same shape as the daemon's /status, read from what the database knows. No daemon means
 // no live state: STATE is "no daemon", KIND comes from the config.
+// Each configured projection's definition against the one its read model was built by
+// (store/definitions.hpp); none without a config, or before migration 22.
+std::vector<DefinitionView> definitions_from_database(pg::Connection& conn,
+                                                      const std::vector<config::Projection>& ps) {
+    std::vector<DefinitionView> out;
+    if (ps.empty() ||
+        !conn.exec("SELECT to_regclass('sluice.projection_definitions') IS NOT NULL").boolean(0, 0))
+        return out;
+    std::vector<std::string> names;
+    for (const auto& p : ps)
+        names.push_back(p.name);
+    auto r = conn.exec(store::definitions_sql, pg::Params(pg::text_array(names)));
+    for (const auto& p : ps) {
+        DefinitionView view{p.name, {}, to_string(p.on_change)};
+        for (int i = 0; i < r.rows(); ++i) {
+            if (r.text(i, 0) == p.name) {
+                view.changed = projections::changed_parts(r.text(i, 1), r.text(i, 2),
+                                                          projections::definition_of(p));
+            }
+        }
+        out.push_back(std::move(view));
+    }
+    return out;
+}
+
 json::object status_from_database(const std::string& url, const std::string& events_table,
-                                  const Kinds& kinds) {
+                                  const Kinds& kinds,
+                                  const std::vector<config::Projection>& projections) {
     std::vector<std::string> names;
     for (const auto& [name, kind] : kinds)
         names.push_back(name);
@@ -93,6 +122,7 @@ json::object status_from_database(const std::string& url, const std::string& eve
                             std::string(rb.text(i, 2)), rb.boolean(i, 3), rb.int64(i, 4)});
     }
     root["rebuilds"] = rebuilds_json(rebuilds);
+    root["definitions"] = definitions_json(definitions_from_database(conn, projections));
     return root;
 }
 
@@ -142,6 +172,28 @@ void print_rebuilds(const json::object& root) {
     }
 }
 
+// Projections whose read model an older definition built (store/definitions.hpp).
+void print_definitions(const json::object& root) {
+    const auto* definitions = root.if_contains("definitions");
+    if (definitions == nullptr || !definitions->is_array())
+        return;
+    for (const auto& item : definitions->as_array()) {
+        const auto& d = item.as_object();
+        if (cell(d.at("definition")) != "changed")
+            continue;
+        std::string changed;
+        for (const auto& part : d.at("changed").as_array())
+            changed += (changed.empty() ? "" : ", ") + cell(part);
+        const std::string name = cell(d.at("projection"));
+        std::cout << "projection " << name
+                  << ": read model built by an older definition (changed: " << changed << "); "
+                  << (cell(d.at("on_change")) == "rebuild"
+                          ? "a blue/green rebuild is asked for (on_change: rebuild)"
+                          : "rebuild it: sluice rebuild " + name)
+                  << "\n";
+    }
+}
+
 void print_status(const json::object& root, bool from_daemon) {
     TableRows rows = {{"NAME", "KIND", "STATE", "POSITION", "LAG", "LAG_S", "PARKED", "QUARANTINED",
                        "OWNER", "LAST ERROR"}};
@@ -171,6 +223,7 @@ void print_status(const json::object& root, bool from_daemon) {
         std::cout << "(source: " << cell(root.at("source")) << ")\n";
     print_config_errors(root);
     print_rebuilds(root);
+    print_definitions(root);
 }
 
 // The daemon's /status, or nullopt when no daemon answers at `address`. A daemon that has just
@@ -259,7 +312,9 @@ int status_command(const std::vector<std::string>& args) {
             for (const auto& w : config->webhooks)
                 kinds[w.name] = "webhook";
         }
-        root = status_from_database(url, config ? config->database.events_table : "events", kinds);
+        root =
+            status_from_database(url, config ? config->database.events_table : "events", kinds,
+                                 config ? config->projections : std::vector<config::Projection>{});
         root["source"] = "database (no daemon answered at " + address + ")";
     }
     if (vm["json"].as<bool>()) {

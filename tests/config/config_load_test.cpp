@@ -142,6 +142,57 @@ projections:
     EXPECT_THAT(c.projections[1].grants, IsEmpty());
 }
 
+TEST(LoadConfig, DefaultsOnChangeToRebuildWithASchemaAndToContinueWithout) {
+    const auto c = load_ok(R"(database: {url: x}
+projections:
+  - name: with_schema
+    schema: a_read
+    handlers: {E: SELECT :id}
+  - name: without
+    handlers: {E: SELECT :id}
+  - name: partitioned
+    schema: c_read
+    partitions: 2
+    handlers: {E: SELECT :id}
+  - name: told_to_continue
+    schema: d_read
+    on_change: continue
+    handlers: {E: SELECT :id}
+  - name: told_to_rebuild
+    schema: e_read
+    on_change: rebuild
+    handlers: {E: SELECT :id}
+)");
+    using OnChange = Projection::OnChange;
+    ASSERT_EQ(c.projections.size(), 5u);
+    EXPECT_EQ(c.projections[0].on_change, OnChange::rebuild) << "readers never see the rebuild";
+    EXPECT_EQ(c.projections[1].on_change, OnChange::continue_) << "no schema to rebuild beside";
+    EXPECT_EQ(c.projections[2].on_change, OnChange::continue_) << "no blue/green for parts yet";
+    EXPECT_EQ(c.projections[3].on_change, OnChange::continue_);
+    EXPECT_EQ(c.projections[4].on_change, OnChange::rebuild);
+}
+
+TEST(LoadConfig, RefusesOnChangeRebuildWithoutASchemaSayingWhy) {
+    const auto bad = load_string(R"(database: {url: x}
+projections:
+  - name: p
+    on_change: rebuild
+    handlers: {E: SELECT 1}
+  - name: q
+    schema: q_read
+    on_change: sometimes
+    handlers: {E: SELECT 1}
+)",
+                                 "test.yaml", {});
+    ASSERT_FALSE(bad.config.has_value());
+    EXPECT_THAT(all_messages(bad),
+                HasSubstr("test.yaml:4:16: on_change in projection 'p': rebuild needs schema:"));
+    EXPECT_THAT(all_messages(bad), HasSubstr("it would empty the read model under its readers"));
+    EXPECT_THAT(all_messages(bad),
+                HasSubstr("test.yaml:8:16: on_change in projection 'q': expected one of rebuild, "
+                          "continue, got 'sometimes'"));
+}
+
 TEST(LoadConfig, FillsDefaultsInsideProjectionsAndWebhooks) {
     const auto c = load_ok(R"(database: {url: x}
 projections:

@@ -65,6 +65,32 @@ TEST(StatusJson, ZeroAndFractionalSecondsHaveNoExponent) {
     EXPECT_NE(text.find(R"("outage_seconds":0.0)"), std::string::npos) << text;
 }
 
+TEST(StatusJson, ShowsWhichProjectionsAnOlderDefinitionBuiltOnTheirPartsToo) {
+    auto part = std::make_shared<engine::SubscriberStatus>();
+    part->name = "orders[2/4]";
+    part->kind = "projection";
+    auto other = std::make_shared<engine::SubscriberStatus>();
+    other->name = "fresh";
+    other->kind = "projection";
+    auto hook = std::make_shared<engine::SubscriberStatus>();
+    hook->name = "orders_hook";
+    hook->kind = "webhook";
+    DaemonState state;
+    state.subscribers = {part, other, hook};
+    state.definitions = {{"orders", {"handlers", "partitions"}, "continue"}};
+    state.now = std::chrono::steady_clock::now();
+
+    auto root = json::parse(status_json(state)).as_object();
+    const auto& subs = root.at("subscribers").as_array();
+    EXPECT_EQ(subs[0].at("definition"), "changed");
+    EXPECT_EQ(json::serialize(subs[0].at("changed")), R"(["handlers","partitions"])");
+    EXPECT_EQ(subs[1].at("definition"), "unknown") << "not compared yet";
+    EXPECT_FALSE(subs[2].as_object().contains("definition")) << "webhooks have none";
+    EXPECT_EQ(
+        json::serialize(root.at("definitions")),
+        R"([{"projection":"orders","definition":"changed","changed":["handlers","partitions"],"on_change":"continue"}])");
+}
+
 // A daemon that has just started has lost nothing: it is starting until its connections are up
 // and the coordinator has taken its share of the units once.
 TEST(Readiness, IsStartingUntilTheFirstRoundOfCoordinationThenNamesWhatWasLost) {
