@@ -117,6 +117,11 @@ class SluiceMetrics {
     // Lets go of the subscriber's series; they stop being exported once no holder is left.
     void remove_subscriber(SubscriberKind kind, const std::string& name);
 
+    // sluice_rebuild_verify_failed{projection}: 1 for each blue/green rebuild whose verify:
+    // refused the new generation (sluice.rebuilds as last read), 0 for the others; series of
+    // projections without a rebuild row are removed.
+    void set_rebuild_verify_failed(const std::map<std::string, bool>& by_projection);
+
     // The sluice_outbox_* families; a webhook is also a subscriber (add_subscriber as well).
     [[nodiscard]] outbox::DeliveryMetrics& outbox() { return outbox_; }
 
@@ -135,6 +140,8 @@ class SluiceMetrics {
         std::weak_ptr<SubscriberSeries> alive;     // while a runner still holds it
     };
     std::map<std::pair<SubscriberKind, std::string>, Held> subscriber_series_;
+    prometheus::Family<prometheus::Gauge>& rebuild_verify_failed_;
+    std::map<std::string, prometheus::Gauge*> rebuild_verify_failed_series_;
 
   public:
     // The unlabelled series (and the three wakeup sources), registered on registry_ above.

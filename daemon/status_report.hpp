@@ -11,18 +11,31 @@
 #include "engine/coordinator.hpp"
 #include "engine/feed.hpp"
 #include "engine/status.hpp"
+#include "infra/pg/result.hpp"
 
 namespace sluice::daemon {
 
 // A blue/green rebuild or rollback of a projection, as sluice.rebuilds records it
-// (store/rebuilds.hpp); `running` false: its command ended without finishing (interrupted).
+// (store/rebuilds.hpp); `running` false while building/verifying/swapping: its runner ended
+// without finishing (interrupted; a daemon takes it up again).
 struct RebuildView {
     std::string projection;
     std::string command;  // rebuild | rollback
-    std::string phase;    // building | verifying | swapping
+    std::string phase;    // requested | building | verifying | swapping | done | failed | ...
     bool running = false;
-    std::int64_t seconds = 0;  // since it started
+    std::int64_t seconds = 0;  // since it started (was asked)
+    std::string reason;
+    std::string instance;  // that runs or ran it; "" before one took it
+    std::int64_t done = 0;
+    std::int64_t total = 0;
+    std::string error;
+    double rate = 0;  // events per second since it started
+    // Seconds left at that rate; -1 when unknown.
+    [[nodiscard]] double eta_seconds() const;
 };
+
+// The rows of store::rebuilds_sql.
+[[nodiscard]] std::vector<RebuildView> rebuild_views(const pg::Result& r);
 
 struct DaemonState {
     std::vector<std::shared_ptr<const engine::SubscriberStatus>> subscribers;
@@ -46,7 +59,8 @@ struct Readiness {
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","quarantined","last_error",
 //        "sqlstate","failed_event_id"}],"config_errors":[..],
-//        "rebuilds":[{"projection","command","phase","running","seconds"}]}; counts as integers,
+//        "rebuilds":[{"projection","command","phase","running","seconds","reason","instance",
+//        "done","total","rate","eta_seconds","error"}]}; counts as integers,
 //        seconds as plain decimals (json_text.hpp)
 [[nodiscard]] std::string status_json(const DaemonState& state);
 // The "rebuilds" array of /status (also `sluice status` without a daemon).
