@@ -298,7 +298,9 @@ class Daemon {
         const auto asked = std::chrono::steady_clock::now();
         auto r = co_await conn.query(store::rebuilds_sql, {}, config_.database.statement_timeout);
         rebuilds_ = rebuild_views(r);
-        std::map<std::string, bool> verify_failed;
+        std::map<std::string, bool> verify_failed;  // every projection: 0 unless its row says so
+        for (const auto& p : config_.projections)
+            verify_failed[p.name] = false;
         for (const auto& v : rebuilds_)
             verify_failed[v.projection] = v.phase == store::rebuild_phase::verify_failed;
         metrics_.set_rebuild_verify_failed(verify_failed);

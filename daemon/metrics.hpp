@@ -117,9 +117,9 @@ class SluiceMetrics {
     // Lets go of the subscriber's series; they stop being exported once no holder is left.
     void remove_subscriber(SubscriberKind kind, const std::string& name);
 
-    // sluice_rebuild_verify_failed{projection}: 1 for each blue/green rebuild whose verify:
-    // refused the new generation (sluice.rebuilds as last read), 0 for the others; series of
-    // projections without a rebuild row are removed.
+    // sluice_rebuild_verify_failed{projection}: 1 for each projection whose last blue/green
+    // rebuild stopped because verify: refused the new generation (sluice.rebuilds as last
+    // read), 0 for the others; series of projections not in the map are removed.
     void set_rebuild_verify_failed(const std::map<std::string, bool>& by_projection);
 
     // The sluice_outbox_* families; a webhook is also a subscriber (add_subscriber as well).

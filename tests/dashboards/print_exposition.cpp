@@ -11,6 +11,7 @@ int main() {
         metrics.add_subscriber(SubscriberKind::projection, "example_projection");
     const auto webhook = metrics.add_subscriber(SubscriberKind::webhook, "example_webhook");
     (void)metrics.outbox().add("example_webhook");
+    metrics.set_rebuild_verify_failed({{"example_projection", false}});
     std::cout << metrics.expose();
     return std::cout.good() ? 0 : 1;
 }
