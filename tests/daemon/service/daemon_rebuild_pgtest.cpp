@@ -184,7 +184,7 @@ TEST_F(DaemonRebuild, SluiceRebuildAsksTheRunningDaemonOverHttpAndItRunsTheRebui
 TEST_F(DaemonRebuild, ADaemonKilledDuringTheBuildResumesItOnRestartWithoutStartingOver) {
     constexpr std::int64_t backlog = 60000;
     append_ticks(backlog);
-    auto cfg = config(100);  // small batches: the build is caught in the middle
+    auto cfg = config(10);  // tiny batches: the build is caught in the middle
     auto daemon = DaemonProcess::start(cfg);
     ASSERT_TRUE(wait_checkpoint("p", head(), 120s)) << diagnose(daemon);
     const auto live = live_table();
@@ -197,7 +197,7 @@ TEST_F(DaemonRebuild, ADaemonKilledDuringTheBuildResumesItOnRestartWithoutStarti
     ASSERT_TRUE(wait_until(
         [&] {
             auto r = row();
-            return r && r->phase == "building" && r->done > 5000;
+            return r && r->phase == "building" && r->done > 0;
         },
         60s))
         << "the daemon did not build the next generation\n"
@@ -234,7 +234,7 @@ TEST_F(DaemonRebuild, ADaemonKilledDuringTheBuildResumesItOnRestartWithoutStarti
 TEST_F(DaemonRebuild, AnotherInstanceTakesTheRebuildOverWhenItsOwnerIsKilled) {
     constexpr std::int64_t backlog = 60000;
     append_ticks(backlog);
-    auto cfg = config(100);
+    auto cfg = config(10);  // tiny batches: the build is caught in the middle
     auto a = DaemonProcess::start(cfg);
     auto b = DaemonProcess::start(cfg);
     ASSERT_TRUE(wait_checkpoint("p", head(), 120s)) << diagnose(a);
@@ -244,7 +244,7 @@ TEST_F(DaemonRebuild, AnotherInstanceTakesTheRebuildOverWhenItsOwnerIsKilled) {
     ASSERT_TRUE(wait_until(
         [&] {
             auto r = row();
-            return r && r->phase == "building" && r->done > 5000;
+            return r && r->phase == "building" && r->done > 0;
         },
         60s))
         << "no instance built the next generation\n"
@@ -270,6 +270,47 @@ TEST_F(DaemonRebuild, AnotherInstanceTakesTheRebuildOverWhenItsOwnerIsKilled) {
     ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(survivor);
     expect_live_equals_recomputation("after the rebuild finished by the other instance");
     ASSERT_TRUE(survivor.terminate().is_exit(0)) << diagnose(survivor);
+}
+
+TEST_F(DaemonRebuild, SigtermStopsARunningRebuildBetweenBatchesAndItResumesLater) {
+    constexpr std::int64_t backlog = 60000;
+    append_ticks(backlog);
+    auto cfg = config(10);  // tiny batches: the build is caught in the middle
+    auto daemon = DaemonProcess::start(cfg);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 120s)) << diagnose(daemon);
+    const auto live = live_table();
+
+    auto asked = sluice({"rebuild", "p", "-c", cfg, "--yes", "--no-wait"});
+    ASSERT_TRUE(asked.status.is_exit(0)) << asked.output;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            auto r = row();
+            return r && r->phase == "building" && r->done > 0;
+        },
+        60s))
+        << diagnose(daemon);
+    const auto started = std::chrono::steady_clock::now();
+    const auto stopped = daemon.terminate(10s);
+    EXPECT_TRUE(stopped.is_exit(0)) << diagnose(daemon);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 8s) << "SIGTERM did not stop it promptly";
+    EXPECT_TRUE(daemon.wait_for_log("rebuild stopped between two batches", 1s)) << diagnose(daemon);
+    ASSERT_TRUE(rebuild_sessions_ended());
+    const auto left = row();
+    ASSERT_TRUE(left);
+    EXPECT_EQ(left->phase, "building");
+    ASSERT_LT(checkpoint("p@next")->id, backlog) << "the build had finished before SIGTERM";
+    EXPECT_EQ(live_table(), live);
+
+    auto restarted = DaemonProcess::start(cfg);
+    std::string why;
+    ASSERT_TRUE(wait_ended(left->done, 180s, why)) << diagnose(restarted);
+    EXPECT_EQ(why, "");
+    EXPECT_EQ(row()->phase, "done") << row()->error;
+    EXPECT_TRUE(restarted.wait_for_log("resuming the next generation from its checkpoint", 1s))
+        << diagnose(restarted);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 30s)) << diagnose(restarted);
+    expect_live_equals_recomputation("after the rebuild resumed after SIGTERM");
+    ASSERT_TRUE(restarted.terminate().is_exit(0)) << diagnose(restarted);
 }
 
 TEST_F(DaemonRebuild, AVerifyThatRefusesEndsInVerifyFailedAndTheMetricSaysSo) {
