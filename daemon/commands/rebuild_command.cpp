@@ -141,7 +141,7 @@ int rebuild_command(const std::vector<std::string>& args) {
         "rebuild nothing")(
         "lock-timeout", po::value<int>()->default_value(60),
         "seconds to wait for the running daemon's batch to finish, and for the swap's locks "
-        "(0: no limit)")(
+        "(0: no limit; a rebuild that a daemon runs waits 60)")(
         "no-wait", po::bool_switch(),
         "blue/green, asked of a running daemon: return once it is asked, do not follow it")(
         "wait-timeout", po::value<int>()->default_value(0),

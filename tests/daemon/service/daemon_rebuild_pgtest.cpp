@@ -313,6 +313,35 @@ TEST_F(DaemonRebuild, SigtermStopsARunningRebuildBetweenBatchesAndItResumesLater
     ASSERT_TRUE(restarted.terminate().is_exit(0)) << diagnose(restarted);
 }
 
+TEST_F(DaemonRebuild, AHandlerThatFailsEndsTheRebuildInFailedNamingTheEventAndSqlstate) {
+    append_ticks(3000);
+    auto cfg = config(500);
+    auto daemon = DaemonProcess::start(cfg);
+    ASSERT_TRUE(wait_checkpoint("p", head(), 60s)) << diagnose(daemon);
+    const auto live = live_table();
+    // The new handlers divide by zero on event 1500 (already applied live: only the rebuild
+    // meets it); the daemon takes them on reload.
+    std::string text = base_config({.batch_size = 500, .failover_after = "2s"}) + projection();
+    const std::string insert = "INSERT INTO p_applied VALUES (:id);";
+    text.replace(text.find(insert), insert.size(),
+                 "INSERT INTO p_applied VALUES (:id / CASE WHEN :id = 1500 THEN 0 ELSE 1 END);");
+    write_file("sluice.yaml", text);
+    daemon.kill(SIGHUP);
+    ASSERT_TRUE(daemon.wait_for_log("configuration reloaded", 10s)) << diagnose(daemon);
+
+    auto failed = sluice({"rebuild", "p", "-c", cfg, "--yes"});
+    EXPECT_TRUE(failed.status.is_exit(1)) << failed.output;
+    auto r = row();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->phase, "failed");
+    EXPECT_NE(r->error.find("rebuild of projection p failed"), std::string::npos) << r->error;
+    EXPECT_NE(r->error.find("event id 1500"), std::string::npos) << r->error;
+    EXPECT_NE(r->error.find("SQLSTATE 22012"), std::string::npos) << r->error;
+    EXPECT_NE(failed.output.find("event id 1500"), std::string::npos) << failed.output;
+    EXPECT_EQ(live_table(), live) << "a failed rebuild swapped";
+    ASSERT_TRUE(daemon.terminate().is_exit(0)) << diagnose(daemon);
+}
+
 TEST_F(DaemonRebuild, AVerifyThatRefusesEndsInVerifyFailedAndTheMetricSaysSo) {
     append_ticks(2000);
     // True only for a generation with fewer rows than the live one: never here.
