@@ -181,6 +181,26 @@ TEST_F(DaemonRebuild, SluiceRebuildAsksTheRunningDaemonOverHttpAndItRunsTheRebui
     ASSERT_TRUE(daemon.terminate().is_exit(0)) << diagnose(daemon);
 }
 
+TEST_F(DaemonRebuild, TheDaemonRefusesAProjectionItsConfigDoesNotHave) {
+    const std::string listen = "127.0.0.1:" + std::to_string(free_port());
+    auto cfg = config(500, "", listen);
+    auto daemon = DaemonProcess::start(cfg);
+    ASSERT_TRUE(wait_running(daemon, {"p"}));
+    // The command's config has a projection q that the running daemon's does not (not
+    // reloaded): the daemon answers 404 and the command says so, asking nothing.
+    std::string text = base_config({.batch_size = 500});
+    text.replace(text.find("127.0.0.1:0"), 11, listen);
+    auto other = write_file("other.yaml", text + projection() +
+                                              "  - name: q\n    schema: q_read\n    handlers:\n"
+                                              "      Tick: SELECT 1\n");
+    auto refused = sluice({"rebuild", "q", "-c", other, "--yes"});
+    EXPECT_TRUE(refused.status.is_exit(2)) << refused.output;
+    EXPECT_NE(refused.output.find("the daemon's config has no projection q"), std::string::npos)
+        << refused.output;
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.rebuilds"), 0);
+    ASSERT_TRUE(daemon.terminate().is_exit(0)) << diagnose(daemon);
+}
+
 TEST_F(DaemonRebuild, ADaemonKilledDuringTheBuildResumesItOnRestartWithoutStartingOver) {
     constexpr std::int64_t backlog = 60000;
     append_ticks(backlog);
