@@ -20,7 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 constexpr const char* reason = "sluice rebuild";
 
-enum class Asked { by_http, in_database, nobody };
+enum class Asked { by_http, in_database };
 
 // The daemon at http.listen records the request; nullopt when none answers there (or it
 // refuses a peer it does not take for local).
@@ -213,9 +213,8 @@ int request_rebuild(pg::Connection& conn, const config::Config& config,
                     const config::Projection& projection, const RebuildRequest& request) {
     auto asked = ask_daemon(config, projection.name);
     if (!asked && live_instances(conn, config) > 0) {
-        auto r = conn.exec(store::request_rebuild_sql, pg::Params(projection.name, reason));
+        conn.exec(store::request_rebuild_sql, pg::Params(projection.name, reason));
         asked = Asked::in_database;
-        (void)r;
     }
     if (!asked) {
         if (!request.wait) {
