@@ -15,6 +15,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_export.hpp"
 #include "daemon/part_settings.hpp"
+#include "daemon/rebuild/rebuild_route.hpp"
 #include "daemon/rebuild/rebuild_work.hpp"
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
@@ -226,48 +227,11 @@ class Daemon {
             return http::Response{200, "application/json", status_json(state()) + "\n"};
         });
         router.add_post("/rebuilds/", [this](http::Request request) {
-            return request_rebuild(
-                std::string(request.path.substr(std::string_view("/rebuilds/").size())),
-                request.from_loopback);
+            // Once recorded, the monitor reads the request at once.
+            return answer_rebuild_request(io_.get_executor(), config_, request,
+                                          [this] { monitor_timer_.cancel(); });
         });
         return router;
-    }
-
-    // POST /rebuilds/NAME: records the request in sluice.rebuilds, where an instance takes it
-    // up as the unit NAME@next (daemon/rebuild/rebuild_work.hpp). An admin action: only from
-    // this host.
-    asio::awaitable<http::Response> request_rebuild(std::string name, bool from_loopback) {
-        auto answer = [](unsigned status, boost::json::object o) {
-            return http::Response{status, "application/json", boost::json::serialize(o) + "\n"};
-        };
-        if (!from_loopback) {
-            co_return answer(403, {{"error", "rebuilds are asked only from this host (loopback)"}});
-        }
-        const auto it = std::find_if(config_.projections.begin(), config_.projections.end(),
-                                     [&](const config::Projection& p) { return p.name == name; });
-        if (it == config_.projections.end()) {
-            co_return answer(404, {{"error", "the daemon's config has no projection " + name}});
-        }
-        if (it->schema.empty() || it->partitions > 1) {
-            co_return answer(
-                409, {{"error", "projection " + name +
-                                    (it->schema.empty() ? " owns no schema (schema:)"
-                                                        : " is partitioned (partitions:)") +
-                                    ": a blue/green rebuild is not possible; use sluice rebuild " +
-                                    name + " --in-place"}});
-        }
-        auto conn = co_await pg::AsyncConnection::connect(
-            io_.get_executor(), config_.database.url, config_.database.connect_timeout,
-            {std::string(store::sessions::monitor), config_.database.statement_timeout,
-             config_.database.pooling});
-        auto r = co_await conn.query(store::request_rebuild_sql,
-                                     pg::Params(name, std::string("sluice rebuild")),
-                                     config_.database.statement_timeout);
-        log::info("rebuild requested", {{"projection", name}, {"new", r.rows() == 1}});
-        monitor_timer_.cancel();  // read the request at once
-        co_return answer(202, {{"projection", name},
-                               {"requested", r.rows() == 1},
-                               {"unit", store::rebuild_unit(name)}});
     }
 
     std::string summary() const {

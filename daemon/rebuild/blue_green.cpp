@@ -7,7 +7,7 @@
 #include <optional>
 #include <thread>
 
-#include "daemon/rebuild/progress.hpp"
+#include "daemon/rebuild/progress_recorder.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/text_hash.hpp"
@@ -126,51 +126,6 @@ bool prepare_next(pg::Connection& conn, const Generation& next,
     tx.commit();
     return false;
 }
-
-// Records the progress of a replay in the rebuild's row (at most once a second, and at the
-// end), heart-beats the unit's owners row for an owner that no coordinator heart-beats (the
-// command line), and draws the command line's progress bar.
-class ProgressRecorder {
-  public:
-    ProgressRecorder(pg::Connection& conn, const config::Projection& projection,
-                     const BlueGreenOptions& options, std::string label, std::int64_t done_before,
-                     std::int64_t total)
-        : conn_(conn),
-          projection_(projection),
-          options_(options),
-          done_before_(done_before),
-          total_(total) {
-        if (options.progress_bar)
-            bar_.emplace(std::move(label), isatty(STDERR_FILENO) != 0);
-    }
-
-    void batch(std::int64_t events, bool final = false) {
-        const std::int64_t done = done_before_ + events;
-        total_ = std::max(total_, done);
-        if (bar_)
-            bar_->update(done, total_, final);
-        const auto now = std::chrono::steady_clock::now();
-        if (!final && now - recorded_ < std::chrono::seconds(1))
-            return;
-        recorded_ = now;
-        conn_.exec(store::rebuild_progress_sql,
-                   pg::Params(projection_.name, std::to_string(done), std::to_string(total_)));
-        if (!options_.hooks.owner.empty()) {
-            conn_.exec(
-                "UPDATE sluice.owners SET heartbeat = now() WHERE name = $1 AND instance_id = $2",
-                pg::Params(store::rebuild_unit(projection_.name), options_.instance));
-        }
-    }
-
-  private:
-    pg::Connection& conn_;
-    const config::Projection& projection_;
-    const BlueGreenOptions& options_;
-    std::int64_t done_before_;
-    std::int64_t total_;
-    std::optional<Progress> bar_;
-    std::chrono::steady_clock::time_point recorded_{};
-};
 
 // Catches a generation that is not live up to the head; its batches commit one by one. `done`
 // counts from the first event, so a resumed build goes on from where it was.
