@@ -12,10 +12,13 @@
 #include <set>
 #include <utility>
 
+#include "daemon/daemon_work.hpp"
 #include "daemon/definitions.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_export.hpp"
 #include "daemon/part_settings.hpp"
+#include "daemon/rebuild/rebuild_route.hpp"
+#include "daemon/rebuild/rebuild_work.hpp"
 #include "daemon/status_report.hpp"
 #include "daemon/subscribers.hpp"
 #include "engine/feed.hpp"
@@ -63,7 +66,10 @@ class Daemon {
           feed_(io.get_executor(), feed_options(config_)),
           coordination_(coordination_options(config_)),
           subscribers_(io.get_executor(), feed_, metrics_, coordination_.failover_after / 2),
-          coordinator_(io.get_executor(), coordination_, subscribers_),
+          rebuild_work_(io.get_executor(), coordination_.instance,
+                        coordination_.failover_after / 2),
+          work_(subscribers_, rebuild_work_),
+          coordinator_(io.get_executor(), coordination_, work_),
           coordinator_done_(io.get_executor()),
           signals_(io, SIGINT, SIGTERM, SIGHUP),
           monitor_timer_(io) {}
@@ -78,6 +84,7 @@ class Daemon {
         co_await subscribers_.apply(config_, options_.drain);
         definitions_.configure(config_);
         definitions_due_ = true;
+        rebuild_work_.set_config(config_);
         build_part_indexes();
         asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
             coordinator_done_.set();
@@ -224,6 +231,11 @@ class Daemon {
         router.add("/status", [this](const http::Request&) {
             return http::Response{200, "application/json", status_json(state()) + "\n"};
         });
+        router.add_post("/rebuilds/", [this](http::Request request) {
+            // Once recorded, the monitor reads the request at once.
+            return answer_rebuild_request(io_.get_executor(), config_, request,
+                                          [this] { monitor_timer_.cancel(); });
+        });
         return router;
     }
 
@@ -249,15 +261,26 @@ class Daemon {
             export_http_metrics(metrics_, server_->stats());
     }
 
-    // The blue/green rebuilds that /status shows, read with the lag (store/rebuilds.hpp).
+    // The blue/green rebuilds (store/rebuilds.hpp), read every monitor round: what /status and
+    // the metrics show, and the rebuild units this instance may take. A rebuild that swapped
+    // restarts the live runner of its projection here.
     asio::awaitable<void> read_rebuilds(pg::AsyncConnection& conn) {
+        const auto asked = std::chrono::steady_clock::now();
         auto r = co_await conn.query(store::rebuilds_sql, {}, config_.database.statement_timeout);
-        std::vector<RebuildView> rebuilds;
-        for (int i = 0; i < r.rows(); ++i) {
-            rebuilds.push_back({std::string(r.text(i, 0)), std::string(r.text(i, 1)),
-                                std::string(r.text(i, 2)), r.boolean(i, 3), r.int64(i, 4)});
-        }
-        rebuilds_ = std::move(rebuilds);
+        rebuilds_ = rebuild_views(r);
+        std::map<std::string, bool> verify_failed;  // every projection: 0 unless its row says so
+        for (const auto& p : config_.projections)
+            verify_failed[p.name] = false;
+        for (const auto& v : rebuilds_)
+            verify_failed[v.projection] = v.phase == store::rebuild_phase::verify_failed;
+        metrics_.set_rebuild_verify_failed(verify_failed);
+        const auto units = rebuild_work_.units();
+        rebuild_work_.observe(rebuilds_, asked);
+        if (rebuild_work_.units() != units)
+            coordinator_.wake();
+        auto swapped = rebuild_work_.take_swapped();
+        if (!swapped.empty())
+            co_await subscribers_.restart(std::move(swapped));
     }
 
     asio::awaitable<void> monitor_loop() {
@@ -268,35 +291,34 @@ class Daemon {
         while (!stopping_) {
             export_metrics();
             auto now = std::chrono::steady_clock::now();
-            // A start or reload is compared at once, not at the next lag round (and, when that
-            // fails, at the rounds after it, as the lag is).
+            // A start or reload compares the definitions at once, not at the next lag round (and,
+            // when that fails, at the rounds after it, as the lag is).
             const bool definitions_due = std::exchange(definitions_due_, false);
-            if (now >= next_lag || definitions_due) {
-                next_lag = now + lag_every;
-                Failure failed;
-                try {
-                    if (!lag_conn || !lag_conn->is_usable()) {
-                        lag_conn.reset();
-                        lag_conn = co_await pg::AsyncConnection::connect(
-                            io_.get_executor(), config_.database.url,
-                            config_.database.connect_timeout,
-                            {std::string(store::sessions::monitor),
-                             config_.database.statement_timeout, config_.database.pooling});
-                    }
+            Failure failed;
+            try {
+                if (!lag_conn || !lag_conn->is_usable()) {
+                    lag_conn.reset();
+                    lag_conn = co_await pg::AsyncConnection::connect(
+                        io_.get_executor(), config_.database.url, config_.database.connect_timeout,
+                        {std::string(store::sessions::monitor), config_.database.statement_timeout,
+                         config_.database.pooling});
+                }
+                co_await read_rebuilds(*lag_conn);
+                if (now >= next_lag || definitions_due) {
+                    next_lag = now + lag_every;
                     const auto statuses = subscribers_.statuses();
                     co_await engine::measure_lag(*lag_conn, quoted, statuses,
                                                  config_.database.statement_timeout);
                     co_await engine::measure_quarantine(*lag_conn, statuses,
                                                         config_.database.statement_timeout);
-                    co_await read_rebuilds(*lag_conn);
                     co_await definitions_.check(*lag_conn, config_.database.statement_timeout);
-                } catch (const std::exception&) {
-                    failed = Failure::current();
                 }
-                if (failed) {
-                    log::debug("lag measurement failed", {{"error", failed.what()}});
-                    lag_conn.reset();
-                }
+            } catch (const std::exception&) {
+                failed = Failure::current();
+            }
+            if (failed) {
+                log::debug("monitor round failed", {{"error", failed.what()}});
+                lag_conn.reset();
             }
             if (now >= next_status) {
                 next_status = now + seconds(10);
@@ -366,6 +388,7 @@ class Daemon {
         config_ = std::move(next);
         definitions_.configure(config_);
         definitions_due_ = true;
+        rebuild_work_.set_config(config_);
         monitor_timer_.cancel();  // the monitor compares the definitions now
         build_part_indexes();
         if (delivery_changed && !start_publisher()) {
@@ -395,6 +418,9 @@ class Daemon {
         if (!released)
             log::warn("coordination did not release every unit in time; stopping the rest");
         bool drained = co_await subscribers_.stop_all(options_.drain);
+        // Rebuilds stop between two batches and resume on the next owner.
+        if (!co_await rebuild_work_.stop_all(options_.drain))
+            log::warn("a rebuild did not stop within the drain bound; waiting for its batch");
         co_await stop_publisher();
         feed_.stop();
         monitor_timer_.cancel();
@@ -416,6 +442,8 @@ class Daemon {
     engine::Feed feed_;
     engine::CoordinatorOptions coordination_;
     Subscribers subscribers_;
+    RebuildWork rebuild_work_;  // its destructor joins the rebuild threads still running
+    DaemonWork work_;           // both of the above, as the coordinator shares them out
     engine::Coordinator coordinator_;
     std::vector<std::string> config_errors_;
     std::vector<RebuildView> rebuilds_;  // as the monitor last read them

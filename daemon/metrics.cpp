@@ -197,6 +197,9 @@ SluiceMetrics::SluiceMetrics(const std::string& version)
                                  "1 while the projection's read model was built by another "
                                  "definition (setup, handlers, filters, partitions, schema) than "
                                  "the config's, until a rebuild.")),
+      rebuild_verify_failed_(gauges(registry_, "sluice_rebuild_verify_failed",
+                                    "1 when the last blue/green rebuild of the projection "
+                                    "stopped before the swap because verify: refused it.")),
       tailer_fetches_total(counter(registry_, "sluice_tailer_fetches_total",
                                    "Queries the tailer ran to fetch events.")),
       tailer_fetch_seconds_total(
@@ -236,6 +239,24 @@ SluiceMetrics::SluiceMetrics(const std::string& version)
     gauges(registry_, "sluice_build_info", "Always 1; the labels describe the build.")
         .Add({{"version", version}})
         .Set(1);
+}
+
+void SluiceMetrics::set_rebuild_verify_failed(const std::map<std::string, bool>& by_projection) {
+    for (auto it = rebuild_verify_failed_series_.begin();
+         it != rebuild_verify_failed_series_.end();) {
+        if (by_projection.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        rebuild_verify_failed_.Remove(it->second);
+        it = rebuild_verify_failed_series_.erase(it);
+    }
+    for (const auto& [projection, failed] : by_projection) {
+        auto& series = rebuild_verify_failed_series_[projection];
+        if (series == nullptr)
+            series = &rebuild_verify_failed_.Add({{"projection", projection}});
+        series->Set(failed ? 1 : 0);
+    }
 }
 
 std::shared_ptr<SubscriberSeries> SluiceMetrics::add_subscriber(SubscriberKind kind,

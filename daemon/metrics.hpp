@@ -121,6 +121,10 @@ class SluiceMetrics {
     // was built by another definition than the config's, 0 for the others; the series of a
     // projection absent from `changed` are removed.
     void set_definitions_changed(const std::map<std::string, bool>& changed);
+    // sluice_rebuild_verify_failed{projection}: 1 for each projection whose last blue/green
+    // rebuild stopped because verify: refused the new generation (sluice.rebuilds as last
+    // read), 0 for the others; series of projections not in the map are removed.
+    void set_rebuild_verify_failed(const std::map<std::string, bool>& by_projection);
 
     // The sluice_outbox_* families; a webhook is also a subscriber (add_subscriber as well).
     [[nodiscard]] outbox::DeliveryMetrics& outbox() { return outbox_; }
@@ -142,6 +146,8 @@ class SluiceMetrics {
     std::map<std::pair<SubscriberKind, std::string>, Held> subscriber_series_;
     prometheus::Family<prometheus::Gauge>& definition_changed_;
     std::map<std::string, prometheus::Gauge*> definition_changed_series_;  // by projection
+    prometheus::Family<prometheus::Gauge>& rebuild_verify_failed_;
+    std::map<std::string, prometheus::Gauge*> rebuild_verify_failed_series_;
 
   public:
     // The unlabelled series (and the three wakeup sources), registered on registry_ above.

@@ -1,6 +1,7 @@
 #include "daemon/status_report.hpp"
 
 #include <boost/json.hpp>
+#include <cmath>
 
 #include "daemon/json_text.hpp"
 
@@ -37,14 +38,50 @@ Readiness readiness(const DaemonState& state) {
     return {true, "ok"};
 }
 
+double RebuildView::eta_seconds() const {
+    if (rate <= 0 || total <= 0)
+        return -1;
+    return static_cast<double>(std::max<std::int64_t>(0, total - done)) / rate;
+}
+
+std::vector<RebuildView> rebuild_views(const pg::Result& r) {
+    std::vector<RebuildView> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        RebuildView v;
+        v.projection = std::string(r.text(i, 0));
+        v.command = std::string(r.text(i, 1));
+        v.phase = std::string(r.text(i, 2));
+        v.running = r.boolean(i, 3);
+        v.seconds = r.int64(i, 4);
+        v.reason = std::string(r.text(i, 5));
+        v.instance = std::string(r.text(i, 6));
+        v.done = r.int64(i, 7);
+        v.total = r.int64(i, 8);
+        v.error = std::string(r.text(i, 9));
+        v.rate = std::strtod(std::string(r.text(i, 10)).c_str(), nullptr);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
 boost::json::array rebuilds_json(const std::vector<RebuildView>& rebuilds) {
     boost::json::array out;
     for (const auto& r : rebuilds) {
-        out.push_back(boost::json::object{{"projection", r.projection},
-                                          {"command", r.command},
-                                          {"phase", r.phase},
-                                          {"running", r.running},
-                                          {"seconds", r.seconds}});
+        const double eta = r.eta_seconds();
+        out.push_back(
+            boost::json::object{{"projection", r.projection},
+                                {"command", r.command},
+                                {"phase", r.phase},
+                                {"running", r.running},
+                                {"seconds", r.seconds},
+                                {"reason", r.reason},
+                                {"instance", r.instance},
+                                {"done", r.done},
+                                {"total", r.total},
+                                {"rate", std::round(r.rate * 10) / 10},
+                                {"eta_seconds", eta < 0 ? boost::json::value(nullptr)
+                                                        : boost::json::value(std::round(eta))},
+                                {"error", r.error}});
     }
     return out;
 }

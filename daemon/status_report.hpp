@@ -11,17 +11,27 @@
 #include "engine/coordinator.hpp"
 #include "engine/feed.hpp"
 #include "engine/status.hpp"
+#include "infra/pg/result.hpp"
 
 namespace sluice::daemon {
 
 // A blue/green rebuild or rollback of a projection, as sluice.rebuilds records it
-// (store/rebuilds.hpp); `running` false: its command ended without finishing (interrupted).
+// (store/rebuilds.hpp); `running` false while building/verifying/swapping: its runner ended
+// without finishing (interrupted; a daemon takes it up again).
 struct RebuildView {
     std::string projection;
     std::string command;  // rebuild | rollback
-    std::string phase;    // building | verifying | swapping
+    std::string phase;    // requested | building | verifying | swapping | done | failed | ...
     bool running = false;
-    std::int64_t seconds = 0;  // since it started
+    std::int64_t seconds = 0;  // since it started (was asked)
+    std::string reason;
+    std::string instance;  // that runs or ran it; "" before one took it
+    std::int64_t done = 0;
+    std::int64_t total = 0;
+    std::string error;
+    double rate = 0;  // events per second since it started
+    // Seconds left at that rate; -1 when unknown.
+    [[nodiscard]] double eta_seconds() const;
 };
 
 // A projection as /status shows it: `changed` lists the parts of its definition that differ
@@ -31,6 +41,8 @@ struct DefinitionView {
     std::vector<std::string> changed;
     std::string on_change;  // rebuild | continue
 };
+// The rows of store::rebuilds_sql.
+[[nodiscard]] std::vector<RebuildView> rebuild_views(const pg::Result& r);
 
 struct DaemonState {
     std::vector<std::shared_ptr<const engine::SubscriberStatus>> subscribers;
@@ -55,7 +67,8 @@ struct Readiness {
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","quarantined","last_error",
 //        "sqlstate","failed_event_id"}],"config_errors":[..],
-//        "rebuilds":[{"projection","command","phase","running","seconds"}],
+//        "rebuilds":[{"projection","command","phase","running","seconds","reason","instance",
+//        "done","total","rate","eta_seconds","error"}],
 //        "definitions":[{"projection","definition","changed":[..],"on_change"}]}; a projection's
 //        subscribers (and parts) also carry "definition" ("current", "changed", or "unknown"
 //        before the first comparison) and "changed"; counts as integers, seconds as plain

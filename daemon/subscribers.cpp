@@ -142,6 +142,30 @@ asio::awaitable<void> Subscribers::apply(const config::Config& config,
     }
 }
 
+asio::awaitable<void> Subscribers::restart(std::vector<std::string> names) {
+    std::map<std::string, engine::SubscriberStatus> previous;
+    std::vector<std::string> running;
+    for (const auto& name : names) {
+        auto it = entries_.find(name);
+        if (it == entries_.end())
+            continue;
+        previous[name] = *it->second->runner->status();
+        running.push_back(name);
+    }
+    if (running.empty())
+        co_return;
+    if (!co_await stop(running, std::min(drain_, handoff_)))
+        log::warn("a subscriber restarted is still finishing its batch; it ends after it");
+    for (const auto& name : running) {
+        auto it = units_.find(name);
+        if (it == units_.end() || !owned_.contains(name) || entries_.contains(name))
+            continue;
+        log::info("subscriber restarted after a swap",
+                  {{metrics::to_string(it->second.kind), name}});
+        start(name, it->second, &previous[name]);
+    }
+}
+
 std::vector<std::string> Subscribers::units() const {
     std::vector<std::string> out;
     for (const auto& [name, unit] : units_)

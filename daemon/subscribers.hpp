@@ -42,6 +42,11 @@ class Subscribers final : public engine::Work {
     // Stops everything (shutdown), bounded by `drain`. Returns false if some did not finish.
     asio::awaitable<bool> stop_all(std::chrono::milliseconds drain);
 
+    // Restarts the runners of `names` this instance runs, at their stored checkpoints: after a
+    // blue/green swap, so that none goes on with what it prepared against the generation that
+    // went out.
+    asio::awaitable<void> restart(std::vector<std::string> names);
+
     [[nodiscard]] std::vector<std::string> units() const override;
     asio::awaitable<void> own(std::map<std::string, std::string> owned) override;
     [[nodiscard]] std::vector<std::string> handed_over() override;

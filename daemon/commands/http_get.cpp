@@ -11,6 +11,14 @@ namespace sluice::daemon {
 
 std::optional<std::string> http_get(const std::string& listen_address, const std::string& path,
                                     std::chrono::milliseconds timeout) {
+    auto answer = http_request(listen_address, "GET", path, timeout);
+    if (!answer || answer->status / 100 != 2)
+        return std::nullopt;
+    return std::move(answer->body);
+}
+
+std::optional<HttpAnswer> http_request(const std::string& listen_address, const std::string& method,
+                                       const std::string& path, std::chrono::milliseconds timeout) {
     namespace beast = boost::beast;
     auto endpoint = http::parse_listen_address(listen_address);
     if (!endpoint)
@@ -31,8 +39,10 @@ std::optional<std::string> http_get(const std::string& listen_address, const std
             return;
         }
         auto request = std::make_shared<beast::http::request<beast::http::empty_body>>(
-            beast::http::verb::get, path, 11);
+            beast::http::string_to_verb(method), path, 11);
         request->set(beast::http::field::host, listen_address);
+        if (method == "POST")
+            request->content_length(0);
         beast::http::async_write(stream, *request, [&, request](beast::error_code e2, std::size_t) {
             if (e2) {
                 ec = e2;
@@ -46,9 +56,7 @@ std::optional<std::string> http_get(const std::string& listen_address, const std
     if (ec || !parser.is_done())
         return std::nullopt;
     auto& response = parser.get();
-    if (response.result_int() / 100 != 2)
-        return std::nullopt;
-    return response.body();
+    return HttpAnswer{response.result_int(), response.body()};
 }
 
 }  // namespace sluice::daemon

@@ -1,5 +1,6 @@
 // `sluice rebuild NAME`: for a projection that owns a schema, a blue/green rebuild
-// (daemon/commands/blue_green.hpp); otherwise, or with --in-place, reset the projection and
+// (daemon/rebuild/blue_green.hpp), asked of the running daemon when one runs
+// (daemon/commands/rebuild_request.hpp); otherwise, or with --in-place, reset the projection and
 // replay it from the first event, beside a running daemon. The in-place rebuild holds the
 // projection's session advisory lock for the whole replay; the daemon's batches for it take the
 // transaction-level lock, fail fast (SL002) and wait, while its other projections carry on. When
@@ -12,12 +13,14 @@
 #include <cstdio>
 #include <iostream>
 
-#include "daemon/commands/blue_green.hpp"
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
-#include "daemon/commands/definition_record.hpp"
+#include "daemon/rebuild/definition_record.hpp"
 #include "daemon/commands/projection_target.hpp"
-#include "daemon/commands/replay.hpp"
+#include "daemon/commands/rebuild_request.hpp"
+#include "daemon/rebuild/blue_green.hpp"
+#include "daemon/rebuild/progress.hpp"
+#include "daemon/rebuild/replay.hpp"
 #include "engine/upcast_install.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
@@ -106,8 +109,17 @@ int rebuild_in_place(pg::Connection& conn, const config::Config& config,
     const engine::Upcast upcast(config.upcasters, table);
     projections::ProjectionSink sink(projection, table, config.database.statement_timeout, {},
                                      pg::Pooling::session, upcast);
-    reset_projection(conn, projection, table, upcast);
-    auto replayed = replay(conn, sink, {}, total, config.tailer.batch_size, "rebuild");
+    try {
+        reset_projection(conn, projection, table, upcast);
+    } catch (const Refused& e) {
+        throw UsageError(e.what());
+    }
+    Progress progress("rebuild", isatty(STDERR_FILENO) != 0);
+    ReplayHooks hooks;
+    hooks.events_table = table;
+    hooks.on_batch = [&](std::int64_t events) { progress.update(events, total); };
+    auto replayed = replay(conn, sink, {}, config.tailer.batch_size, hooks);
+    progress.update(replayed.events, total, true);
     if (projection.partitions > 1)
         hand_over_to_parts(conn, locked, replayed.at);
     for (const auto& n : locked)
@@ -132,18 +144,26 @@ int rebuild_command(const std::vector<std::string>& args) {
         "rebuild nothing")(
         "lock-timeout", po::value<int>()->default_value(60),
         "seconds to wait for the running daemon's batch to finish, and for the swap's locks "
-        "(0: no limit)")("names", po::value<std::vector<std::string>>(),
-                         "further names (an error)");
+        "(0: no limit; a rebuild that a daemon runs waits 60)")(
+        "no-wait", po::bool_switch(),
+        "blue/green, asked of a running daemon: return once it is asked, do not follow it")(
+        "wait-timeout", po::value<int>()->default_value(0),
+        "blue/green, asked of a running daemon: seconds to follow it before giving up (exit 1; "
+        "the daemon goes on with it); 0: until it ends")(
+        "names", po::value<std::vector<std::string>>(), "further names (an error)");
     po::positional_options_description positional;
     positional.add("name", 1).add("names", -1);
     po::variables_map vm;
     if (!parse_options("rebuild",
-                       "NAME --config FILE [--yes] [--in-place | --drop-previous]\n\n"
+                       "NAME --config FILE [--yes] [--in-place | --drop-previous] [--no-wait]\n\n"
                        "Replays every event into a projection. With schema:, a blue/green "
                        "rebuild: the next\ngeneration is built beside the live one and swapped "
                        "in when it has caught up (and\nverify: holds); readers never see it "
-                       "empty. Without schema:, or with --in-place, the\nlive read model is "
-                       "reset and refilled.",
+                       "empty. A running daemon runs it (asked at\nhttp.listen, or through "
+                       "sluice.rebuilds), with the projection as its own config\ndefines it; "
+                       "this command follows it to its end. With no daemon running, it runs\n"
+                       "here. Without schema:, or with --in-place, the live read model is reset "
+                       "and\nrefilled, here, the daemon pausing that projection meanwhile.",
                        options, args, vm, &positional)) {
         return exit_ok;
     }
@@ -186,7 +206,8 @@ int rebuild_command(const std::vector<std::string>& args) {
     }
     // Only after the answer: nothing is written when the operator says no.
     store::migrate(conn, {config.database.events_table, config.database.notify_channel});
-    const BlueGreenOptions blue_green{vm["lock-timeout"].as<int>()};
+    BlueGreenOptions blue_green;
+    blue_green.lock_timeout_seconds = vm["lock-timeout"].as<int>();
     if (drop) {
         const bool dropped = drop_previous(conn, projection, blue_green);
         std::cout << (dropped ? "dropped the previous generation of " + name
@@ -194,8 +215,13 @@ int rebuild_command(const std::vector<std::string>& args) {
                   << "\n";
         return exit_ok;
     }
-    if (beside)
-        return rebuild_beside(conn, config, projection, blue_green);
+    if (beside) {
+        RebuildRequest request;
+        request.blue_green = blue_green;
+        request.wait = !vm["no-wait"].as<bool>();
+        request.wait_timeout = std::chrono::seconds(std::max(0, vm["wait-timeout"].as<int>()));
+        return request_rebuild(conn, config, projection, request);
+    }
     return rebuild_in_place(conn, config, projection, total, vm["lock-timeout"].as<int>());
 }
 

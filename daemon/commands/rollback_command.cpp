@@ -1,12 +1,13 @@
 // `sluice rollback NAME`: makes the previous generation of a projection that owns a schema live
-// again (daemon/commands/blue_green.hpp): caught up from its own checkpoint, then swapped in.
+// again (daemon/rebuild/blue_green.hpp): caught up from its own checkpoint, then swapped in.
+// It runs in this process, beside a running daemon (unlike a rebuild, never asked of one).
 #include <unistd.h>
 
 #include <iostream>
 
-#include "daemon/commands/blue_green.hpp"
 #include "daemon/commands/commands.hpp"
 #include "daemon/commands/projection_target.hpp"
+#include "daemon/rebuild/blue_green.hpp"
 #include "infra/pg/literal.hpp"
 #include "projections/schema.hpp"
 #include "store/migrate.hpp"
@@ -56,7 +57,18 @@ int rollback_command(const std::vector<std::string>& args) {
     auto conn = pg::Connection::open(target->url, 10, std::string(store::sessions::rollback));
     store::migrate(conn,
                    {target->config.database.events_table, target->config.database.notify_channel});
-    return roll_back(conn, target->config, projection, {vm["lock-timeout"].as<int>()});
+    BlueGreenOptions blue_green;
+    blue_green.lock_timeout_seconds = vm["lock-timeout"].as<int>();
+    blue_green.instance = "sluice rollback (pid " + std::to_string(getpid()) + ")";
+    blue_green.reason = "sluice rollback";
+    blue_green.progress_bar = true;
+    try {
+        auto outcome = roll_back(conn, target->config, projection, blue_green);
+        std::cout << outcome.message << "\n";
+    } catch (const Refused& e) {
+        throw UsageError(e.what());
+    }
+    return exit_ok;
 }
 
 }  // namespace sluice::daemon

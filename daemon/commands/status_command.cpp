@@ -114,13 +114,8 @@ json::object status_from_database(const std::string& url, const std::string& eve
     root["subscribers"] = std::move(subs);
     std::vector<RebuildView> rebuilds;
     // A database that no sluice with blue/green rebuilds has migrated has no such table.
-    auto rb = conn.exec("SELECT to_regclass('sluice.rebuilds') IS NOT NULL").boolean(0, 0)
-                  ? conn.exec(store::rebuilds_sql)
-                  : pg::Result();
-    for (int i = 0; rb && i < rb.rows(); ++i) {
-        rebuilds.push_back({std::string(rb.text(i, 0)), std::string(rb.text(i, 1)),
-                            std::string(rb.text(i, 2)), rb.boolean(i, 3), rb.int64(i, 4)});
-    }
+    if (conn.exec("SELECT to_regclass('sluice.rebuilds') IS NOT NULL").boolean(0, 0))
+        rebuilds = rebuild_views(conn.exec(store::rebuilds_sql));
     root["rebuilds"] = rebuilds_json(rebuilds);
     root["definitions"] = definitions_json(definitions_from_database(conn, projections));
     return root;
@@ -161,13 +156,30 @@ void print_rebuilds(const json::object& root) {
         const auto& r = item.as_object();
         const std::string name = cell(r.at("projection"));
         const std::string command = cell(r.at("command"));
-        if (r.at("running").as_bool()) {
-            std::cout << command << " of " << name << ": " << cell(r.at("phase")) << " (for "
-                      << cell(r.at("seconds")) << " s)\n";
+        const std::string phase = cell(r.at("phase"));
+        auto get = [&](const char* k) { return r.contains(k) ? cell(r.at(k)) : std::string(); };
+        const std::string by = get("instance").empty() ? "" : ", instance " + get("instance");
+        const std::string why = get("reason").empty() ? "" : ", asked by " + get("reason");
+        const std::string error = get("error");
+        if (phase == "done") {
+            std::cout << command << " of " << name << ": done (" << get("done") << " events" << by
+                      << ")\n";
+        } else if (phase == "failed" || phase == "verify_failed") {
+            std::cout << command << " of " << name << ": " << phase << by << ": " << error << "\n";
+        } else if (phase == "requested") {
+            std::cout << command << " of " << name << ": requested" << why
+                      << " (waiting for an instance to take it)\n";
+        } else if (r.at("running").as_bool()) {
+            const std::string eta = get("eta_seconds");
+            std::cout << command << " of " << name << ": " << phase << " (for "
+                      << cell(r.at("seconds")) << " s" << by << why << "), " << get("done") << "/"
+                      << get("total") << " events, " << get("rate") << "/s"
+                      << (eta.empty() || eta == "-" ? "" : ", ETA " + eta + " s") << "\n";
         } else {
-            std::cout << command << " of " << name << ": interrupted while " << cell(r.at("phase"))
-                      << " (sluice " << command << " " << name
-                      << " goes on from where it stopped)\n";
+            std::cout << command << " of " << name << ": interrupted while " << phase << " (sluice "
+                      << command << " " << name << " goes on from where it stopped"
+                      << (command == "rebuild" ? "; a running daemon takes it up by itself" : "")
+                      << ")\n";
         }
     }
 }

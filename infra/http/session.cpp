@@ -109,7 +109,15 @@ asio::awaitable<void> run_session(std::shared_ptr<Server::State> state,
             response = std::move(*error_response);
         } else {
             const auto& request = parser.get();
-            response = state->router.handle(request.method_string(), request.target());
+            beast::error_code peer_ec;
+            const auto peer = stream.socket().remote_endpoint(peer_ec);
+            const bool loopback =
+                !peer_ec && (peer.address().is_loopback() ||
+                             (peer.address().is_v6() && peer.address().to_v6().is_v4_mapped() &&
+                              asio::ip::make_address_v4(asio::ip::v4_mapped, peer.address().to_v6())
+                                  .is_loopback()));
+            response = co_await state->router.handle_async(request.method_string(),
+                                                           request.target(), loopback);
             version = request.version();
             keep_alive = request.keep_alive();
         }

@@ -12,6 +12,7 @@ int main() {
     const auto webhook = metrics.add_subscriber(SubscriberKind::webhook, "example_webhook");
     (void)metrics.outbox().add("example_webhook");
     metrics.set_definitions_changed({{"example_projection", false}});
+    metrics.set_rebuild_verify_failed({{"example_projection", false}});
     std::cout << metrics.expose();
     return std::cout.good() ? 0 : 1;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <stdexcept>
 
 #include "infra/http/listen_address.hpp"
@@ -82,6 +84,48 @@ TEST(ParseListenAddress, RejectsMalformedAddresses) {
                              "[127.0.0.1]:80", "example.com:80", "[]:80"}) {
         EXPECT_FALSE(parse_listen_address(text)) << text;
     }
+}
+
+// Runs handle_async to its end on a private io_context.
+Response handle_async(const Router& router, std::string_view method, std::string_view target,
+                      bool from_loopback) {
+    boost::asio::io_context io;
+    Response out;
+    boost::asio::co_spawn(io, router.handle_async(method, target, from_loopback),
+                          [&](std::exception_ptr e, Response r) {
+                              if (e)
+                                  std::rethrow_exception(e);
+                              out = std::move(r);
+                          });
+    io.run();
+    return out;
+}
+
+Router with_post_route() {
+    Router router = make_router();
+    router.add_post("/rebuilds/", [](Request r) -> boost::asio::awaitable<Response> {
+        co_return Response{202, "text/plain",
+                           std::string(r.path) + (r.from_loopback ? "|loopback" : "|remote")};
+    });
+    return router;
+}
+
+TEST(Router, PassesAPostUnderAPrefixToItsHandlerWithWhereItCameFrom) {
+    const auto router = with_post_route();
+    auto r = handle_async(router, "POST", "/rebuilds/orders", true);
+    EXPECT_EQ(r.status, 202u);
+    EXPECT_EQ(r.body, "/rebuilds/orders|loopback");
+    EXPECT_EQ(handle_async(router, "POST", "/rebuilds/orders", false).body,
+              "/rebuilds/orders|remote");
+}
+
+TEST(Router, RefusesAnotherMethodUnderAPostPrefixAndTheBarePrefix) {
+    const auto router = with_post_route();
+    EXPECT_EQ(handle_async(router, "GET", "/rebuilds/orders", true).status, 405u);
+    EXPECT_EQ(handle_async(router, "POST", "/rebuilds/", true).status, 404u);
+    // GET routes are served as before.
+    EXPECT_EQ(handle_async(router, "GET", "/metrics", true).status, 200u);
+    EXPECT_EQ(handle_async(router, "POST", "/metrics", true).status, 405u);
 }
 
 }  // namespace

@@ -19,28 +19,47 @@
 // from that checkpoint when the definition is unchanged (recorded as the schema's comment) and
 // starts afresh when it changed. The live generation is not touched before the swap, which
 // commits whole or not at all.
-// Error policy: expected refusals (a verify that fails, no previous generation) are reported on
-// stderr and returned as exit codes; UsageError for what the command line or config cannot ask;
-// pg::Error propagates (what committed stays, and running the command again resumes).
+// Progress and outcome go into sluice.rebuilds (store/rebuilds.hpp): phase, instance, done of
+// total events (at most once a second), and at the end 'done', or 'verify_failed' / 'failed' with
+// the error. The same code runs in `sluice rebuild` (when no daemon runs) and in a daemon's
+// rebuild thread (daemon/rebuild/rebuild_work.hpp), each holding the unit `NAME@next`.
+// Threading: blocking, on the caller's thread (never the event loop).
+// Error policy: a verify that refuses is an Outcome; Refused for what the config cannot ask
+// (recorded as 'failed'); HandlerFailed (recorded as 'failed'); Stopped and pg::Error propagate
+// with the row left in its phase (what committed stays, and running it again resumes).
 #pragma once
 
+#include <string>
+
 #include "config/config.hpp"
+#include "daemon/rebuild/replay.hpp"
 #include "infra/pg/connection.hpp"
 
 namespace sluice::daemon {
 
 struct BlueGreenOptions {
     int lock_timeout_seconds = 60;  // budget for the swap's lock waits; 0: no limit
+    // The owner presented by every batch (the unit's fencing token; "" for none) and a stop
+    // flag checked between batches; on_batch is the command's own.
+    ReplayHooks hooks;
+    std::string instance;       // who runs it, recorded in the row
+    std::string reason;         // recorded in a row nobody asked for
+    bool progress_bar = false;  // progress on stderr (the command line)
+};
+
+struct Outcome {
+    bool swapped = false;  // false: verify refused, the live generation stays
+    std::string message;   // the summary, or why it stopped before the swap
 };
 
 // Builds, verifies and swaps in the next generation; the previous generation is dropped first.
-int rebuild_beside(pg::Connection& conn, const config::Config& config,
-                   const config::Projection& projection, const BlueGreenOptions& options);
+Outcome rebuild_beside(pg::Connection& conn, const config::Config& config,
+                       const config::Projection& projection, const BlueGreenOptions& options);
 
 // Catches the previous generation up and swaps it back in; the generation that was live becomes
 // the previous one.
-int roll_back(pg::Connection& conn, const config::Config& config,
-              const config::Projection& projection, const BlueGreenOptions& options);
+Outcome roll_back(pg::Connection& conn, const config::Config& config,
+                  const config::Projection& projection, const BlueGreenOptions& options);
 
 // Drops the previous generation (schema, checkpoint, parked events); false when there was none.
 bool drop_previous(pg::Connection& conn, const config::Projection& projection,

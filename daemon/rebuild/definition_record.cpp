@@ -1,4 +1,4 @@
-#include "daemon/commands/definition_record.hpp"
+#include "daemon/rebuild/definition_record.hpp"
 
 #include "store/definitions.hpp"
 

@@ -1,19 +1,20 @@
-#include "daemon/commands/blue_green.hpp"
+#include "daemon/rebuild/blue_green.hpp"
 
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <chrono>
-#include <iostream>
+#include <optional>
 #include <thread>
 
-#include "daemon/commands/command.hpp"
-#include "daemon/commands/definition_record.hpp"
-#include "daemon/commands/replay.hpp"
+#include "daemon/rebuild/definition_record.hpp"
+#include "daemon/rebuild/progress_recorder.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/text_hash.hpp"
 #include "projections/projection_sink.hpp"
 #include "projections/schema.hpp"
+#include "store/coordination.hpp"
 #include "store/rebuilds.hpp"
 
 namespace sluice::daemon {
@@ -127,16 +128,29 @@ bool prepare_next(pg::Connection& conn, const Generation& next,
     return false;
 }
 
-// Catches a generation that is not live up to the head; its batches commit one by one.
-Replayed catch_up(pg::Connection& conn, const config::Config& config, const Generation& g,
-                  const std::string& checkpoint, const std::string& label) {
+// Catches a generation that is not live up to the head; its batches commit one by one. `done`
+// counts from the first event, so a resumed build goes on from where it was.
+Replayed catch_up(pg::Connection& conn, const config::Config& config,
+                  const config::Projection& projection, const Generation& g,
+                  const std::string& checkpoint, const std::string& label,
+                  const BlueGreenOptions& options) {
     const std::string table = pg::quote_qualified(config.database.events_table);
     const auto from = stored_checkpoint(conn, checkpoint);
-    const auto total =
-        conn.exec("SELECT count(*) FROM " + table + " WHERE (transaction_id, id) > ($1::xid8, $2)",
-                  pg::Params(std::to_string(from.transaction_id), std::to_string(from.id)))
-            .int64(0, 0);
-    return replay(conn, g.sink, from, total, config.tailer.batch_size, label);
+    auto counts = conn.exec(
+        "SELECT count(*), count(*) FILTER (WHERE (transaction_id, id) > "
+        "($1::xid8, $2::bigint)) FROM " +
+            table,
+        pg::Params(std::to_string(from.transaction_id), std::to_string(from.id)));
+    const std::int64_t all = counts.int64(0, 0);
+    const std::int64_t after = counts.int64(0, 1);
+    ProgressRecorder progress(conn, projection, options, label, all - after, all);
+    progress.batch(0, false);
+    ReplayHooks hooks = options.hooks;
+    hooks.events_table = table;
+    hooks.on_batch = [&](std::int64_t events) { progress.batch(events); };
+    auto replayed = replay(conn, g.sink, from, config.tailer.batch_size, hooks);
+    progress.batch(replayed.events, true);
+    return replayed;
 }
 
 // The projection's `verify:` query with the next generation first on the search_path (the live
@@ -214,9 +228,12 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
         // The daemon's batches for the projection wait from here to the commit.
         conn.exec("SELECT pg_advisory_xact_lock(sluice.subscriber_lock_key($1))",
                   pg::Params(projection.name));
+        ReplayHooks hooks;
+        hooks.owner = options.hooks.owner;
+        hooks.events_table = pg::quote_qualified(config.database.events_table);
         const auto last =
-            replay(conn, incoming_generation.sink, stored_checkpoint(conn, incoming.checkpoint), 0,
-                   config.tailer.batch_size, "swap", true);
+            replay(conn, incoming_generation.sink, stored_checkpoint(conn, incoming.checkpoint),
+                   config.tailer.batch_size, hooks);
         const bool had_live = schema_exists(conn, names.live);
         const bool had_live_checkpoint = checkpoint_exists(conn, projection.name);
         if (incoming.is_previous) {
@@ -295,18 +312,52 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
 }
 
 // What status shows of the command (store/rebuilds.hpp); autocommitted, outside the swap.
-void set_phase(pg::Connection& conn, const config::Projection& projection,
-               const std::string& command, const std::string& phase) {
-    conn.exec(store::set_rebuild_phase_sql, pg::Params(projection.name, command, phase));
+void set_phase(pg::Connection& conn, const config::Projection& projection, std::string_view phase) {
+    conn.exec(store::set_rebuild_phase_sql, pg::Params(projection.name, std::string(phase)));
 }
 
-void end_phases(pg::Connection& conn, const config::Projection& projection) {
-    conn.exec(store::end_rebuild_sql, pg::Params(projection.name));
+void end_phases(pg::Connection& conn, const config::Projection& projection, std::string_view phase,
+                const std::string& error = {}) {
+    conn.exec(store::end_rebuild_sql,
+              pg::Params(projection.name, std::string(phase),
+                         error.empty() ? std::optional<std::string>() : std::optional(error)));
+}
+
+// Runs `work` (a rebuild or rollback); what keeps it from ever finishing as configured (a
+// refusal, a handler that fails) ends the row in 'failed' with the error. A stop, a lost
+// connection or lost ownership leave the row as it is: it resumes.
+template <class Work>
+Outcome recording_failure(pg::Connection& conn, const config::Projection& projection,
+                          const std::string& command, Work work) {
+    std::string error;
+    bool refused = false;
+    try {
+        return work();
+    } catch (const Refused& e) {
+        error = e.what();
+        refused = true;
+    } catch (const HandlerFailed& e) {
+        error = e.what();
+    } catch (const pg::ServerError& e) {
+        if (store::coordination_of(e) || e.sqlstate() == "57014")
+            throw;
+        error = std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")";
+    }
+    const std::string message = command + " of projection " + projection.name + " failed: " + error;
+    try {
+        end_phases(conn, projection, store::rebuild_phase::failed, message);
+    } catch (const std::exception& e) {
+        log::warn("could not record the failed rebuild",
+                  {{"projection", projection.name}, {"error", e.what()}});
+    }
+    if (refused)
+        throw Refused(message);
+    throw std::runtime_error(message);
 }
 
 void refuse_partitioned(const config::Projection& projection, const std::string& command) {
     if (projection.partitions > 1) {
-        throw UsageError(
+        throw Refused(
             "projection " + projection.name + " is partitioned (partitions: " +
             std::to_string(projection.partitions) + "): " + command +
             " beside the live generation is not supported for it yet; use sluice rebuild " +
@@ -316,78 +367,98 @@ void refuse_partitioned(const config::Projection& projection, const std::string&
 
 }  // namespace
 
-int rebuild_beside(pg::Connection& conn, const config::Config& config,
-                   const config::Projection& projection, const BlueGreenOptions& options) {
+Outcome rebuild_beside(pg::Connection& conn, const config::Config& config,
+                       const config::Projection& projection, const BlueGreenOptions& options) {
     refuse_partitioned(projection, "a rebuild");
-    const auto names = projections::generations(projection);
-    const engine::Upcast upcast(config.upcasters,
-                                pg::quote_qualified(config.database.events_table));
-    const Incoming incoming{names.next, names.next_checkpoint, false};
-    const auto next = generation_of(config, projection, incoming, upcast);
+    conn.exec(store::start_rebuild_sql,
+              pg::Params(projection.name, "rebuild", options.instance, options.reason));
+    return recording_failure(conn, projection, "rebuild", [&] {
+        const auto names = projections::generations(projection);
+        const engine::Upcast upcast(config.upcasters,
+                                    pg::quote_qualified(config.database.events_table));
+        const Incoming incoming{names.next, names.next_checkpoint, false};
+        const auto next = generation_of(config, projection, incoming, upcast);
 
-    set_phase(conn, projection, "rebuild", "building");
-    const bool resumed = prepare_next(conn, next, names);
-    record_definition(conn, names.next_checkpoint, projections::definition_of(projection));
-    install_functions(conn, next.function, upcast);
-    log::info(resumed ? "resuming the next generation from its checkpoint"
-                      : "building the next generation beside the live one",
-              {{"projection", projection.name}, {"phase", "building"}, {"schema", names.next}});
-    const auto built = catch_up(conn, config, next, names.next_checkpoint, "rebuild");
+        const bool resumed = prepare_next(conn, next, names);
+        record_definition(conn, names.next_checkpoint, projections::definition_of(projection));
+        install_functions(conn, next.function, upcast);
+        log::info(resumed ? "resuming the next generation from its checkpoint"
+                          : "building the next generation beside the live one",
+                  {{"projection", projection.name},
+                   {"phase", "building"},
+                   {"schema", names.next},
+                   {"instance", options.instance}});
+        const auto built =
+            catch_up(conn, config, projection, next, names.next_checkpoint, "rebuild", options);
 
-    set_phase(conn, projection, "rebuild", "verifying");
-    log::info("verifying the next generation",
-              {{"projection", projection.name}, {"phase", "verifying"}});
-    if (auto refused = verify(conn, projection, names.next); !refused.empty()) {
-        end_phases(conn, projection);
-        std::cerr << "rebuild of " << projection.name << " stopped before the swap: verify "
-                  << refused << "; the live generation stays in schema " << names.live
-                  << ", the new one is kept in " << names.next
-                  << " (running sluice rebuild again goes on from it)\n";
-        return exit_failure;
-    }
-    set_phase(conn, projection, "rebuild", "swapping");
-    if (drop_previous(conn, projection, options))
-        log::info("dropped the previous generation", {{"projection", projection.name}});
-    log::info("swapping the next generation in",
-              {{"projection", projection.name}, {"phase", "swapping"}});
-    const auto at = swap(conn, config, projection, next, incoming, options);
-    end_phases(conn, projection);
-    std::cout << "rebuilt " << projection.name << ": the new generation (replayed " << built.events
-              << " events) is live in schema " << names.live << " at event id " << at.id
-              << "; the previous one is kept in " << names.previous << " (sluice rollback "
-              << projection.name << ")\n";
-    return exit_ok;
+        set_phase(conn, projection, store::rebuild_phase::verifying);
+        log::info("verifying the next generation",
+                  {{"projection", projection.name}, {"phase", "verifying"}});
+        if (auto refused = verify(conn, projection, names.next); !refused.empty()) {
+            const std::string why = "rebuild of " + projection.name +
+                                    " stopped before the swap: verify " + refused +
+                                    "; the live generation stays in schema " + names.live +
+                                    ", the new one is kept in " + names.next +
+                                    " (running sluice rebuild again goes on from it)";
+            end_phases(conn, projection, store::rebuild_phase::verify_failed, why);
+            log::warn("verify refused the next generation",
+                      {{"projection", projection.name}, {"reason", refused}});
+            return Outcome{false, why};
+        }
+        if (options.hooks.stop != nullptr && options.hooks.stop->load())
+            throw Stopped();
+        set_phase(conn, projection, store::rebuild_phase::swapping);
+        if (drop_previous(conn, projection, options))
+            log::info("dropped the previous generation", {{"projection", projection.name}});
+        log::info("swapping the next generation in",
+                  {{"projection", projection.name}, {"phase", "swapping"}});
+        const auto at = swap(conn, config, projection, next, incoming, options);
+        end_phases(conn, projection, store::rebuild_phase::done);
+        log::info("rebuild done: the new generation is live",
+                  {{"projection", projection.name}, {"events", built.events}, {"event_id", at.id}});
+        return Outcome{true, "rebuilt " + projection.name + ": the new generation (replayed " +
+                                 std::to_string(built.events) + " events) is live in schema " +
+                                 names.live + " at event id " + std::to_string(at.id) +
+                                 "; the previous one is kept in " + names.previous +
+                                 " (sluice rollback " + projection.name + ")"};
+    });
 }
 
-int roll_back(pg::Connection& conn, const config::Config& config,
-              const config::Projection& projection, const BlueGreenOptions& options) {
+Outcome roll_back(pg::Connection& conn, const config::Config& config,
+                  const config::Projection& projection, const BlueGreenOptions& options) {
     refuse_partitioned(projection, "a rollback");
     const auto names = projections::generations(projection);
     if (!schema_exists(conn, names.previous) ||
         !checkpoint_exists(conn, names.previous_checkpoint)) {
-        throw UsageError("projection " + projection.name + " has no previous generation (schema " +
-                         names.previous +
-                         "): only a blue/green rebuild keeps one, until the next rebuild or "
-                         "--drop-previous");
+        throw Refused("projection " + projection.name + " has no previous generation (schema " +
+                      names.previous +
+                      "): only a blue/green rebuild keeps one, until the next rebuild or "
+                      "--drop-previous");
     }
     const engine::Upcast upcast(config.upcasters,
                                 pg::quote_qualified(config.database.events_table));
     const Incoming incoming{names.previous, names.previous_checkpoint, true};
     const auto previous = generation_of(config, projection, incoming, upcast);
     install_functions(conn, previous.function, upcast);
-    set_phase(conn, projection, "rollback", "building");
-    log::info("catching the previous generation up",
-              {{"projection", projection.name}, {"phase", "building"}, {"schema", names.previous}});
-    const auto caught_up = catch_up(conn, config, previous, names.previous_checkpoint, "rollback");
-    set_phase(conn, projection, "rollback", "swapping");
-    log::info("swapping the previous generation back in",
-              {{"projection", projection.name}, {"phase", "swapping"}});
-    const auto at = swap(conn, config, projection, previous, incoming, options);
-    end_phases(conn, projection);
-    std::cout << "rolled back " << projection.name << ": the previous generation (caught up by "
-              << caught_up.events << " events) is live in schema " << names.live << " at event id "
-              << at.id << "; the one it replaced is kept in " << names.previous << "\n";
-    return exit_ok;
+    conn.exec(store::start_rebuild_sql,
+              pg::Params(projection.name, "rollback", options.instance, options.reason));
+    return recording_failure(conn, projection, "rollback", [&] {
+        log::info(
+            "catching the previous generation up",
+            {{"projection", projection.name}, {"phase", "building"}, {"schema", names.previous}});
+        const auto caught_up = catch_up(conn, config, projection, previous,
+                                        names.previous_checkpoint, "rollback", options);
+        set_phase(conn, projection, store::rebuild_phase::swapping);
+        log::info("swapping the previous generation back in",
+                  {{"projection", projection.name}, {"phase", "swapping"}});
+        const auto at = swap(conn, config, projection, previous, incoming, options);
+        end_phases(conn, projection, store::rebuild_phase::done);
+        return Outcome{true, "rolled back " + projection.name +
+                                 ": the previous generation (caught up by " +
+                                 std::to_string(caught_up.events) + " events) is live in schema " +
+                                 names.live + " at event id " + std::to_string(at.id) +
+                                 "; the one it replaced is kept in " + names.previous};
+    });
 }
 
 bool drop_previous(pg::Connection& conn, const config::Projection& projection,
