@@ -248,13 +248,11 @@ class Daemon {
         if (it == config_.projections.end()) {
             co_return answer(404, {{"error", "the daemon's config has no projection " + name}});
         }
-        if (it->schema.empty() || it->partitions > 1) {
-            co_return answer(
-                409, {{"error", "projection " + name +
-                                    (it->schema.empty() ? " owns no schema (schema:)"
-                                                        : " is partitioned (partitions:)") +
-                                    ": a blue/green rebuild is not possible; use sluice rebuild " +
-                                    name + " --in-place"}});
+        if (it->schema.empty()) {
+            co_return answer(409, {{"error", "projection " + name +
+                                                 " owns no schema (schema:): a blue/green rebuild "
+                                                 "is not possible; use sluice rebuild " +
+                                                 name + " --in-place"}});
         }
         auto conn = co_await pg::AsyncConnection::connect(
             io_.get_executor(), config_.database.url, config_.database.connect_timeout,
