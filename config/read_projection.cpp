@@ -69,10 +69,10 @@ void read_schema(Reader& r, const YAML::Node& node, const std::string& scope, Pr
     }
 }
 
-// `on_change`, after schema and partitions: its default and what it may be depend on them.
+// `on_change`, after schema: its default and what it may be depend on it.
 void read_on_change(Reader& r, const YAML::Node& node, const std::string& scope, Projection& out) {
-    // A blue/green rebuild needs a schema of its own and does not split partitions yet.
-    const bool can_rebuild = !out.schema.empty() && out.partitions == 1;
+    // A blue/green rebuild needs a schema of its own.
+    const bool can_rebuild = !out.schema.empty();
     out.on_change = can_rebuild ? Projection::OnChange::rebuild : Projection::OnChange::continue_;
     std::size_t index = 0;
     if (!r.read_choice(node, "on_change", scope, {"rebuild", "continue"}, index))
@@ -82,12 +82,9 @@ void read_on_change(Reader& r, const YAML::Node& node, const std::string& scope,
         return;
     r.error(r.at(Reader::value_of(node, "on_change")),
             "on_change in " + scope +
-                (out.schema.empty()
-                     ? ": rebuild needs schema: (the rebuild is built beside the live read model, "
-                       "in a schema of its own; without one it would empty the read model under "
-                       "its readers); add schema: or use on_change: continue"
-                     : ": rebuild is not available for a partitioned projection (a blue/green "
-                       "rebuild does not split partitions yet); use on_change: continue"));
+                ": rebuild needs schema: (the rebuild is built beside the live read model, in a "
+                "schema of its own; without one it would empty the read model under its "
+                "readers); add schema: or use on_change: continue");
 }
 
 }  // namespace

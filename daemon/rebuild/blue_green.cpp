@@ -3,15 +3,18 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "daemon/rebuild/definition_record.hpp"
 #include "daemon/rebuild/progress_recorder.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
 #include "infra/sql/text_hash.hpp"
+#include "projections/partition.hpp"
 #include "projections/projection_sink.hpp"
 #include "projections/schema.hpp"
 #include "store/coordination.hpp"
@@ -32,24 +35,109 @@ struct Incoming {
     bool is_previous = false;  // a rollback: the live generation and it trade places
 };
 
-// What the command needs to replay one generation: the projection as it runs there (the
-// generation's schema first on the search_path) and its sink, whose batches advance the
-// generation's own checkpoint.
-struct Generation {
-    config::Projection projection;
+// One checkpoint of a generation, what its batches apply and its sink: the whole projection, or
+// one part of a partitioned one (checkpoint `NAME[k/N]`, `NAME@previous[k/N]`).
+struct Piece {
+    std::string checkpoint;
     projections::ApplyFunction function;
     projections::ProjectionSink sink;
 };
 
+// What the command needs to replay one generation: the projection as it runs there (the
+// generation's schema first on the search_path) and its pieces. A next generation is built
+// whole; a previous one has the pieces the live one had when it went out.
+struct Generation {
+    config::Projection projection;
+    std::vector<Piece> pieces;
+};
+
 Generation generation_of(const config::Config& config, const config::Projection& projection,
-                         const Incoming& incoming, const engine::Upcast& upcast) {
+                         const Incoming& incoming, const engine::Upcast& upcast, int parts = 1) {
     config::Projection p = projection;
     p.schema = incoming.schema;
     const std::string table = pg::quote_qualified(config.database.events_table);
-    auto function = projections::apply_function(p, table, {}, pg::Pooling::session, upcast);
-    projections::ProjectionSink sink(p, table, config.database.statement_timeout, {},
-                                     pg::Pooling::session, upcast, incoming.checkpoint);
-    return {std::move(p), std::move(function), std::move(sink)};
+    Generation g{p, {}};
+    for (int i = 0; i < parts; ++i) {
+        const projections::Part part{i, parts};
+        const std::string checkpoint = projections::part_name(incoming.checkpoint, part);
+        g.pieces.push_back(
+            {checkpoint, projections::apply_function(p, table, part, pg::Pooling::session, upcast),
+             projections::ProjectionSink(p, table, config.database.statement_timeout, part,
+                                         pg::Pooling::session, upcast, checkpoint)});
+    }
+    return g;
+}
+
+// The checkpoints and parked events of one generation: named `name`, or `name[k/N]` for its
+// parts (SQL conditions on a column, $1 the name).
+std::string rows_of(const std::string& column) {
+    return "(" + column + " = $1 OR left(" + column + ", length($1) + 1) = $1 || '[')";
+}
+
+// Renames the checkpoints and parked events of a generation, its parts' with them.
+void rename_rows(pg::Connection& conn, const std::string& from, const std::string& to) {
+    conn.exec("UPDATE sluice.checkpoints SET name = $2 || substr(name, length($1) + 1) WHERE " +
+                  rows_of("name"),
+              pg::Params(from, to));
+    conn.exec(
+        "UPDATE sluice.parked_events SET subscriber = $2 || substr(subscriber, length($1) + 1) "
+        "WHERE " +
+            rows_of("subscriber"),
+        pg::Params(from, to));
+}
+
+void delete_rows(pg::Connection& conn, const std::string& name) {
+    conn.exec("DELETE FROM sluice.checkpoints WHERE " + rows_of("name"), pg::Params(name));
+    conn.exec("DELETE FROM sluice.parked_events WHERE " + rows_of("subscriber"), pg::Params(name));
+}
+
+// How many parts the generation whose checkpoints are `name` or `name[k/N]` has (1: whole);
+// 0 when it has no checkpoint.
+int parts_of(pg::Connection& conn, const std::string& name) {
+    auto r = conn.exec(
+        "SELECT coalesce(max(CASE WHEN name = $1 THEN 1 "
+        "ELSE substring(name FROM '/([0-9]+)]$')::int END), 0) FROM sluice.checkpoints WHERE " +
+            rows_of("name"),
+        pg::Params(name));
+    return static_cast<int>(r.int64(0, 0));
+}
+
+// The whole projection's checkpoint, where a partitioned one's new generation was built, becomes
+// one per part, each at the end of the build (its applied-event counter counting from there:
+// the whole's count is not split); the parked events go to the part of their aggregate.
+void split_into_parts(pg::Connection& conn, const config::Config& config,
+                      const config::Projection& projection, engine::Position at) {
+    const int count = projection.partitions;
+    for (int i = 0; i < count; ++i) {
+        conn.exec("SELECT sluice.reset_checkpoint($1, $2::xid8, $3)",
+                  pg::Params(projections::part_name(projection.name, {i, count}),
+                             std::to_string(at.transaction_id), std::to_string(at.id)));
+    }
+    conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(projection.name));
+    conn.exec(
+        "UPDATE sluice.parked_events p SET subscriber = p.subscriber || '[' || "
+        "(sluice.event_part(e.aggregate_id, $2) + 1) || '/' || $2 || ']' FROM " +
+            pg::quote_qualified(config.database.events_table) +
+            " e WHERE p.subscriber = $1 AND e.id = p.event_id",
+        pg::Params(projection.name, count));
+}
+
+// The subscriber locks the daemon's batches take for the live generation: the projection's and
+// its parts' under the config and under any part count its checkpoints still have.
+std::vector<std::string> live_subscribers(pg::Connection& conn,
+                                          const config::Projection& projection) {
+    std::vector<std::string> names{projection.name};
+    for (int i = 0; projection.partitions > 1 && i < projection.partitions; ++i)
+        names.push_back(projections::part_name(projection.name, {i, projection.partitions}));
+    auto r = conn.exec("SELECT name FROM sluice.checkpoints WHERE " + rows_of("name") +
+                           " AND name <> $1 ORDER BY name",
+                       pg::Params(projection.name));
+    for (int i = 0; i < r.rows(); ++i) {
+        std::string n(r.text(i, 0));
+        if (std::find(names.begin(), names.end(), n) == names.end())
+            names.push_back(std::move(n));
+    }
+    return names;
 }
 
 bool schema_exists(pg::Connection& conn, const std::string& schema) {
@@ -103,7 +191,7 @@ bool prepare_next(pg::Connection& conn, const Generation& next,
                   const projections::Generations& names) {
     const std::string definition =
         "sluice generation " +
-        sql::text_hash(next.projection.setup + "\n" + next.function.create_sql);
+        sql::text_hash(next.projection.setup + "\n" + next.pieces.front().function.create_sql);
     if (schema_exists(conn, names.next) && checkpoint_exists(conn, names.next_checkpoint)) {
         auto comment = conn.exec("SELECT obj_description(to_regnamespace($1), 'pg_namespace')",
                                  pg::Params(pg::quote_identifier(names.next)));
@@ -128,14 +216,14 @@ bool prepare_next(pg::Connection& conn, const Generation& next,
     return false;
 }
 
-// Catches a generation that is not live up to the head; its batches commit one by one. `done`
-// counts from the first event, so a resumed build goes on from where it was.
+// Catches a piece of a generation that is not live up to the head; its batches commit one by
+// one. `done` counts from the first event, so a resumed build goes on from where it was (for a
+// part, every event counts in the total: the progress of a partitioned rollback is rough).
 Replayed catch_up(pg::Connection& conn, const config::Config& config,
-                  const config::Projection& projection, const Generation& g,
-                  const std::string& checkpoint, const std::string& label,
-                  const BlueGreenOptions& options) {
+                  const config::Projection& projection, const Piece& piece,
+                  const std::string& label, const BlueGreenOptions& options) {
     const std::string table = pg::quote_qualified(config.database.events_table);
-    const auto from = stored_checkpoint(conn, checkpoint);
+    const auto from = stored_checkpoint(conn, piece.checkpoint);
     auto counts = conn.exec(
         "SELECT count(*), count(*) FILTER (WHERE (transaction_id, id) > "
         "($1::xid8, $2::bigint)) FROM " +
@@ -148,7 +236,7 @@ Replayed catch_up(pg::Connection& conn, const config::Config& config,
     ReplayHooks hooks = options.hooks;
     hooks.events_table = table;
     hooks.on_batch = [&](std::int64_t events) { progress.batch(events); };
-    auto replayed = replay(conn, g.sink, from, config.tailer.batch_size, hooks);
+    auto replayed = replay(conn, piece.sink, from, config.tailer.batch_size, hooks);
     progress.batch(replayed.events, true);
     return replayed;
 }
@@ -225,17 +313,26 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
     const auto names = projections::generations(projection);
     engine::Position live_at;
     with_lock_retries(conn, projection, "swap", options.lock_timeout_seconds, [&] {
-        // The daemon's batches for the projection wait from here to the commit.
-        conn.exec("SELECT pg_advisory_xact_lock(sluice.subscriber_lock_key($1))",
-                  pg::Params(projection.name));
+        // The daemon's batches for the projection (or its parts) wait from here to the commit.
+        for (const auto& name : live_subscribers(conn, projection)) {
+            conn.exec("SELECT pg_advisory_xact_lock(sluice.subscriber_lock_key($1))",
+                      pg::Params(name));
+        }
         ReplayHooks hooks;
         hooks.owner = options.hooks.owner;
         hooks.events_table = pg::quote_qualified(config.database.events_table);
-        const auto last =
-            replay(conn, incoming_generation.sink, stored_checkpoint(conn, incoming.checkpoint),
-                   config.tailer.batch_size, hooks);
+        Replayed last;
+        for (const auto& piece : incoming_generation.pieces) {
+            // The pieces' functions share one name: each installs its own before it replays.
+            if (incoming_generation.pieces.size() > 1)
+                conn.exec_script(piece.function.create_sql);
+            const auto replayed =
+                replay(conn, piece.sink, stored_checkpoint(conn, piece.checkpoint),
+                       config.tailer.batch_size, hooks);
+            last.at = std::max(last.at, replayed.at);
+            last.events += replayed.events;
+        }
         const bool had_live = schema_exists(conn, names.live);
-        const bool had_live_checkpoint = checkpoint_exists(conn, projection.name);
         if (incoming.is_previous) {
             const std::string parked = names.live + "__swap";
             rename_schema(conn, names.live, parked);
@@ -246,36 +343,22 @@ engine::Position swap(pg::Connection& conn, const config::Config& config,
                 rename_schema(conn, names.live, names.previous);
             rename_schema(conn, names.next, names.live);
         }
-        // Checkpoints go with their generations, applied-event counters and all: the incoming
-        // generation's row (at `last`, where the replay above moved it) takes the live name; the
-        // one that went out keeps its own as the previous one, for a rollback.
+        // Checkpoints and parked events go with their generations (parts, applied-event counters
+        // and all): the incoming generation's take the live names; the ones that went out keep
+        // theirs as the previous generation's, for a rollback. Parked events belong to the
+        // generation their handler failed in.
         const std::string went_out = projection.name + "@swap";
-        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1", pg::Params(went_out));
-        if (had_live && had_live_checkpoint) {
-            conn.exec("UPDATE sluice.checkpoints SET name = $2 WHERE name = $1",
-                      pg::Params(projection.name, went_out));
-        } else {
-            conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
-                      pg::Params(projection.name));
-        }
-        conn.exec("UPDATE sluice.checkpoints SET name = $2, updated_at = now() WHERE name = $1",
-                  pg::Params(incoming.checkpoint, projection.name));
-        conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
-                  pg::Params(names.previous_checkpoint));
-        conn.exec("UPDATE sluice.checkpoints SET name = $2 WHERE name = $1",
-                  pg::Params(went_out, names.previous_checkpoint));
-        // Parked events belong to the generation their handler failed in.
-        if (!incoming.is_previous) {
-            conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1",
-                      pg::Params(names.previous_checkpoint));
-        }
-        const std::string aside = projection.name + "@swap";
-        conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
-                  pg::Params(projection.name, aside));
-        conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
-                  pg::Params(incoming.checkpoint, projection.name));
-        conn.exec("UPDATE sluice.parked_events SET subscriber = $2 WHERE subscriber = $1",
-                  pg::Params(aside, names.previous_checkpoint));
+        delete_rows(conn, went_out);
+        if (had_live)
+            rename_rows(conn, projection.name, went_out);
+        else
+            delete_rows(conn, projection.name);
+        rename_rows(conn, incoming.checkpoint, projection.name);
+        delete_rows(conn, names.previous_checkpoint);
+        rename_rows(conn, went_out, names.previous_checkpoint);
+        // A partitioned projection's new generation was built whole: each part takes it over.
+        if (projection.partitions > 1 && checkpoint_exists(conn, projection.name))
+            split_into_parts(conn, config, projection, last.at);
         // The upcasters each generation was built through go with it (the daemon refuses a
         // read model built through others than its config's: projection_sink.hpp).
         const auto fingerprint = [&](const std::string& name) {
@@ -355,21 +438,10 @@ Outcome recording_failure(pg::Connection& conn, const config::Projection& projec
     throw std::runtime_error(message);
 }
 
-void refuse_partitioned(const config::Projection& projection, const std::string& command) {
-    if (projection.partitions > 1) {
-        throw Refused(
-            "projection " + projection.name + " is partitioned (partitions: " +
-            std::to_string(projection.partitions) + "): " + command +
-            " beside the live generation is not supported for it yet; use sluice rebuild " +
-            projection.name + " --in-place");
-    }
-}
-
 }  // namespace
 
 Outcome rebuild_beside(pg::Connection& conn, const config::Config& config,
                        const config::Projection& projection, const BlueGreenOptions& options) {
-    refuse_partitioned(projection, "a rebuild");
     conn.exec(store::start_rebuild_sql,
               pg::Params(projection.name, "rebuild", options.instance, options.reason));
     return recording_failure(conn, projection, "rebuild", [&] {
@@ -381,7 +453,7 @@ Outcome rebuild_beside(pg::Connection& conn, const config::Config& config,
 
         const bool resumed = prepare_next(conn, next, names);
         record_definition(conn, names.next_checkpoint, projections::definition_of(projection));
-        install_functions(conn, next.function, upcast);
+        install_functions(conn, next.pieces.front().function, upcast);
         log::info(resumed ? "resuming the next generation from its checkpoint"
                           : "building the next generation beside the live one",
                   {{"projection", projection.name},
@@ -389,7 +461,7 @@ Outcome rebuild_beside(pg::Connection& conn, const config::Config& config,
                    {"schema", names.next},
                    {"instance", options.instance}});
         const auto built =
-            catch_up(conn, config, projection, next, names.next_checkpoint, "rebuild", options);
+            catch_up(conn, config, projection, next.pieces.front(), "rebuild", options);
 
         set_phase(conn, projection, store::rebuild_phase::verifying);
         log::info("verifying the next generation",
@@ -426,10 +498,9 @@ Outcome rebuild_beside(pg::Connection& conn, const config::Config& config,
 
 Outcome roll_back(pg::Connection& conn, const config::Config& config,
                   const config::Projection& projection, const BlueGreenOptions& options) {
-    refuse_partitioned(projection, "a rollback");
     const auto names = projections::generations(projection);
-    if (!schema_exists(conn, names.previous) ||
-        !checkpoint_exists(conn, names.previous_checkpoint)) {
+    const int parts = parts_of(conn, names.previous_checkpoint);
+    if (!schema_exists(conn, names.previous) || parts == 0) {
         throw Refused("projection " + projection.name + " has no previous generation (schema " +
                       names.previous +
                       "): only a blue/green rebuild keeps one, until the next rebuild or "
@@ -437,17 +508,25 @@ Outcome roll_back(pg::Connection& conn, const config::Config& config,
     }
     const engine::Upcast upcast(config.upcasters,
                                 pg::quote_qualified(config.database.events_table));
+    if (parts != projection.partitions) {
+        throw Refused("the previous generation of projection " + projection.name + " has " +
+                      std::to_string(parts) + " partition(s) and the config " +
+                      std::to_string(projection.partitions) +
+                      ": set partitions: " + std::to_string(parts) + " to roll back to it");
+    }
     const Incoming incoming{names.previous, names.previous_checkpoint, true};
-    const auto previous = generation_of(config, projection, incoming, upcast);
-    install_functions(conn, previous.function, upcast);
+    const auto previous = generation_of(config, projection, incoming, upcast, parts);
     conn.exec(store::start_rebuild_sql,
               pg::Params(projection.name, "rollback", options.instance, options.reason));
     return recording_failure(conn, projection, "rollback", [&] {
         log::info(
             "catching the previous generation up",
             {{"projection", projection.name}, {"phase", "building"}, {"schema", names.previous}});
-        const auto caught_up = catch_up(conn, config, projection, previous,
-                                        names.previous_checkpoint, "rollback", options);
+        std::int64_t caught_up = 0;
+        for (const auto& piece : previous.pieces) {
+            install_functions(conn, piece.function, upcast);
+            caught_up += catch_up(conn, config, projection, piece, "rollback", options).events;
+        }
         set_phase(conn, projection, store::rebuild_phase::swapping);
         log::info("swapping the previous generation back in",
                   {{"projection", projection.name}, {"phase", "swapping"}});
@@ -455,7 +534,7 @@ Outcome roll_back(pg::Connection& conn, const config::Config& config,
         end_phases(conn, projection, store::rebuild_phase::done);
         return Outcome{true, "rolled back " + projection.name +
                                  ": the previous generation (caught up by " +
-                                 std::to_string(caught_up.events) + " events) is live in schema " +
+                                 std::to_string(caught_up) + " events) is live in schema " +
                                  names.live + " at event id " + std::to_string(at.id) +
                                  "; the one it replaced is kept in " + names.previous};
     });
@@ -468,12 +547,9 @@ bool drop_previous(pg::Connection& conn, const config::Projection& projection,
     with_lock_retries(
         conn, projection, "dropping the previous generation", options.lock_timeout_seconds, [&] {
             dropped = schema_exists(conn, names.previous) ||
-                      checkpoint_exists(conn, names.previous_checkpoint);
+                      parts_of(conn, names.previous_checkpoint) > 0;
             conn.exec("DROP SCHEMA IF EXISTS " + pg::quote_identifier(names.previous) + " CASCADE");
-            conn.exec("DELETE FROM sluice.checkpoints WHERE name = $1",
-                      pg::Params(names.previous_checkpoint));
-            conn.exec("DELETE FROM sluice.parked_events WHERE subscriber = $1",
-                      pg::Params(names.previous_checkpoint));
+            delete_rows(conn, names.previous_checkpoint);
             conn.exec("DELETE FROM sluice.projection_upcasters WHERE projection = $1",
                       pg::Params(names.previous_checkpoint));
             forget_definition(conn, names.previous_checkpoint);

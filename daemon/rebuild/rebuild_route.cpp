@@ -29,14 +29,11 @@ boost::asio::awaitable<http::Response> answer_rebuild_request(boost::asio::any_i
                                  [&](const config::Projection& p) { return p.name == name; });
     if (it == config.projections.end())
         co_return answer(404, {{"error", "the daemon's config has no projection " + name}});
-    if (it->schema.empty() || it->partitions > 1) {
-        co_return answer(409,
-                         {{"error", "projection " + name +
-                                        (it->schema.empty() ? " owns no schema (schema:)"
-                                                            : " is partitioned (partitions:)") +
-                                        ": a blue/green rebuild is not possible; use sluice "
-                                        "rebuild " +
-                                        name + " --in-place"}});
+    if (it->schema.empty()) {
+        co_return answer(409, {{"error", "projection " + name +
+                                             " owns no schema (schema:): a blue/green rebuild is "
+                                             "not possible; use sluice rebuild " +
+                                             name + " --in-place"}});
     }
     // A copy: a reload may replace the config while this waits for the database.
     const config::Database database = config.database;

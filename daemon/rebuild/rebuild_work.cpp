@@ -5,6 +5,7 @@
 
 #include "daemon/rebuild/blue_green.hpp"
 #include "infra/log/log.hpp"
+#include "projections/partition.hpp"
 #include "store/coordination.hpp"
 #include "store/rebuilds.hpp"
 #include "store/sessions.hpp"
@@ -96,7 +97,7 @@ bool RebuildWork::eligible(const RebuildView& row) const {
     if (row.command != "rebuild" || !config_)
         return false;
     const config::Projection* p = find_projection(*config_, row.projection);
-    if (p == nullptr || p->schema.empty() || p->partitions > 1)
+    if (p == nullptr || p->schema.empty())
         return false;
     if (row.phase == store::rebuild_phase::requested)
         return true;
@@ -255,7 +256,14 @@ asio::awaitable<bool> RebuildWork::stop_all(std::chrono::milliseconds drain) {
 }
 
 std::vector<std::string> RebuildWork::take_swapped() {
-    return std::exchange(swapped_, {});
+    std::vector<std::string> units;
+    for (auto& name : std::exchange(swapped_, {})) {
+        const config::Projection* p = config_ ? find_projection(*config_, name) : nullptr;
+        for (int i = 0; p != nullptr && p->partitions > 1 && i < p->partitions; ++i)
+            units.push_back(projections::part_name(name, {i, p->partitions}));
+        units.push_back(std::move(name));
+    }
+    return units;
 }
 
 }  // namespace sluice::daemon

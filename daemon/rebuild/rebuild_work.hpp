@@ -54,7 +54,8 @@ class RebuildWork {
     [[nodiscard]] std::vector<std::string> handed_over();
     // Stops every run (shutdown), bounded by `drain`; false if some did not end in time.
     asio::awaitable<bool> stop_all(std::chrono::milliseconds drain);
-    // Projections whose rebuild swapped in (here or on another instance) since the last call.
+    // The units of projections whose rebuild swapped in (here or on another instance) since the
+    // last call: each projection's name and its parts'.
     [[nodiscard]] std::vector<std::string> take_swapped();
 
   private:

@@ -54,9 +54,9 @@ struct ReplayHooks {
 Replayed replay(pg::Connection& conn, const projections::ProjectionSink& sink,
                 engine::Position from, int batch_size, const ReplayHooks& hooks = {});
 
-// What a rebuild or rollback cannot do as configured (a partitioned projection, no previous
-// generation, an upcaster expression that fails): nothing was changed. The command line reports
-// it as a usage error; a daemon records it as the rebuild's error.
+// What a rebuild or rollback cannot do as configured (a previous generation of another part count,
+// no previous generation, an upcaster expression that fails): nothing was changed. The command line
+// reports it as a usage error; a daemon records it as the rebuild's error.
 struct Refused : std::runtime_error {
     using std::runtime_error::runtime_error;
 };

@@ -167,7 +167,7 @@ projections:
     ASSERT_EQ(c.projections.size(), 5u);
     EXPECT_EQ(c.projections[0].on_change, OnChange::rebuild) << "readers never see the rebuild";
     EXPECT_EQ(c.projections[1].on_change, OnChange::continue_) << "no schema to rebuild beside";
-    EXPECT_EQ(c.projections[2].on_change, OnChange::continue_) << "no blue/green for parts yet";
+    EXPECT_EQ(c.projections[2].on_change, OnChange::rebuild) << "parts are rebuilt beside too";
     EXPECT_EQ(c.projections[3].on_change, OnChange::continue_);
     EXPECT_EQ(c.projections[4].on_change, OnChange::rebuild);
 }

@@ -413,6 +413,104 @@ TEST_F(BlueGreen, RollbackCatchesThePreviousGenerationUpAndSwapsItBack) {
     ASSERT_TRUE(daemon.terminate().is_exit(0));
 }
 
+// A partitioned projection: the next generation is built whole, then each part takes it over
+// at the swap; the parts' checkpoints go out with the old generation, and a rollback catches
+// each of them up and brings them back.
+TEST_F(BlueGreen, APartitionedProjectionIsRebuiltBesideTheLiveOneAndRolledBack) {
+    constexpr int parts = 3;
+    append_ticks(6000);
+    std::string yaml = base_config({.batch_size = 500}) + projection();
+    yaml.replace(yaml.find("    schema: p_read\n"), 19, "    schema: p_read\n    partitions: 3\n");
+    auto cfg = write_file("sluice.yaml", yaml);
+    auto daemon = DaemonProcess::start(cfg);
+    const auto part = [](int i) { return "p[" + std::to_string(i) + "/3]"; };
+    const auto parts_at_head = [&](const std::string& prefix, std::chrono::seconds within) {
+        for (int i = 1; i <= parts; ++i) {
+            if (!wait_checkpoint(prefix + "[" + std::to_string(i) + "/3]", head(), within))
+                return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(parts_at_head("p", 60s)) << diagnose(daemon);
+    const auto first = live_table();
+
+    EventWriter writer(db_->url(), 1000000, 2);
+    ASSERT_TRUE(writer.wait_appended(200, 10s)) << writer.error();
+    auto rebuilt = sluice({"rebuild", "p", "-c", cfg, "--yes"});
+    ASSERT_TRUE(rebuilt.status.is_exit(0)) << rebuilt.status.describe() << "\n" << rebuilt.output;
+    const auto second = live_table();
+    EXPECT_NE(second, first) << "the swap did not bring a new generation in";
+    EXPECT_FALSE(checkpoint("p")) << "the whole build's checkpoint was not split into the parts";
+    EXPECT_FALSE(checkpoint("p@next"));
+    for (int i = 1; i <= parts; ++i) {
+        EXPECT_TRUE(checkpoint(part(i))) << part(i);
+        EXPECT_TRUE(checkpoint("p@previous[" + std::to_string(i) + "/3]"))
+            << "the outgoing generation's part " << i << " was not kept for a rollback";
+    }
+    ASSERT_TRUE(writer.wait_appended(writer.appended() + 500, 20s)) << writer.error();
+    writer.stop();
+    ASSERT_TRUE(writer.error().empty()) << writer.error();
+    ASSERT_TRUE(parts_at_head("p", 60s)) << diagnose(daemon);
+    expect_live_equals_recomputation("after the swap");
+    auto verified = sluice({"verify", "p", "-c", cfg});
+    EXPECT_TRUE(verified.status.is_exit(0)) << verified.output;
+
+    append_ticks(900);  // events the previous generation has not seen
+    ASSERT_TRUE(parts_at_head("p", 30s)) << diagnose(daemon);
+    auto rolled = sluice({"rollback", "p", "-c", cfg, "--yes"});
+    ASSERT_TRUE(rolled.status.is_exit(0)) << rolled.status.describe() << "\n" << rolled.output;
+    EXPECT_EQ(live_table(), first) << "the previous generation is not live again";
+    expect_live_equals_recomputation("right after the rollback");
+    append_ticks(300);
+    ASSERT_TRUE(parts_at_head("p", 30s)) << diagnose(daemon);
+    expect_live_equals_recomputation("after the rollback, with the daemon going on");
+    verified = sluice({"verify", "p", "-c", cfg});
+    EXPECT_TRUE(verified.status.is_exit(0)) << verified.output;
+    for (int i = 1; i <= parts; ++i)
+        EXPECT_EQ(status(daemon).subscriber(part(i))->state, "running") << diagnose(daemon);
+    ASSERT_TRUE(daemon.terminate().is_exit(0)) << diagnose(daemon);
+}
+
+// The number of parts changes without downtime: the daemon, reloaded with the new count, waits
+// (progress is stored under the old one) while readers keep the old generation; the rebuild
+// swaps in one split the new way.
+TEST_F(BlueGreen, ARebuildMovesAProjectionToANewNumberOfParts) {
+    append_ticks(3000);
+    std::string yaml = base_config({.batch_size = 500}) + projection();
+    const auto with_parts = [&](int n) {
+        std::string y = yaml;
+        y.replace(y.find("    schema: p_read\n"), 19,
+                  "    schema: p_read\n    partitions: " + std::to_string(n) + "\n");
+        return y;
+    };
+    auto cfg = write_file("sluice.yaml", with_parts(2));
+    auto daemon = DaemonProcess::start(cfg);
+    ASSERT_TRUE(wait_checkpoint("p[1/2]", head(), 60s)) << diagnose(daemon);
+    ASSERT_TRUE(wait_checkpoint("p[2/2]", head(), 60s)) << diagnose(daemon);
+
+    write_file("sluice.yaml", with_parts(3));
+    daemon.kill(SIGHUP);
+    ASSERT_TRUE(daemon.wait_for_log("progress stored under another partitioning", 30s))
+        << diagnose(daemon);
+    append_ticks(400);
+    auto rebuilt = sluice({"rebuild", "p", "-c", cfg, "--yes"});
+    ASSERT_TRUE(rebuilt.status.is_exit(0)) << rebuilt.status.describe() << "\n" << rebuilt.output;
+    for (int i = 1; i <= 3; ++i) {
+        const std::string part = "p[" + std::to_string(i) + "/3]";
+        ASSERT_TRUE(wait_checkpoint(part, head(), 60s)) << part << "\n" << diagnose(daemon);
+    }
+    EXPECT_FALSE(checkpoint("p[1/2]")) << "the old parts stayed live";
+    EXPECT_TRUE(checkpoint("p@previous[1/2]")) << "the old parts went out with their generation";
+    expect_live_equals_recomputation("after the swap to three parts");
+    auto verified = sluice({"verify", "p", "-c", cfg});
+    EXPECT_TRUE(verified.status.is_exit(0)) << verified.output;
+    auto refused = sluice({"rollback", "p", "-c", cfg, "--yes"});
+    EXPECT_FALSE(refused.status.is_exit(0)) << refused.output;
+    EXPECT_NE(refused.output.find("has 2 partition(s) and the config 3"), std::string::npos)
+        << refused.output;
+    ASSERT_TRUE(daemon.terminate().is_exit(0)) << diagnose(daemon);
+}
+
 TEST_F(BlueGreen, EachGenerationKeepsTheUpcastersItWasBuiltThrough) {
     append_ticks(500);
     auto plain = config(1000);
