@@ -116,6 +116,26 @@ prometheus::Labels with_state(prometheus::Labels labels, SubscriberState state) 
 
 using ::sluice::metrics::remove_series;
 
+// A gauge per projection, 1 or 0 as `flags` says; the series of projections not in it are removed.
+void set_flags(prometheus::Family<prometheus::Gauge>& family,
+               std::map<std::string, prometheus::Gauge*>& series,
+               const std::map<std::string, bool>& flags) {
+    for (auto it = series.begin(); it != series.end();) {
+        if (flags.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        family.Remove(it->second);
+        it = series.erase(it);
+    }
+    for (const auto& [projection, flag] : flags) {
+        auto& gauge = series[projection];
+        if (gauge == nullptr)
+            gauge = &family.Add({{"projection", projection}});
+        gauge->Set(flag ? 1 : 0);
+    }
+}
+
 }  // namespace
 
 SubscriberFamilies::SubscriberFamilies(prometheus::Registry& r)
@@ -242,21 +262,7 @@ SluiceMetrics::SluiceMetrics(const std::string& version)
 }
 
 void SluiceMetrics::set_rebuild_verify_failed(const std::map<std::string, bool>& by_projection) {
-    for (auto it = rebuild_verify_failed_series_.begin();
-         it != rebuild_verify_failed_series_.end();) {
-        if (by_projection.contains(it->first)) {
-            ++it;
-            continue;
-        }
-        rebuild_verify_failed_.Remove(it->second);
-        it = rebuild_verify_failed_series_.erase(it);
-    }
-    for (const auto& [projection, failed] : by_projection) {
-        auto& series = rebuild_verify_failed_series_[projection];
-        if (series == nullptr)
-            series = &rebuild_verify_failed_.Add({{"projection", projection}});
-        series->Set(failed ? 1 : 0);
-    }
+    set_flags(rebuild_verify_failed_, rebuild_verify_failed_series_, by_projection);
 }
 
 std::shared_ptr<SubscriberSeries> SluiceMetrics::add_subscriber(SubscriberKind kind,
@@ -285,20 +291,7 @@ void SluiceMetrics::remove_subscriber(SubscriberKind kind, const std::string& na
 }
 
 void SluiceMetrics::set_definitions_changed(const std::map<std::string, bool>& changed) {
-    for (auto it = definition_changed_series_.begin(); it != definition_changed_series_.end();) {
-        if (changed.contains(it->first)) {
-            ++it;
-            continue;
-        }
-        remove_series(definition_changed_, {{"projection", it->first}});
-        it = definition_changed_series_.erase(it);
-    }
-    for (const auto& [projection, is_changed] : changed) {
-        auto& series = definition_changed_series_[projection];
-        if (series == nullptr)
-            series = &definition_changed_.Add({{"projection", projection}});
-        series->Set(is_changed ? 1 : 0);
-    }
+    set_flags(definition_changed_, definition_changed_series_, changed);
 }
 
 std::string SluiceMetrics::expose() const {

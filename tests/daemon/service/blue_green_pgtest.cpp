@@ -12,32 +12,10 @@
 
 #include "daemon_fixture.hpp"
 #include "event_writer.hpp"
+#include "generations_projection.hpp"
 
 namespace sluice::testing {
 namespace {
-
-// One row per event (p_applied, its primary key refuses a second application) and a summary.
-std::string projection(const std::string& verify = "") {
-    return std::string(R"(projections:
-  - name: p
-    schema: p_read
-)") + (verify.empty() ? "" : "    verify: " + verify + "\n") +
-           R"(    setup: |
-      CREATE TABLE IF NOT EXISTS p_applied (event_id bigint PRIMARY KEY);
-      CREATE TABLE IF NOT EXISTS p_summary (g int PRIMARY KEY, events bigint NOT NULL,
-        total bigint NOT NULL)
-    reset: TRUNCATE p_applied, p_summary
-    handlers:
-      Tick: |
-        INSERT INTO p_applied VALUES (:id);
-        INSERT INTO p_summary VALUES ((:payload->>'g')::int, 1, (:payload->>'n')::bigint)
-          ON CONFLICT (g) DO UPDATE SET events = p_summary.events + 1,
-            total = p_summary.total + EXCLUDED.total
-)";
-}
-
-const std::string recomputed =
-    "SELECT (payload->>'g')::int, count(*), sum((payload->>'n')::bigint) FROM events GROUP BY 1";
 
 // Counts the live read model's rows every 10 ms on its own connection and remembers the fewest
 // it saw and any query that failed (a reader must never find the table missing).
