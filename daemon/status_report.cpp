@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "daemon/json_text.hpp"
+#include "projections/schema.hpp"
 
 namespace sluice::daemon {
 
@@ -68,20 +69,21 @@ boost::json::array rebuilds_json(const std::vector<RebuildView>& rebuilds) {
     boost::json::array out;
     for (const auto& r : rebuilds) {
         const double eta = r.eta_seconds();
-        out.push_back(
-            boost::json::object{{"projection", r.projection},
-                                {"command", r.command},
-                                {"phase", r.phase},
-                                {"running", r.running},
-                                {"seconds", r.seconds},
-                                {"reason", r.reason},
-                                {"instance", r.instance},
-                                {"done", r.done},
-                                {"total", r.total},
-                                {"rate", std::round(r.rate * 10) / 10},
-                                {"eta_seconds", eta < 0 ? boost::json::value(nullptr)
-                                                        : boost::json::value(std::round(eta))},
-                                {"error", r.error}});
+        out.push_back(boost::json::object{
+            {"projection", r.projection},
+            {"command", r.command},
+            {"generation", projections::incoming_checkpoint(r.projection, r.command == "rollback")},
+            {"phase", r.phase},
+            {"running", r.running},
+            {"seconds", r.seconds},
+            {"reason", r.reason},
+            {"instance", r.instance},
+            {"done", r.done},
+            {"total", r.total},
+            {"rate", std::round(r.rate * 10) / 10},
+            {"eta_seconds",
+             eta < 0 ? boost::json::value(nullptr) : boost::json::value(std::round(eta))},
+            {"error", r.error}});
     }
     return out;
 }

@@ -67,8 +67,8 @@ struct Readiness {
 //        "subscribers":[{"name","kind","state","position":{"transaction_id","event_id"},
 //        "lag_events","lag_seconds","events","batches","errors","parked","quarantined","last_error",
 //        "sqlstate","failed_event_id"}],"config_errors":[..],
-//        "rebuilds":[{"projection","command","phase","running","seconds","reason","instance",
-//        "done","total","rate","eta_seconds","error"}],
+//        "rebuilds":[{"projection","command","generation","phase","running","seconds","reason",
+//        "instance","done","total","rate","eta_seconds","error"}],
 //        "definitions":[{"projection","definition","changed":[..],"on_change"}]}; a projection's
 //        subscribers (and parts) also carry "definition" ("current", "changed", or "unknown"
 //        before the first comparison) and "changed"; counts as integers, seconds as plain

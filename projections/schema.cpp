@@ -28,7 +28,12 @@ std::string grants_sql(const std::string& schema, const std::vector<std::string>
 
 Generations generations(const config::Projection& projection) {
     return {projection.schema, projection.schema + "__next", projection.schema + "__previous",
-            projection.name + "@next", projection.name + "@previous"};
+            incoming_checkpoint(projection.name, false),
+            incoming_checkpoint(projection.name, true)};
+}
+
+std::string incoming_checkpoint(const std::string& projection, bool rollback) {
+    return projection + (rollback ? "@previous" : "@next");
 }
 
 }  // namespace sluice::projections

@@ -39,4 +39,8 @@ struct Generations {
 
 [[nodiscard]] Generations generations(const config::Projection& projection);
 
+// The checkpoint of the generation a rebuild builds (`NAME@next`) or a rollback catches up
+// (`NAME@previous`): what status shows as the rebuild's generation.
+[[nodiscard]] std::string incoming_checkpoint(const std::string& projection, bool rollback);
+
 }  // namespace sluice::projections

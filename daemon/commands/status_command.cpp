@@ -161,6 +161,8 @@ void print_rebuilds(const json::object& root) {
         const std::string by = get("instance").empty() ? "" : ", instance " + get("instance");
         const std::string why = get("reason").empty() ? "" : ", asked by " + get("reason");
         const std::string error = get("error");
+        const std::string generation =
+            get("generation").empty() ? "" : " (generation " + get("generation") + ")";
         if (phase == "done") {
             std::cout << command << " of " << name << ": done (" << get("done") << " events" << by
                       << ")\n";
@@ -171,7 +173,7 @@ void print_rebuilds(const json::object& root) {
                       << " (waiting for an instance to take it)\n";
         } else if (r.at("running").as_bool()) {
             const std::string eta = get("eta_seconds");
-            std::cout << command << " of " << name << ": " << phase << " (for "
+            std::cout << command << " of " << name << generation << ": " << phase << " (for "
                       << cell(r.at("seconds")) << " s" << by << why << "), " << get("done") << "/"
                       << get("total") << " events, " << get("rate") << "/s"
                       << (eta.empty() || eta == "-" ? "" : ", ETA " + eta + " s") << "\n";

@@ -93,6 +93,28 @@ TEST(StatusJson, ShowsWhichProjectionsAnOlderDefinitionBuiltOnTheirPartsToo) {
 
 // A daemon that has just started has lost nothing: it is starting until its connections are up
 // and the coordinator has taken its share of the units once.
+TEST(StatusJson, ARebuildShowsItsGenerationProgressRateAndTimeLeft) {
+    RebuildView building{.projection = "orders",
+                         .command = "rebuild",
+                         .phase = "building",
+                         .running = true,
+                         .seconds = 10,
+                         .done = 40000,
+                         .total = 100000,
+                         .rate = 4000};
+    RebuildView rollback{.projection = "orders", .command = "rollback", .phase = "swapping"};
+    const auto out = rebuilds_json({building, rollback});
+    ASSERT_EQ(out.size(), 2U);
+    const auto& b = out[0].as_object();
+    EXPECT_EQ(b.at("generation").as_string(), "orders@next");
+    EXPECT_EQ(b.at("done").as_int64(), 40000);
+    EXPECT_EQ(b.at("total").as_int64(), 100000);
+    EXPECT_DOUBLE_EQ(b.at("rate").to_number<double>(), 4000);
+    EXPECT_DOUBLE_EQ(b.at("eta_seconds").to_number<double>(), 15) << "60,000 left at 4,000/s";
+    EXPECT_EQ(out[1].as_object().at("generation").as_string(), "orders@previous");
+    EXPECT_TRUE(out[1].as_object().at("eta_seconds").is_null()) << "no rate, no time left";
+}
+
 TEST(Readiness, IsStartingUntilTheFirstRoundOfCoordinationThenNamesWhatWasLost) {
     DaemonState state;
     state.now = std::chrono::steady_clock::now();
