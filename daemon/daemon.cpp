@@ -85,6 +85,7 @@ class Daemon {
         definitions_.configure(config_);
         definitions_due_ = true;
         rebuild_work_.set_config(config_);
+        rebuild_work_.on_end([this] { monitor_timer_.cancel(); });  // its row, read at once
         build_part_indexes();
         asio::co_spawn(io_, coordinator_.run(), [this](std::exception_ptr e) {
             coordinator_done_.set();

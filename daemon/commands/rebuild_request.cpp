@@ -106,8 +106,10 @@ int follow(pg::Connection& conn, const config::Projection& projection,
                       << "\n";
         }
         if (store::rebuild_ended(row->phase)) {
-            if (row->total > 0)
+            if (row->total > 0) {
+                progress.set_label("rebuild (" + row->phase + ")");
                 progress.update(row->done, row->total, true, row->rate);
+            }
             if (row->phase == store::rebuild_phase::done) {
                 auto at = conn.exec("SELECT event_id FROM sluice.checkpoints WHERE name = $1",
                                     pg::Params(projection.name));

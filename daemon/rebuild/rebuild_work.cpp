@@ -156,6 +156,7 @@ void RebuildWork::start(const std::string& unit, const std::string& projection) 
     run->unit = unit;
     run->projection = projection;
     run->owner = owned_.at(unit);
+    run->ended = on_end_;
     log::info("rebuild taken up", {{"projection", projection},
                                    {"unit", unit},
                                    {"instance", instance_},
@@ -168,7 +169,11 @@ void RebuildWork::start(const std::string& unit, const std::string& projection) 
             log::error("rebuild ended with an error",
                        {{"projection", run->projection}, {"error", e.what()}});
         }
-        asio::post(ex, [run] { run->done.set(); });
+        asio::post(ex, [run] {
+            run->done.set();
+            if (run->ended)
+                run->ended();
+        });
     });
     runs_[unit] = std::move(run);
 }

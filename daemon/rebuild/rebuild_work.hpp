@@ -16,6 +16,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,9 @@ class RebuildWork {
     // The units of projections whose rebuild swapped in (here or on another instance) since the
     // last call: each projection's name and its parts'.
     [[nodiscard]] std::vector<std::string> take_swapped();
+    // Called on the event loop when a run here ends, so that the daemon reads the rows again at
+    // once (status then shows how it ended without waiting for the next round).
+    void on_end(std::function<void()> f) { on_end_ = std::move(f); }
 
   private:
     struct Run {
@@ -68,7 +72,8 @@ class RebuildWork {
         // Written by the thread before it posts `done`; read after.
         bool swapped = false;
         bool lost_ownership = false;
-        Completion done;  // set on the event loop once the thread has ended
+        Completion done;              // set on the event loop once the thread has ended
+        std::function<void()> ended;  // on_end's, called right after `done` is set
         std::thread thread;
     };
 
@@ -93,6 +98,7 @@ class RebuildWork {
     std::map<std::string, Clock::time_point> ended_at_;  // by unit: when its last run here ended
     std::map<std::string, std::string> seen_phase_;      // by projection
     std::vector<std::string> swapped_;
+    std::function<void()> on_end_;
 };
 
 }  // namespace sluice::daemon
