@@ -301,7 +301,8 @@ TEST_F(BlueGreen, ASwapWaitsForTheSubscriberLockAndStatusShowsItSwapping) {
         << "/status never showed the rebuild swapping\n"
         << rebuild.output_tail();
     auto st = sluice({"status", "-c", cfg}, 30s);
-    EXPECT_NE(st.output.find("rebuild of p: swapping (for "), std::string::npos) << st.output;
+    EXPECT_NE(st.output.find("rebuild of p (generation p@next): swapping (for "), std::string::npos)
+        << st.output;
     EXPECT_TRUE(rebuild.running()) << rebuild.output_tail();
     EXPECT_EQ(live_table(), live) << "swapped while another session held the projection";
 
