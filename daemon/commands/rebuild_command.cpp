@@ -15,10 +15,10 @@
 
 #include "daemon/commands/command.hpp"
 #include "daemon/commands/commands.hpp"
-#include "daemon/rebuild/definition_record.hpp"
 #include "daemon/commands/projection_target.hpp"
 #include "daemon/commands/rebuild_request.hpp"
 #include "daemon/rebuild/blue_green.hpp"
+#include "daemon/rebuild/definition_record.hpp"
 #include "daemon/rebuild/progress.hpp"
 #include "daemon/rebuild/replay.hpp"
 #include "engine/upcast_install.hpp"

@@ -114,4 +114,7 @@ struct CommandResult {
 // hold back the visibility horizon) and the tail of its log. Never throws.
 [[nodiscard]] std::string describe_for_failure(DaemonProcess& daemon, pg::Connection& conn);
 
+// A loopback port that was free a moment ago (the caller retries when it is taken meanwhile).
+[[nodiscard]] unsigned short free_port();
+
 }  // namespace sluice::testing
