@@ -1,6 +1,7 @@
 // Batched delivery (a webhook's `batch:`): several messages in one request. What a batch is
-// (the claim that groups due messages into batches and fixes them in sluice.outbox.batch_id
-// before the first attempt, so every retry sends the same members under the same id) and what
+// (the claim that groups due messages into batches, each a row of sluice.outbox_batches while in
+// flight, its id kept in sluice.outbox.batch_id when its attempt is recorded, so every retry
+// sends the same members under the same id) and what
 // its request looks like (a JSON array of envelopes, one signature over the whole body).
 // Pure: SQL text and request building; the worker runs and sends them.
 // Error policy: batch_element throws std::invalid_argument like build_body (a payload, metadata or
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "infra/pg/async_connection.hpp"
 #include "outbox/envelope.hpp"
 
 namespace sluice::outbox {
@@ -33,26 +35,37 @@ namespace sluice::outbox {
                                           const std::vector<std::string>& elements,
                                           std::int64_t now_unix_seconds);
 
-// The claim of a batched webhook: $1 webhook, $2 most rows read, $3 lease (ms), $4 max_events,
-// $5 max_wait (ms); the same columns as claim_sql, batch_id last, ordered by batch. It takes
-// - batches formed earlier (a retry, or leases that expired) whole, or not at all: only when
-//   every pending member is due, the head of its aggregate (per_aggregate) and locked here;
-// - due messages in no batch, grouped in due order into new batches of max_events, numbered
-//   from sluice.outbox_batch_id; the last, smaller group only once its oldest message has been
-//   due for max_wait (else it waits for more);
-// - operational events alone (never batched).
-// Each statement costs O(rows claimed): new batches get their numbers as one array indexed by
-// group (chunks are numbered 0.. without gaps; only the last may wait), and a formed batch's
-// members are found through outbox_pending_batch for the batch ids read, never by scanning
-// every batch in flight.
-// Order: only heads of aggregates are read (claim_sql's rule), so a batch holds at most one
-// message per aggregate and a message is claimed only after its predecessor was delivered or
-// dead, whichever request carried it.
+// Claims of one batched webhook take turns: a transaction-scoped advisory lock on the webhook's
+// name, run as its own statement before the claim so the claim's snapshot sees the batches the
+// previous claim formed.
+[[nodiscard]] pg::Step batched_claim_lock_step(const std::string& webhook);
+
+// The claim of a batched webhook, after batched_claim_lock_step in the same transaction: $1
+// webhook, $2 most rows read, $3 lease (ms), $4 max_events, $5 max_wait (ms); the same columns
+// as claim_sql, batch_id last, ordered by batch. A batch in flight is one sluice.outbox_batches
+// row (its members and lease) from its claim until its attempt is recorded; the claim writes
+// that row and leaves the members' rows alone, so it costs one row per batch, not per message.
+// It takes
+// - batches in flight whose lease has passed (a crash, or handed back unsent), with the same id
+//   and members (those still pending), at most $2 / $4 of them;
+// - batches formed earlier and retried, whole or not at all: only when every pending member is
+//   due and the head of its aggregate (per_aggregate);
+// - due messages in no batch and in no batch in flight, grouped in due order into new batches
+//   of max_events, numbered from sluice.outbox_batch_id; the last, smaller group only once its
+//   oldest message has been due for max_wait (else it waits for more);
+// - operational events alone (never batched; leased by moving next_attempt_at as claim_sql does).
+// Each statement costs O(rows claimed + members in flight): new batches get their numbers as one
+// array indexed by group (chunks are numbered 0.. without gaps; only the last may wait), and a
+// retried batch's members are found through outbox_pending_batch for the batch ids read.
+// Order: only heads of aggregates are read (claim_sql's rule; a member in flight is still
+// pending, so it holds its successors back), so a batch holds at most one message per aggregate
+// and a message is claimed only after its predecessor was delivered or dead, whichever request
+// carried it.
 [[nodiscard]] std::string batched_claim_sql(std::string_view events_table,
                                             config::Ordering ordering);
 
-// Milliseconds until the next row is due or a waiting group reaches max_wait ($1 webhook,
-// $2 max_wait in ms); NULL when neither.
+// Milliseconds until the next row is due, a batch's lease passes or a waiting group (messages in
+// no batch in flight) reaches max_wait ($1 webhook, $2 max_wait in ms); NULL when none.
 [[nodiscard]] std::string batched_next_due_sql();
 
 }  // namespace sluice::outbox

@@ -23,12 +23,16 @@ constexpr std::string_view requeue_set =
     "SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL, "
     "batch_id = NULL";
 
-// The columns entry_of() reads, over sluice.outbox o LEFT JOIN the events table e.
+// The columns entry_of() reads, over sluice.outbox o LEFT JOIN the events table e. A message's
+// batch is in o.batch_id once an attempt of it is recorded, and in sluice.outbox_batches while its
+// first attempt is in flight.
 std::string entry_columns() {
     return "o.id, o.webhook, o.event_id, o.aggregate_id::text, o.state, o.attempts, "
            "CASE WHEN o.state = 'pending' THEN " +
            pg::iso_utc("o.next_attempt_at") + " END, " + pg::iso_utc("o.enqueued_at") + ", " +
-           pg::iso_utc("o.delivered_at") + ", o.last_error, e.event_type, e.version, o.batch_id";
+           pg::iso_utc("o.delivered_at") +
+           ", o.last_error, e.event_type, e.version, coalesce(o.batch_id, (SELECT b.id FROM "
+           "sluice.outbox_batches b WHERE o.state = 'pending' AND o.id = ANY (b.members) LIMIT 1))";
 }
 
 OutboxEntry entry_of(const pg::Result& result, int i) {

@@ -32,7 +32,10 @@ std::string record_sql() {
     std::string sql = R"SQL(WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
     AS r(id bigint, verdict text, delay_ms bigint, status int, error text, duration_ms float8,
-         response text, health text)),
+         response text, health text, batch bigint)),
+landed AS (
+  DELETE FROM sluice.outbox_batches b
+   WHERE b.id IN (SELECT DISTINCT r.batch FROM r WHERE r.batch IS NOT NULL)),
 attempts AS (
   INSERT INTO sluice.outbox_attempts (outbox_id, status, error, duration_ms, response)
   SELECT id, status, error, duration_ms, response FROM r),
@@ -41,6 +44,7 @@ UPDATE sluice.outbox o
    SET state = CASE r.verdict WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead'
                               ELSE 'pending' END,
        attempts = o.attempts + 1,
+       batch_id = coalesce(r.batch, o.batch_id),
        delivered_at = CASE WHEN r.verdict = 'delivered' THEN now() ELSE o.delivered_at END,
        last_error = CASE WHEN r.verdict = 'delivered' THEN NULL ELSE r.error END,
        next_attempt_at = CASE r.verdict
@@ -245,6 +249,8 @@ std::string record_batch_json(const std::vector<AttemptRecord>& records) {
         row["duration_ms"] = r.duration_ms;
         row["response"] = r.response.empty() ? json::value(nullptr) : json::value(r.response);
         row["health"] = health_name(r.health);
+        if (r.batch_id)
+            row["batch"] = *r.batch_id;
         rows.emplace_back(std::move(row));
     }
     return json::serialize(rows);
@@ -293,8 +299,10 @@ disabled AS (
 }
 
 pg::Step release_step(const std::vector<std::int64_t>& outbox_ids) {
-    return {R"SQL(UPDATE sluice.outbox SET next_attempt_at = now()
- WHERE id = ANY($1::bigint[]) AND state = 'pending')SQL",
+    return {R"SQL(WITH batches AS (
+  UPDATE sluice.outbox_batches SET leased_until = now() WHERE members && $1::bigint[])
+UPDATE sluice.outbox SET next_attempt_at = now()
+ WHERE id = ANY($1::bigint[]) AND state = 'pending' AND next_attempt_at > now())SQL",
             pg::Params(pg::int_array(outbox_ids))};
 }
 

@@ -90,10 +90,14 @@ struct AttemptRecord {
     double duration_ms = 0;
     std::string response;  // already cut to the configured size and made storable
     EndpointHealth health = EndpointHealth::unknown;
+    // The batch that carried it (a batched webhook): kept on the message, and the batch's
+    // sluice.outbox_batches row (in flight) ends with this record.
+    std::optional<std::int64_t> batch_id;
 };
 
 // The attempts as the JSON array the record statement reads (one object per attempt: id,
-// verdict, delay_ms, status, error, duration_ms, response, health; absent values as null).
+// verdict, delay_ms, status, error, duration_ms, response, health, and batch when there is one;
+// absent values as null).
 [[nodiscard]] std::string record_batch_json(const std::vector<AttemptRecord>& records);
 
 // The statements that record a batch of attempts (run in one transaction): one statement that
@@ -106,7 +110,8 @@ struct AttemptRecord {
 [[nodiscard]] std::vector<pg::Step> record_steps(const config::Webhook& webhook,
                                                  const std::vector<AttemptRecord>& records);
 
-// Gives claimed rows that were never sent back: due now, attempts unchanged.
+// Gives claimed rows that were never sent back: due now, attempts unchanged; a batch in flight
+// that holds any of them keeps its id and members and is due again at once.
 [[nodiscard]] pg::Step release_step(const std::vector<std::int64_t>& outbox_ids);
 
 // Whether the webhook is disabled (one row: disabled bool, reason text; no row = enabled).

@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "infra/log/log.hpp"
 #include "outbox/batch.hpp"
@@ -58,6 +59,7 @@ AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Respons
     r.duration_ms = to_ms(response.duration);
     r.response = storable_text(response.body, settings_.outbox.max_response_bytes);
     r.health = decision.verdict == Verdict::delivered ? EndpointHealth::ok : EndpointHealth::failed;
+    r.batch_id = row.batch_id;
     return r;
 }
 
@@ -185,7 +187,10 @@ std::optional<Message> WebhookWorker::build_request(Request& request,
             kept.push_back(std::move(row));
         } else {
             settled.push_back(
-                {.outbox_id = row.outbox_id, .verdict = Verdict::dead, .error = std::move(error)});
+                {.outbox_id = row.outbox_id,
+                 .verdict = Verdict::dead,
+                 .error = std::move(error),
+                 .batch_id = row.batch_id});
         }
     }
     request = std::move(kept);
@@ -197,9 +202,9 @@ std::optional<Message> WebhookWorker::build_request(Request& request,
 }
 
 asio::awaitable<void> WebhookWorker::deliver(Request request, bool probe) {
-    std::vector<std::int64_t> ids;
+    std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> ids;  // outbox, batch
     for (const auto& row : request)
-        ids.push_back(row.outbox_id);
+        ids.emplace_back(row.outbox_id, row.batch_id);
     std::vector<AttemptRecord> records;
     try {
         // A batch's members were claimed together and are recorded together, so they have made
@@ -231,13 +236,14 @@ asio::awaitable<void> WebhookWorker::deliver(Request request, bool probe) {
                          ? milliseconds(5s)
                          : settings_.webhook.retry.schedule.front();
         log::error("webhook delivery failed internally",
-                   {{"webhook", name()}, {"outbox_id", ids.front()}, {"error", e.what()}});
+                   {{"webhook", name()}, {"outbox_id", ids.front().first}, {"error", e.what()}});
         records.clear();
-        for (auto id : ids) {
+        for (const auto& [id, batch_id] : ids) {
             records.push_back({.outbox_id = id,
                                .verdict = Verdict::retry,
                                .retry_delay = delay,
-                               .error = std::string("internal error: ") + e.what()});
+                               .error = std::string("internal error: ") + e.what(),
+                               .batch_id = batch_id});
         }
         finish(std::move(records), probe);
     }

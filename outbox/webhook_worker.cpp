@@ -9,6 +9,7 @@
 #include "infra/backoff/backoff.hpp"
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
+#include "outbox/batch.hpp"
 #include "outbox/signature.hpp"
 #include "store/sessions.hpp"
 
@@ -231,15 +232,19 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     // sees the rows just recorded, so per_aggregate moves on to an aggregate's next event at
     // once). Attempts finishing meanwhile are appended behind the batch and wait for the next.
     // A batched webhook's limit counts requests; the claim's counts rows.
+    // A batched webhook's claims take turns (batched_claim_lock_step), before any row is
+    // written here, so two instances never wait on each other's rows while holding it.
+    const bool batched = settings_.webhook.batch.enabled();
     auto steps = record_steps(settings_.webhook, completed_);
+    if (limit > 0 && batched)
+        steps.insert(steps.begin(), batched_claim_lock_step(settings_.webhook.name));
     for (std::size_t i = 0; i < announced; ++i)
         steps.push_back(announcements_[i]);
     if (!released.empty())
         steps.push_back(release_step(released));
     const auto claim_at = steps.size();
     if (limit > 0) {
-        const int rows_limit =
-            settings_.webhook.batch.enabled() ? limit * settings_.webhook.batch.max_events : limit;
+        const int rows_limit = batched ? limit * settings_.webhook.batch.max_events : limit;
         steps.push_back(claim_step(settings_.webhook, rows_limit, lease()));
         steps.push_back(next_due_step(settings_.webhook));
     }
@@ -250,14 +255,15 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     completed_requests_ -= batch_requests;
     announcements_.erase(announcements_.begin(),
                          announcements_.begin() + static_cast<long>(announced));
-    if (batch > 0 && results.at(0).rows() == 1) {
+    const std::size_t recorded_at = limit > 0 && batched ? 1 : 0;
+    if (batch > 0 && results.at(recorded_at).rows() == 1) {
         disabled_ = true;  // committed: disable_after passed without a success
         metrics_.disabled->Set(1);
         log::error(
             "webhook endpoint disabled: no successful delivery for disable_after; run "
             "`sluice outbox enable` to resume",
             {{"webhook", name()},
-             {"reason", std::string(results.at(0).text(0, 0))},
+             {"reason", std::string(results.at(recorded_at).text(0, 0))},
              {"notify", settings_.webhook.notify}});
     }
     if (limit <= 0)

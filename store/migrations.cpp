@@ -624,6 +624,18 @@ CREATE TABLE IF NOT EXISTS sluice.projection_definitions (
   updated_at timestamptz NOT NULL DEFAULT now());
 )SQL";
 
+// Batches in flight (outbox/batch.hpp): a claimed batch is one row here, its members and lease,
+// from its claim until its attempt is recorded, so a claim writes one row per batch rather than
+// one per message. Claims of one webhook are serialised by an advisory lock instead of row locks.
+const char* outbox_batches_in_flight_sql = R"SQL(
+CREATE TABLE IF NOT EXISTS sluice.outbox_batches (
+  id bigint PRIMARY KEY,
+  webhook text NOT NULL,
+  members bigint[] NOT NULL,
+  leased_until timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_batches_webhook ON sluice.outbox_batches (webhook);
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -679,6 +691,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {21, "rebuilds asked of the daemon: requests, progress, outcome", "sluice",
          rebuild_requests_sql},
         {22, "the definition each projection was built by", "sluice", projection_definitions_sql},
+        {23, "outbox: batches in flight", "sluice", outbox_batches_in_flight_sql},
     };
 }
 

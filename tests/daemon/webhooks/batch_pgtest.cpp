@@ -57,15 +57,28 @@ TEST_F(WebhookBatch, OrderHoldsAcrossBatchesUnderRandomFailuresAndAKillNineAndRe
     ASSERT_TRUE(exit && exit->signal == SIGKILL);
     ASSERT_LT(outbox_rows("hook", "delivered"), total)
         << "the kill landed after everything was delivered; the test proves less than it claims";
-    ASSERT_GT(scalar("SELECT count(*) FROM sluice.outbox WHERE webhook = 'hook' AND state = "
-                     "'pending' AND batch_id IS NOT NULL AND next_attempt_at > now()"),
+    ASSERT_GT(scalar("SELECT (SELECT count(*) FROM sluice.outbox_batches WHERE webhook = "
+                     "'hook') + (SELECT count(*) FROM sluice.outbox WHERE webhook = 'hook' AND "
+                     "state = 'pending' AND batch_id IS NOT NULL AND next_attempt_at > now())"),
               0)
         << "no batch was in flight or waiting for a retry at the kill";
+    // The batches in flight at the kill (claimed, not recorded).
+    const auto in_flight =
+        conn().exec("SELECT id FROM sluice.outbox_batches WHERE webhook = 'hook' ORDER BY id");
 
     // Batches leased by the killed daemon are due again after their lease (2 x 2 s + 5 s).
     auto restarted = DaemonProcess::start(config_path_);
     ASSERT_TRUE(wait_outbox_rows("hook", "delivered", total, 90s)) << diagnose(restarted);
     EXPECT_EQ(outbox_rows("hook", "dead"), 0);
+    // A batch in flight at the kill went out again under its own id with its members: they
+    // name it once delivered. Nothing is left in flight.
+    for (int i = 0; i < in_flight.rows(); ++i) {
+        const auto id = in_flight.int64(i, 0);
+        EXPECT_GT(scalar("SELECT count(*) FROM sluice.outbox WHERE batch_id = $1", pg::Params(id)),
+                  0)
+            << "batch " << id << " was in flight at the kill and lost its members";
+    }
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox_batches"), 0);
 
     const auto requests = receiver.requests();
     ASSERT_LE(requests.size(), failed.size()) << "script too short for this run";
