@@ -186,11 +186,10 @@ std::optional<Message> WebhookWorker::build_request(Request& request,
         if (error.empty()) {
             kept.push_back(std::move(row));
         } else {
-            settled.push_back(
-                {.outbox_id = row.outbox_id,
-                 .verdict = Verdict::dead,
-                 .error = std::move(error),
-                 .batch_id = row.batch_id});
+            settled.push_back({.outbox_id = row.outbox_id,
+                               .verdict = Verdict::dead,
+                               .error = std::move(error),
+                               .batch_id = row.batch_id});
         }
     }
     request = std::move(kept);

@@ -296,10 +296,17 @@ TEST_F(Publisher, DeletesDeliveredRowsPastRetention) {
         "UPDATE sluice.outbox SET state = 'delivered', delivered_at = now() - interval "
         "'1 day' WHERE id = $1",
         pg::Params(recent_id));
+    // Each with an attempt: the deleted message's goes with it, the kept one's stays.
+    conn_.exec(
+        "INSERT INTO sluice.outbox_attempts (outbox_id, status, duration_ms) "
+        "SELECT id, 200, 1 FROM sluice.outbox");
     start_publisher(settings({webhook("orders", receiver.url())}));
 
     ASSERT_TRUE(wait_until([&] { return count("true") == 1; }, 10s));
     EXPECT_EQ(count("id = " + std::to_string(recent_id)), 1);
+    auto attempts = conn_.exec("SELECT outbox_id FROM sluice.outbox_attempts");
+    ASSERT_EQ(attempts.rows(), 1);
+    EXPECT_EQ(attempts.int64(0, 0), recent_id);
 }
 
 TEST_F(Publisher, RedeliversARowWhoseLeaseExpired) {
