@@ -149,6 +149,53 @@ TEST_F(WebhookBatch, OrderHoldsAcrossBatchesUnderRandomFailuresAndAKillNineAndRe
     EXPECT_NE(shown.find("in batch " + batch_id), std::string::npos) << shown;
 }
 
+TEST_F(WebhookBatch, ABatchClaimedButNotSentAtAStopGoesOutLaterUnderItsOwnId) {
+    HttpReceiver receiver({.secrets = {secret_a}});
+    // One request at a time, each answered slowly: batches wait claimed behind it.
+    receiver.set_default(Reaction{.status = 200, .delay = 400ms});
+    write_config({webhook_yaml("hook", receiver.url(),
+                               "    batch: {max_events: 5, max_wait: 20ms}\n"
+                               "    max_in_flight: 1\n")});
+    append_many(40, 1);
+
+    auto daemon = DaemonProcess::start(config_path_);
+    ASSERT_TRUE(receiver.wait_for_requests(1, 20s)) << diagnose(daemon);
+    ASSERT_TRUE(
+        wait_until([&] { return scalar("SELECT count(*) FROM sluice.outbox_batches") >= 2; }, 10s))
+        << "no batch waited claimed behind the one in flight\n"
+        << diagnose(daemon);
+    EXPECT_EQ(daemon.terminate(10s).code, 0) << daemon.output_tail();
+
+    // Handed back at the stop: still formed (same id, same members), due at once.
+    const auto waiting = conn().exec(
+        "SELECT id, members::text FROM sluice.outbox_batches WHERE leased_until <= now() "
+        "ORDER BY id");
+    ASSERT_GT(waiting.rows(), 0) << "no batch was handed back unsent";
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox_batches WHERE leased_until > now()"), 0);
+    const auto sent_before = receiver.count();
+
+    receiver.set_default(Reaction{.status = 200});
+    auto restarted = DaemonProcess::start(config_path_);
+    ASSERT_TRUE(wait_outbox_rows("hook", "delivered", 40, 30s)) << diagnose(restarted);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox_batches"), 0);
+    std::map<std::string, std::vector<std::string>> sent;  // batch webhook-id -> member ids
+    for (const auto& request : receiver.requests()) {
+        for (const auto& m : parse_batch(request))
+            sent[request.webhook_id].push_back(std::to_string(m.event_id));
+    }
+    for (int i = 0; i < waiting.rows(); ++i) {
+        const auto id = "batch_hook_" + std::to_string(waiting.int64(i, 0));
+        ASSERT_TRUE(sent.contains(id)) << id << " was handed back and never sent under its id";
+        // Every member it was formed with went out in it and names it.
+        EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox o JOIN unnest($1::bigint[]) m(id) "
+                         "USING (id) WHERE o.batch_id = $2",
+                         pg::Params(std::string(waiting.text(i, 1)), waiting.int64(i, 0))),
+                  static_cast<std::int64_t>(sent[id].size()))
+            << id << " went out with other members than it was formed with";
+    }
+    EXPECT_GT(receiver.count(), sent_before);
+}
+
 TEST_F(WebhookBatch, BodiesMatchTheShippedSchemaAndTheSignatureCoversTheWholeArray) {
     HttpReceiver receiver({.secrets = {secret_a}});
     HttpReceiver other_secret({.secrets = {secret_b}});
