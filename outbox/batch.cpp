@@ -124,6 +124,14 @@ claimed AS (
     return sql;
 }
 
+pg::Step settled_batches_step() {
+    return {R"SQL(DELETE FROM sluice.outbox_batches b
+ WHERE b.leased_until < now()
+   AND NOT EXISTS (SELECT FROM sluice.outbox o
+                    WHERE o.id = ANY (b.members) AND o.state = 'pending'))SQL",
+            {}};
+}
+
 std::string batched_next_due_sql() {
     return R"SQL(WITH busy AS MATERIALIZED (
   SELECT unnest(b.members) AS id FROM sluice.outbox_batches b WHERE b.webhook = $1)

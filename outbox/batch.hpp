@@ -64,6 +64,11 @@ namespace sluice::outbox {
 [[nodiscard]] std::string batched_claim_sql(std::string_view events_table,
                                             config::Ordering ordering);
 
+// Deletes batches in flight whose lease has passed and that hold no pending message any more
+// (their members were settled another way, say by a webhook that lost `batch:` in a reload):
+// nothing can send them again. Run with retention.
+[[nodiscard]] pg::Step settled_batches_step();
+
 // Milliseconds until the next row is due, a batch's lease passes or a waiting group (messages in
 // no batch in flight) reaches max_wait ($1 webhook, $2 max_wait in ms); NULL when none.
 [[nodiscard]] std::string batched_next_due_sql();

@@ -14,6 +14,7 @@
 #include "infra/failure/failure.hpp"
 #include "infra/log/log.hpp"
 #include "infra/pg/literal.hpp"
+#include "outbox/batch.hpp"
 #include "store/channels.hpp"
 #include "store/sessions.hpp"
 
@@ -200,6 +201,8 @@ asio::awaitable<void> Publisher::maintenance_pass(pg::AsyncConnection& db, bool 
     }
     if (deleted > 0)
         log::info("outbox retention deleted delivered rows", {{"rows", deleted}});
+    auto settled = settled_batches_step();
+    co_await db.query(settled.sql_or_name, settled.params, timeout);
 }
 
 }  // namespace sluice::outbox

@@ -284,7 +284,7 @@ VALUES ('orders', 987654, $1::uuid, now()))SQL",
     EXPECT_EQ(receiver.count(), 0u);
 }
 
-TEST_F(Publisher, DeletesDeliveredRowsPastRetention) {
+TEST_F(Publisher, RetentionDeletesOldDeliveredRowsTheirAttemptsAndSettledBatches) {
     HttpReceiver receiver;
     auto old_id = enqueue("orders", append(agg_a, 1));
     auto recent_id = enqueue("orders", append(agg_a, 2));
@@ -300,9 +300,27 @@ TEST_F(Publisher, DeletesDeliveredRowsPastRetention) {
     conn_.exec(
         "INSERT INTO sluice.outbox_attempts (outbox_id, status, duration_ms) "
         "SELECT id, 200, 1 FROM sluice.outbox");
+    // Batches in flight: one lapsed with nothing pending (goes), one lapsed holding a pending
+    // message (of a webhook nobody delivers here; stays), one still leased (stays).
+    auto waiting_id = enqueue("elsewhere", append(agg_b, 1));
+    conn_.exec(
+        "INSERT INTO sluice.outbox_batches (id, webhook, members, leased_until) VALUES "
+        "(1, 'orders', ARRAY[$1::bigint], now() - interval '1 minute'), "
+        "(2, 'elsewhere', ARRAY[$2::bigint], now() - interval '1 minute'), "
+        "(3, 'orders', ARRAY[$1::bigint], now() + interval '1 hour')",
+        pg::Params(recent_id, waiting_id));
     start_publisher(settings({webhook("orders", receiver.url())}));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return conn_.exec("SELECT count(*) FROM sluice.outbox_batches WHERE id = 1")
+                       .int64(0, 0) == 0;
+        },
+        10s));
+    EXPECT_EQ(
+        conn_.exec("SELECT array_agg(id ORDER BY id)::text FROM sluice.outbox_batches").text(0, 0),
+        "{2,3}");
 
-    ASSERT_TRUE(wait_until([&] { return count("true") == 1; }, 10s));
+    ASSERT_TRUE(wait_until([&] { return count("webhook = 'orders'") == 1; }, 10s));
     EXPECT_EQ(count("id = " + std::to_string(recent_id)), 1);
     auto attempts = conn_.exec("SELECT outbox_id FROM sluice.outbox_attempts");
     ASSERT_EQ(attempts.rows(), 1);
