@@ -2,7 +2,9 @@
 // within and across batches while the receiver fails at random and the daemon is killed -9
 // mid-run, every message at least once, a retried batch is the same request (webhook-id and
 // members), the signature covers the whole array, bodies match the shipped schema, max_wait
-// bounds how long a lone message waits, and replay re-sends batched messages under their own ids.
+// bounds how long a lone message waits, replay re-sends batched messages under their own ids, a
+// batch handed back unsent keeps its id, and two instances never form one message into two
+// batches.
 #include <csignal>
 #include <map>
 #include <random>
@@ -194,6 +196,45 @@ TEST_F(WebhookBatch, ABatchClaimedButNotSentAtAStopGoesOutLaterUnderItsOwnId) {
             << id << " went out with other members than it was formed with";
     }
     EXPECT_GT(receiver.count(), sent_before);
+}
+
+TEST_F(WebhookBatch, TwoInstancesDeliveringOneWebhookFormEachMessageIntoOneBatchInOrder) {
+    HttpReceiver receiver({.secrets = {secret_a}});
+    receiver.set_default(Reaction{.status = 200, .delay = 30ms});
+    write_config({webhook_yaml("hook", receiver.url(),
+                               "    batch: {max_events: 5, max_wait: 20ms}\n"
+                               "    max_in_flight: 2\n")});
+    append_many(aggregates, versions);
+
+    // Both deliver (publishers run on every instance); their claims take turns.
+    auto a = DaemonProcess::start(config_path_);
+    auto b = DaemonProcess::start(config_path_);
+    ASSERT_TRUE(wait_outbox_rows("hook", "delivered", total, 60s)) << diagnose(a) << diagnose(b);
+    EXPECT_TRUE(a.running() && b.running());
+    for (auto* daemon : {&a, &b}) {
+        EXPECT_GT(
+            metric(*daemon, "sluice_outbox_attempts_total", "hook", ",outcome=\"2xx\"").value_or(0),
+            0)
+            << "an instance sent nothing; the claims did not overlap";
+    }
+
+    std::map<std::string, std::string> batch_of;  // message webhook-id -> batch webhook-id
+    std::set<std::pair<std::string, std::int64_t>> delivered;
+    for (const auto& request : receiver.requests()) {
+        for (const auto& m : parse_batch(request)) {
+            auto [known, first] = batch_of.try_emplace(m.webhook_id, request.webhook_id);
+            EXPECT_TRUE(first || known->second == request.webhook_id)
+                << m.webhook_id << " was formed into " << known->second << " and "
+                << request.webhook_id;
+            if (m.version > 1) {
+                EXPECT_TRUE(delivered.contains({m.aggregate_id, m.version - 1}))
+                    << m.webhook_id << " overtook version " << m.version - 1;
+            }
+            delivered.emplace(m.aggregate_id, m.version);
+        }
+    }
+    EXPECT_EQ(batch_of.size(), static_cast<std::size_t>(total));
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox_batches"), 0);
 }
 
 TEST_F(WebhookBatch, BodiesMatchTheShippedSchemaAndTheSignatureCoversTheWholeArray) {
