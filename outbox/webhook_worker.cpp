@@ -2,9 +2,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
+#include <iterator>
+#include <tuple>
 
 #include "infra/backoff/backoff.hpp"
 #include "infra/failure/failure.hpp"
@@ -16,6 +19,7 @@
 namespace sluice::outbox {
 
 namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
@@ -131,7 +135,8 @@ asio::awaitable<void> WebhookWorker::run() {
             failed = Failure::current();
         }
         if (failed) {
-            db_.reset();  // reconnect: the connection may be broken or mid-pipeline
+            db_.reset();  // reconnect: the connections may be broken or mid-pipeline
+            recorder_.reset();
             auto retry_in = backoff_.next();
             log::warn(
                 "outbox database error",
@@ -166,25 +171,29 @@ asio::awaitable<void> WebhookWorker::run() {
         co_await sleep(stopping_ ? settings_.poll_interval : next_sleep_);
     }
     db_.reset();
+    recorder_.reset();
     client_.close_idle();
     metrics_.in_flight->Set(0);
     log::info("webhook delivery stopped", {{"webhook", name()}});
 }
 
-asio::awaitable<bool> WebhookWorker::cycle() {
-    if (!db_) {
-        // jit off: the claim's estimated cost (a correlated subquery per candidate row) can pass
-        // jit_above_cost; compiling it takes tens of ms, running it about one.
-        db_.emplace(co_await pg::AsyncConnection::connect(
-            executor_, settings_.database.url, settings_.database.connect_timeout,
-            {std::string(store::sessions::outbox), settings_.database.statement_timeout,
-             settings_.database.pooling, pg::Jit::off}));
-        for (auto& statement :
-             worker_statements(settings_.database.events_table, settings_.webhook)) {
-            co_await db_->prepare(std::move(statement.name), std::move(statement.sql),
-                                  settings_.database.statement_timeout);
-        }
+asio::awaitable<pg::AsyncConnection> WebhookWorker::open_connection() {
+    // jit off: the claim's estimated cost (a correlated subquery per candidate row) can pass
+    // jit_above_cost; compiling it takes tens of ms, running it about one.
+    auto conn = co_await pg::AsyncConnection::connect(
+        executor_, settings_.database.url, settings_.database.connect_timeout,
+        {std::string(store::sessions::outbox), settings_.database.statement_timeout,
+         settings_.database.pooling, pg::Jit::off});
+    for (auto& statement : worker_statements(settings_.database.events_table, settings_.webhook)) {
+        co_await conn.prepare(std::move(statement.name), std::move(statement.sql),
+                              settings_.database.statement_timeout);
     }
+    co_return conn;
+}
+
+asio::awaitable<bool> WebhookWorker::cycle() {
+    if (!db_)
+        db_.emplace(co_await open_connection());
     if (!stopping_ && Clock::now() >= next_state_check_)
         co_await refresh_disabled();
     dispatch();  // rows that waited for a token or for the circuit
@@ -232,38 +241,66 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     // sees the rows just recorded, so per_aggregate moves on to an aggregate's next event at
     // once). Attempts finishing meanwhile are appended behind the batch and wait for the next.
     // A batched webhook's limit counts requests; the claim's counts rows.
+    const bool batched = settings_.webhook.batch.enabled();
+    auto recording = record_steps(settings_.webhook, completed_);
+    for (std::size_t i = 0; i < announced; ++i)
+        recording.push_back(announcements_[i]);
     // A batched webhook's claims take turns (batched_claim_lock_step), before any row is
     // written here, so two instances never wait on each other's rows while holding it.
-    const bool batched = settings_.webhook.batch.enabled();
-    auto steps = record_steps(settings_.webhook, completed_);
+    std::vector<pg::Step> claiming;
     if (limit > 0 && batched)
-        steps.insert(steps.begin(), batched_claim_lock_step(settings_.webhook.name));
-    for (std::size_t i = 0; i < announced; ++i)
-        steps.push_back(announcements_[i]);
+        claiming.push_back(batched_claim_lock_step(settings_.webhook.name));
     if (!released.empty())
-        steps.push_back(release_step(released));
-    const auto claim_at = steps.size();
+        claiming.push_back(release_step(released));
+    auto claim_at = claiming.size();
     if (limit > 0) {
         const int rows_limit = batched ? limit * settings_.webhook.batch.max_events : limit;
-        steps.push_back(claim_step(settings_.webhook, rows_limit, lease()));
-        steps.push_back(next_due_step(settings_.webhook));
+        claiming.push_back(claim_step(settings_.webhook, rows_limit, lease()));
+        claiming.push_back(next_due_step(settings_.webhook));
     }
+    // Under load a batched webhook records on its second connection while this one claims: both
+    // statements cost per message, and one backend running them in turn is the limit. That claim
+    // does not see this cycle's records; an aggregate's next message goes a cycle later.
+    const bool side_by_side = batched && busy && batch > 0 && limit > 0;
     // The lease starts when the server runs the claim, after this moment.
     const auto send_by = Clock::now() + settings_.webhook.timeout;
-    auto results = co_await db_->pipeline(std::move(steps), settings_.database.statement_timeout);
+    const auto timeout = settings_.database.statement_timeout;
+    std::vector<pg::Result> recorded;
+    std::vector<pg::Result> results;
+    if (side_by_side) {
+        if (!recorder_)
+            recorder_.emplace(co_await open_connection());
+        std::tie(recorded, results) =
+            co_await (recorder_->pipeline(std::move(recording), timeout) &&
+                      db_->pipeline(std::move(claiming), timeout));
+    } else {
+        // One pipeline: the lock first, then the records, then the rest of the claim.
+        const std::size_t locked = limit > 0 && batched ? 1 : 0;
+        std::vector<pg::Step> steps(std::make_move_iterator(claiming.begin()),
+                                    std::make_move_iterator(claiming.begin() + locked));
+        const auto recorded_at = steps.size();
+        const auto recorded_n = recording.size();
+        steps.insert(steps.end(), std::make_move_iterator(recording.begin()),
+                     std::make_move_iterator(recording.end()));
+        steps.insert(steps.end(), std::make_move_iterator(claiming.begin() + locked),
+                     std::make_move_iterator(claiming.end()));
+        results = co_await db_->pipeline(std::move(steps), timeout);
+        recorded.assign(std::make_move_iterator(results.begin() + recorded_at),
+                        std::make_move_iterator(results.begin() + recorded_at + recorded_n));
+        claim_at += recorded_n;
+    }
     completed_.erase(completed_.begin(), completed_.begin() + static_cast<long>(batch));
     completed_requests_ -= batch_requests;
     announcements_.erase(announcements_.begin(),
                          announcements_.begin() + static_cast<long>(announced));
-    const std::size_t recorded_at = limit > 0 && batched ? 1 : 0;
-    if (batch > 0 && results.at(recorded_at).rows() == 1) {
+    if (batch > 0 && recorded.at(0).rows() == 1) {
         disabled_ = true;  // committed: disable_after passed without a success
         metrics_.disabled->Set(1);
         log::error(
             "webhook endpoint disabled: no successful delivery for disable_after; run "
             "`sluice outbox enable` to resume",
             {{"webhook", name()},
-             {"reason", std::string(results.at(recorded_at).text(0, 0))},
+             {"reason", std::string(recorded.at(0).text(0, 0))},
              {"notify", settings_.webhook.notify}});
     }
     if (limit <= 0)

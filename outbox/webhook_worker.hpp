@@ -11,15 +11,15 @@
 // as the rate can send well within their lease.
 // A batched webhook (`batch:`, outbox/batch.hpp) works the same way in requests instead of
 // messages: a claimed batch is one request (max_in_flight, one token of the rate limit, one
-// attempt for the circuit), recorded as one attempt per member. With a `notify` webhook, the
-// circuit's opening and closing are announced as operational events, written with the record
-// of the attempt that changed it.
-// Threading: the event-loop thread only, like the rest of sluice (no strand, no locks).
-// Lifetime: the worker must outlive run(); run() returns only after every delivery it
-// started has finished (each is bounded by the webhook timeout).
-// Error policy: database and endpoint failures are logged with webhook=<name> and retried with
-// a bounded backoff; run() does not throw for them. The constructor throws for configuration
-// errors (bad URL, TLS files, malformed secret).
+// attempt for the circuit), recorded as one attempt per member. Under load it records on a
+// second connection while the first claims, so the server works on both side by side. With a
+// `notify` webhook, the circuit's opening and closing are announced as operational events, written
+// with the record of the attempt that changed it. Threading: the event-loop thread only, like the
+// rest of sluice (no strand, no locks). Lifetime: the worker must outlive run(); run() returns only
+// after every delivery it started has finished (each is bounded by the webhook timeout). Error
+// policy: database and endpoint failures are logged with webhook=<name> and retried with a bounded
+// backoff; run() does not throw for them. The constructor throws for configuration errors (bad URL,
+// TLS files, malformed secret).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -85,6 +85,8 @@ class WebhookWorker {
     [[nodiscard]] std::chrono::milliseconds gate_wait(Clock::time_point now) const;
     void note_circuit(std::optional<CircuitState> changed);
     boost::asio::awaitable<void> refresh_disabled();
+    // A connection of this worker's session kind with the worker's statements prepared.
+    boost::asio::awaitable<pg::AsyncConnection> open_connection();
     // One request's claimed rows: one message, or the members of one batch (in body order).
     using Request = std::vector<ClaimedRow>;
     // Queues claimed rows as requests, up to `limit` of them (the rest go back next cycle);
@@ -115,6 +117,8 @@ class WebhookWorker {
     std::mt19937_64 random_;
     HttpClient client_;
     std::optional<pg::AsyncConnection> db_;
+    // A batched webhook's second connection: under load it records while db_ claims.
+    std::optional<pg::AsyncConnection> recorder_;
     // Claimed (leased) requests waiting for a free slot: filled only while max_in_flight
     // requests are outstanding, so at most max_in_flight of them; the next ones are claimed
     // while the current ones are being sent.
