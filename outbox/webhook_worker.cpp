@@ -191,6 +191,27 @@ asio::awaitable<pg::AsyncConnection> WebhookWorker::open_connection() {
     co_return conn;
 }
 
+asio::awaitable<bool> WebhookWorker::open_recorder() {
+    if (recorder_)
+        co_return true;
+    if (Clock::now() < recorder_retry_at_)
+        co_return false;
+    std::string error;
+    try {
+        recorder_.emplace(co_await open_connection());
+        co_return true;
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    // Not a reason to stop delivering: record in turn with the claim for a while.
+    recorder_retry_at_ = Clock::now() + 1min;
+    log::warn(
+        "webhook cannot open its second connection; recording in turn with the claim for "
+        "a minute",
+        {{"webhook", name()}, {"error", error}});
+    co_return false;
+}
+
 asio::awaitable<bool> WebhookWorker::cycle() {
     if (!db_)
         db_.emplace(co_await open_connection());
@@ -261,15 +282,13 @@ asio::awaitable<bool> WebhookWorker::cycle() {
     // Under load a batched webhook records on its second connection while this one claims: both
     // statements cost per message, and one backend running them in turn is the limit. That claim
     // does not see this cycle's records; an aggregate's next message goes a cycle later.
-    const bool side_by_side = batched && busy && batch > 0 && limit > 0;
+    const bool side_by_side = batched && busy && batch > 0 && limit > 0 && co_await open_recorder();
     // The lease starts when the server runs the claim, after this moment.
     const auto send_by = Clock::now() + settings_.webhook.timeout;
     const auto timeout = settings_.database.statement_timeout;
     std::vector<pg::Result> recorded;
     std::vector<pg::Result> results;
     if (side_by_side) {
-        if (!recorder_)
-            recorder_.emplace(co_await open_connection());
         std::tie(recorded, results) =
             co_await (recorder_->pipeline(std::move(recording), timeout) &&
                       db_->pipeline(std::move(claiming), timeout));

@@ -87,6 +87,8 @@ class WebhookWorker {
     boost::asio::awaitable<void> refresh_disabled();
     // A connection of this worker's session kind with the worker's statements prepared.
     boost::asio::awaitable<pg::AsyncConnection> open_connection();
+    // Whether recorder_ is open (opening it now); false for a minute after it could not be.
+    boost::asio::awaitable<bool> open_recorder();
     // One request's claimed rows: one message, or the members of one batch (in body order).
     using Request = std::vector<ClaimedRow>;
     // Queues claimed rows as requests, up to `limit` of them (the rest go back next cycle);
@@ -119,6 +121,7 @@ class WebhookWorker {
     std::optional<pg::AsyncConnection> db_;
     // A batched webhook's second connection: under load it records while db_ claims.
     std::optional<pg::AsyncConnection> recorder_;
+    std::chrono::steady_clock::time_point recorder_retry_at_{};  // after it could not be opened
     // Claimed (leased) requests waiting for a free slot: filled only while max_in_flight
     // requests are outstanding, so at most max_in_flight of them; the next ones are claimed
     // while the current ones are being sent.
