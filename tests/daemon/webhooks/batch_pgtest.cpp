@@ -132,7 +132,8 @@ TEST_F(WebhookBatch, OrderHoldsAcrossBatchesUnderRandomFailuresAndAKillNineAndRe
         }
     }
     EXPECT_EQ(delivered_ids, every_message_id("hook")) << "every message arrives at least once";
-    EXPECT_GT(failures, requests.size() / 5) << "the receiver should have failed ~30%";
+    // ~30% on average; at least a tenth (a fifth failed 2% of runs: ~90 requests vary widely).
+    EXPECT_GE(failures * 10, requests.size()) << "the receiver should have failed ~30%";
     int retried = 0;
     for (const auto& [id, sends] : sends_of)
         retried += sends > 1 ? 1 : 0;
