@@ -119,6 +119,11 @@ json::value health_name(EndpointHealth h) {
     return nullptr;
 }
 
+// The RETURNING clause of claim_sql's UPDATE: the columns of the CTE `claimed`.
+constexpr std::string_view claimed_returning_sql =
+    "RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,\n"
+    "            o.data, o.batch_id, o.event_type";
+
 SysTime micros(std::int64_t us) {
     return SysTime(Microseconds(us));
 }

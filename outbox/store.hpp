@@ -59,13 +59,9 @@ inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
 // The per_aggregate rule as an extra WHERE condition ("AND ...") on outbox row `alias`: it is the
 // oldest pending row of its aggregate (the row itself included).
 [[nodiscard]] std::string head_of_aggregate_condition(std::string_view alias);
-// The RETURNING clause of a claim's UPDATE of outbox row `o`: the columns claimed_select_sql
-// reads from the CTE `claimed`.
-inline constexpr std::string_view claimed_returning_sql =
-    "RETURNING o.id, o.attempts, o.event_id, o.aggregate_id, o.event_timestamp, o.operational,\n"
-    "            o.data, o.batch_id, o.event_type";
 // The claim's result: SELECT ... FROM claimed c LEFT JOIN the events table, the columns
-// decode_claimed reads (the CTE `claimed` ends with claimed_returning_sql).
+// decode_claimed reads. The CTE `claimed` has, in this order: id, attempts, event_id,
+// aggregate_id, event_timestamp, operational, data, batch_id, event_type.
 [[nodiscard]] std::string claimed_select_sql(std::string_view events_table);
 // Prepared (claim_statement). A batched webhook's `limit` counts rows, like the others'.
 [[nodiscard]] pg::Step claim_step(const config::Webhook& webhook, int limit,
