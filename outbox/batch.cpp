@@ -119,8 +119,7 @@ claimed AS (
          c.batch_id, o.event_type
     FROM chosen c JOIN sluice.outbox o ON o.id = c.id AND o.state = 'pending'))SQL";
     sql += "\n";
-    sql += claimed_select_sql(events_table);
-    sql += "\n ORDER BY c.batch_id NULLS FIRST, c.id";
+    sql += claimed_select_sql(events_table);  // decode_claimed puts the rows in order
     return sql;
 }
 

@@ -200,7 +200,8 @@ std::optional<MessageHistory> outbox_show(pg::Connection& conn, std::int64_t id,
     MessageHistory history{entry_of(found, 0), {}};
     auto attempts = conn.exec("SELECT " + pg::iso_utc("attempted_at") +
                                   ", status, error, duration_ms, response "
-                                  "FROM sluice.outbox_attempts WHERE outbox_id = $1 "
+                                  "FROM sluice.outbox_attempts "
+                                  "WHERE outbox_id = $1 OR members @> ARRAY[$1::bigint] "
                                   "ORDER BY attempted_at",
                               pg::Params(id));
     for (int i = 0; i < attempts.rows(); ++i) {
@@ -221,7 +222,7 @@ ReplayOutcome replay(pg::Connection& conn, const ReplayFilter& filter,
     // A message settles when it is delivered, or (dead) at its last attempt.
     const std::string settled_at =
         "coalesce(o.delivered_at, (SELECT max(a.attempted_at) FROM sluice.outbox_attempts a "
-        "WHERE a.outbox_id = o.id), o.enqueued_at)";
+        "WHERE a.outbox_id = o.id OR a.members @> ARRAY[o.id]), o.enqueued_at)";
     const std::string sql = R"SQL(WITH chosen AS (
   SELECT o.id, o.state FROM sluice.outbox o LEFT JOIN )SQL" +
                             quoted_events_table + R"SQL( e ON e.id = o.event_id

@@ -22,23 +22,24 @@ constexpr std::string_view disable_due = R"SQL((s.disabled_at IS NULL AND $3::bi
       AND s.failing_since <= now() - $3::bigint * interval '1 millisecond'))SQL";
 
 // One statement records a whole batch: the attempts arrive as one JSON array (bound, never
-// spliced), every attempt gets its outbox_attempts row, and each still-pending outbox row
-// moves as its verdict says. It also keeps the endpoint's health (webhook $2): a success clears
-// failing_since (an UPDATE that writes only when it was set), a batch of failures only sets it
-// when unset, or disables the endpoint once failing_since is disable_after old, announcing that
-// to the notify webhook ($4, NULL = none) in the same transaction. Returns one row (the reason)
-// when this batch disabled the endpoint. A 410's webhook_state row is a separate step (rare).
+// spliced), every attempt gets its outbox_attempts row (a batched request's one row names its
+// members), and each still-pending outbox row moves as its verdict says. It also keeps the
+// endpoint's health (webhook $2): a success clears failing_since (an UPDATE that writes only when
+// it was set), a batch of failures only sets it when unset, or disables the endpoint once
+// failing_since is disable_after old, announcing that to the notify webhook ($4, NULL = none) in
+// the same transaction. Returns one row (the reason) when this batch disabled the endpoint. A 410's
+// webhook_state row is a separate step (rare).
 std::string record_sql() {
     std::string sql = R"SQL(WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
-    AS r(id bigint, verdict text, delay_ms bigint, status int, error text, duration_ms float8,
+    AS r(id bigint, ids bigint[], verdict text, delay_ms bigint, status int, error text, duration_ms float8,
          response text, health text, batch bigint)),
 landed AS (
   DELETE FROM sluice.outbox_batches b
    WHERE b.id IN (SELECT DISTINCT r.batch FROM r WHERE r.batch IS NOT NULL)),
 attempts AS (
-  INSERT INTO sluice.outbox_attempts (outbox_id, status, error, duration_ms, response)
-  SELECT id, status, error, duration_ms, response FROM r),
+  INSERT INTO sluice.outbox_attempts (outbox_id, members, status, error, duration_ms, response)
+  SELECT id, ids, status, error, duration_ms, response FROM r),
 moved AS (
 UPDATE sluice.outbox o
    SET state = CASE r.verdict WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead'
@@ -52,7 +53,7 @@ UPDATE sluice.outbox o
                            WHEN 'disable' THEN now()
                            ELSE o.next_attempt_at END
   FROM r
- WHERE o.id = r.id AND o.state = 'pending'),
+ WHERE o.id = ANY (coalesce(r.ids, ARRAY[r.id])) AND o.state = 'pending'),
 health AS (
   SELECT coalesce(bool_or(r.health = 'ok'), false) AS ok,
          coalesce(bool_or(r.health = 'failed'), false) AS failed FROM r),
@@ -168,8 +169,7 @@ claimed AS (
   )SQL";
     sql += claimed_returning_sql;
     sql += ")\n";
-    sql += claimed_select_sql(events_table);
-    sql += "\n ORDER BY c.id";
+    sql += claimed_select_sql(events_table);  // decode_claimed puts the rows in order
     return sql;
 }
 
@@ -227,6 +227,11 @@ std::vector<ClaimedRow> decode_claimed(const pg::Result& result) {
             r.batch_id = result.int64(i, 14);
         rows.push_back(std::move(r));
     }
+    // Sorted here rather than by the server, which would sort the rows with their payloads.
+    std::sort(rows.begin(), rows.end(), [](const ClaimedRow& a, const ClaimedRow& b) {
+        return std::pair(a.batch_id.value_or(0), a.outbox_id) <
+               std::pair(b.batch_id.value_or(0), b.outbox_id);
+    });
     return rows;
 }
 
@@ -244,7 +249,15 @@ std::string record_batch_json(const std::vector<AttemptRecord>& records) {
     rows.reserve(records.size());
     for (const auto& r : records) {
         json::object row;
-        row["id"] = r.outbox_id;
+        if (r.members.empty()) {
+            row["id"] = r.outbox_id;
+        } else {
+            json::array ids;
+            ids.reserve(r.members.size());
+            for (auto id : r.members)
+                ids.emplace_back(id);
+            row["ids"] = std::move(ids);
+        }
         row["verdict"] = verdict_name(r.verdict);
         row["delay_ms"] = static_cast<std::int64_t>(r.retry_delay.count());
         row["status"] = r.status != 0 ? json::value(r.status) : json::value(nullptr);

@@ -66,6 +66,8 @@ inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
 // Prepared (claim_statement). A batched webhook's `limit` counts rows, like the others'.
 [[nodiscard]] pg::Step claim_step(const config::Webhook& webhook, int limit,
                                   std::chrono::milliseconds lease);
+// The claimed rows in the order they are sent: those outside a batch first, then batch by
+// batch; by outbox id within each.
 [[nodiscard]] std::vector<ClaimedRow> decode_claimed(const pg::Result& result);
 
 // Milliseconds until the webhook's earliest pending row that is not yet due (NULL if none); for
@@ -76,9 +78,11 @@ inline constexpr std::string_view next_due_statement = "sluice_outbox_next_due";
 // not at all), unknown (no request was made: the message could not be built).
 enum class EndpointHealth { unknown, ok, failed };
 
-// The outcome of one attempt, ready to be written.
+// The outcome of one attempt, ready to be written: of one message (outbox_id), or of a batched
+// request (members, its messages in the order sent), which is one attempt row for them all.
 struct AttemptRecord {
     std::int64_t outbox_id = 0;
+    std::vector<std::int64_t> members;
     Verdict verdict = Verdict::retry;
     std::chrono::milliseconds retry_delay{0};
     int status = 0;     // 0 = none (stored as NULL)
@@ -91,9 +95,9 @@ struct AttemptRecord {
     std::optional<std::int64_t> batch_id;
 };
 
-// The attempts as the JSON array the record statement reads (one object per attempt: id,
-// verdict, delay_ms, status, error, duration_ms, response, health, and batch when there is one;
-// absent values as null).
+// The attempts as the JSON array the record statement reads (one object per attempt: id, or ids
+// for a batched request's members, verdict, delay_ms, status, error, duration_ms, response, health,
+// and batch when there is one; absent values as null).
 [[nodiscard]] std::string record_batch_json(const std::vector<AttemptRecord>& records);
 
 // The statements that record a batch of attempts (run in one transaction): one statement that

@@ -45,12 +45,25 @@ log::Field subject(const std::vector<ClaimedRow>& request, const std::string& me
     return {"batch", message_id + " (" + std::to_string(request.size()) + " messages)"};
 }
 
+// What a record of the request is about: its message, or a batch's members (one attempt row).
+AttemptRecord record_subject(const std::vector<ClaimedRow>& request) {
+    AttemptRecord r;
+    r.batch_id = request.front().batch_id;
+    if (r.batch_id) {
+        r.members.reserve(request.size());
+        for (const auto& row : request)
+            r.members.push_back(row.outbox_id);
+    } else {
+        r.outbox_id = request.front().outbox_id;
+    }
+    return r;
+}
+
 }  // namespace
 
-AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Response& response,
+AttemptRecord WebhookWorker::attempt_record(const Request& request, const Response& response,
                                             const Decision& decision) const {
-    AttemptRecord r;
-    r.outbox_id = row.outbox_id;
+    AttemptRecord r = record_subject(request);
     r.verdict = decision.verdict;
     r.retry_delay = decision.delay;
     r.status = response.status;
@@ -59,7 +72,6 @@ AttemptRecord WebhookWorker::attempt_record(const ClaimedRow& row, const Respons
     r.duration_ms = to_ms(response.duration);
     r.response = storable_text(response.body, settings_.outbox.max_response_bytes);
     r.health = decision.verdict == Verdict::delivered ? EndpointHealth::ok : EndpointHealth::failed;
-    r.batch_id = row.batch_id;
     return r;
 }
 
@@ -201,9 +213,7 @@ std::optional<Message> WebhookWorker::build_request(Request& request,
 }
 
 asio::awaitable<void> WebhookWorker::deliver(Request request, bool probe) {
-    std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> ids;  // outbox, batch
-    for (const auto& row : request)
-        ids.emplace_back(row.outbox_id, row.batch_id);
+    const auto subject_of_all = record_subject(request);  // before build_request sets any aside
     std::vector<AttemptRecord> records;
     try {
         // A batch's members were claimed together and are recorded together, so they have made
@@ -227,23 +237,23 @@ asio::awaitable<void> WebhookWorker::deliver(Request request, bool probe) {
 
         note_verdict(request, message_id, response, decision, attempt, now);
         note_circuit(circuit_.record(decision.verdict == Verdict::delivered, probe, Clock::now()));
-        for (const auto& row : request)
-            records.push_back(attempt_record(row, response, decision));
+        records.push_back(attempt_record(request, response, decision));
         finish(std::move(records));
     } catch (const std::exception& e) {
         auto delay = settings_.webhook.retry.schedule.empty()
                          ? milliseconds(5s)
                          : settings_.webhook.retry.schedule.front();
         log::error("webhook delivery failed internally",
-                   {{"webhook", name()}, {"outbox_id", ids.front().first}, {"error", e.what()}});
+                   {{"webhook", name()},
+                    {"outbox_id", subject_of_all.members.empty() ? subject_of_all.outbox_id
+                                                                 : subject_of_all.members.front()},
+                    {"error", e.what()}});
+        auto record = subject_of_all;
+        record.verdict = Verdict::retry;
+        record.retry_delay = delay;
+        record.error = std::string("internal error: ") + e.what();
         records.clear();
-        for (const auto& [id, batch_id] : ids) {
-            records.push_back({.outbox_id = id,
-                               .verdict = Verdict::retry,
-                               .retry_delay = delay,
-                               .error = std::string("internal error: ") + e.what(),
-                               .batch_id = batch_id});
-        }
+        records.push_back(std::move(record));
         finish(std::move(records), probe);
     }
 }

@@ -107,7 +107,7 @@ class WebhookWorker {
                       const Response& response, const Decision& decision, int attempt,
                       std::chrono::system_clock::time_point now);
     boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
-    AttemptRecord attempt_record(const ClaimedRow& row, const Response& response,
+    AttemptRecord attempt_record(const Request& request, const Response& response,
                                  const Decision& decision) const;
     // A request ended: its records are written with the next cycle.
     void finish(std::vector<AttemptRecord> records, bool cancelled_probe = false);
@@ -130,7 +130,7 @@ class WebhookWorker {
         std::chrono::steady_clock::time_point send_by;  // later, the lease could run out
     };
     std::deque<ReadyRequest> ready_;
-    std::vector<AttemptRecord> completed_;  // finished attempts not yet written (one per row)
+    std::vector<AttemptRecord> completed_;  // finished attempts not yet written
     int completed_requests_ = 0;            // the requests completed_ holds the records of
     std::vector<std::int64_t> surplus_;     // claimed beyond the limit: handed back next cycle
     // Operational events about the circuit (notify webhook set), written with the next record.

@@ -651,6 +651,26 @@ CREATE TRIGGER sluice_delete_outbox_attempts AFTER DELETE ON sluice.outbox
   EXECUTE FUNCTION sluice.delete_outbox_attempts();
 )SQL";
 
+// One attempt row per batched request rather than per member: a batch's attempt names its
+// members (outbox_id NULL), found through the GIN index by any of them. Deleting messages deletes
+// a batch's attempts once none of its members is left.
+const char* outbox_batch_attempts_sql = R"SQL(
+ALTER TABLE sluice.outbox_attempts ALTER COLUMN outbox_id DROP NOT NULL;
+ALTER TABLE sluice.outbox_attempts ADD COLUMN IF NOT EXISTS members bigint[];
+ALTER TABLE sluice.outbox_attempts ADD CONSTRAINT outbox_attempts_one_subject
+  CHECK ((outbox_id IS NULL) <> (members IS NULL)) NOT VALID;
+CREATE INDEX IF NOT EXISTS outbox_attempts_members ON sluice.outbox_attempts USING gin (members)
+  WHERE members IS NOT NULL;
+CREATE OR REPLACE FUNCTION sluice.delete_outbox_attempts() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  DELETE FROM sluice.outbox_attempts a USING gone g WHERE a.outbox_id = g.id;
+  DELETE FROM sluice.outbox_attempts a
+   WHERE a.members && ARRAY(SELECT g.id FROM gone g)
+     AND NOT EXISTS (SELECT FROM sluice.outbox o WHERE o.id = ANY (a.members));
+  RETURN NULL;
+END $fn$;
+)SQL";
+
 std::string event_free_list() {
     std::string list;
     for (std::string_view name : sessions::event_free_sessions)
@@ -708,6 +728,7 @@ std::vector<Migration> migrations(const SchemaOptions& options) {
         {22, "the definition each projection was built by", "sluice", projection_definitions_sql},
         {23, "outbox: batches in flight; attempts without a foreign key", "sluice",
          outbox_batches_in_flight_sql},
+        {24, "outbox: one attempt row per batched request", "sluice", outbox_batch_attempts_sql},
     };
 }
 

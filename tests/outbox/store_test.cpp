@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "outbox/store.hpp"
 
@@ -37,6 +38,17 @@ TEST(RecordBatch, CarriesEveryAttemptWithNullsForAbsentValues) {
     EXPECT_EQ(b.at("delay_ms").as_int64(), 250);
     EXPECT_TRUE(b.at("status").is_null());
     EXPECT_EQ(b.at("error").as_string(), "timed out after 5000 ms during response");
+}
+
+TEST(RecordBatch, ABatchedRequestIsOneAttemptNamingItsMembersInOrder) {
+    std::vector<AttemptRecord> records = {
+        {.members = {12, 10, 11}, .verdict = Verdict::delivered, .status = 200, .batch_id = 4}};
+    auto rows = boost::json::parse(record_batch_json(records)).as_array();
+    ASSERT_EQ(rows.size(), 1u);
+    const auto& row = rows[0].as_object();
+    EXPECT_FALSE(row.contains("id"));
+    EXPECT_EQ(boost::json::serialize(row.at("ids")), "[12,10,11]");
+    EXPECT_EQ(row.at("batch").as_int64(), 4);
 }
 
 TEST(RecordBatch, MakesErrorsStorableAsJsonb) {

@@ -2,7 +2,8 @@
 // within and across batches while the receiver fails at random and the daemon is killed -9
 // mid-run, every message at least once, a retried batch is the same request (webhook-id and
 // members), the signature covers the whole array, bodies match the shipped schema, max_wait
-// bounds how long a lone message waits, replay re-sends batched messages under their own ids, a
+// bounds how long a lone message waits, replay re-sends batched messages under their own ids
+// (each request one attempt row that `outbox show` finds by any member), a
 // batch handed back unsent keeps its id, and two instances never form one message into two
 // batches.
 #include <csignal>
@@ -335,6 +336,17 @@ TEST_F(WebhookBatch, ReplayResendsBatchedMessagesUnderTheirOwnIdsInANewBatch) {
         replayed_ids[m.webhook_id] = m.type;
     EXPECT_EQ(replayed_ids, id_to_type) << "each message keeps its own id";
     EXPECT_TRUE(replayed.signature_valid);
+
+    // One attempt row per request, naming its members; `outbox show` of a member lists both.
+    ASSERT_TRUE(
+        wait_until([&] { return scalar("SELECT count(*) FROM sluice.outbox_attempts") == 2; }, 10s))
+        << diagnose(daemon);
+    EXPECT_EQ(scalar("SELECT count(*) FROM sluice.outbox_attempts "
+                     "WHERE outbox_id IS NULL AND cardinality(members) = 3"),
+              2);
+    const auto last = scalar("SELECT max(id) FROM sluice.outbox");
+    const auto shown = outbox_cli({"show", std::to_string(last)});
+    EXPECT_NE(shown.find("1 since last queued, 2 recorded"), std::string::npos) << shown;
 }
 
 }  // namespace
