@@ -23,12 +23,14 @@ constexpr std::string_view disable_due = R"SQL((s.disabled_at IS NULL AND $3::bi
 
 // One statement records a whole batch: the attempts arrive as one JSON array (bound, never
 // spliced), every attempt gets its outbox_attempts row (a batched request's one row names its
-// members), and each still-pending outbox row moves as its verdict says. It also keeps the
-// endpoint's health (webhook $2): a success clears failing_since (an UPDATE that writes only when
-// it was set), a batch of failures only sets it when unset, or disables the endpoint once
-// failing_since is disable_after old, announcing that to the notify webhook ($4, NULL = none) in
-// the same transaction. Returns one row (the reason) when this batch disabled the endpoint. A 410's
-// webhook_state row is a separate step (rare).
+// members), and each still-pending outbox row moves as its verdict says. A batch's row goes with
+// its record, and a lapsed batch's with the record of a member sent alone (after a reload took
+// `batch:` away), so that a message requeued later never goes out under that batch's old id. It
+// also keeps the endpoint's health (webhook $2): a success clears failing_since (an UPDATE that
+// writes only when it was set), a batch of failures only sets it when unset, or disables the
+// endpoint once failing_since is disable_after old, announcing that to the notify webhook ($4, NULL
+// = none) in the same transaction. Returns one row (the reason) when this batch disabled the
+// endpoint. A 410's webhook_state row is a separate step (rare).
 std::string record_sql() {
     std::string sql = R"SQL(WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
@@ -36,7 +38,9 @@ std::string record_sql() {
          response text, health text, batch bigint)),
 landed AS (
   DELETE FROM sluice.outbox_batches b
-   WHERE b.id IN (SELECT DISTINCT r.batch FROM r WHERE r.batch IS NOT NULL)),
+   WHERE b.id IN (SELECT DISTINCT r.batch FROM r WHERE r.batch IS NOT NULL)
+      OR (b.leased_until <= now()
+          AND b.members && ARRAY(SELECT r.id FROM r WHERE r.id IS NOT NULL AND r.batch IS NULL))),
 attempts AS (
   INSERT INTO sluice.outbox_attempts (outbox_id, members, status, error, duration_ms, response)
   SELECT id, ids, status, error, duration_ms, response FROM r),
@@ -153,10 +157,14 @@ std::string claimed_select_sql(std::string_view events_table) {
     return sql;
 }
 
+// Members of a batch in flight are not claimed alone: another instance may still deliver the
+// webhook batched (a reload that took `batch:` away is not yet everywhere).
 std::string claim_sql(std::string_view events_table, config::Ordering ordering) {
     std::string sql = R"SQL(WITH due AS (
   SELECT o.id FROM sluice.outbox o
-   WHERE o.webhook = $1 AND o.state = 'pending' AND o.next_attempt_at <= now())SQL";
+   WHERE o.webhook = $1 AND o.state = 'pending' AND o.next_attempt_at <= now()
+     AND o.id NOT IN (SELECT unnest(b.members) FROM sluice.outbox_batches b
+                       WHERE b.webhook = $1 AND b.leased_until > now()))SQL";
     if (ordering == config::Ordering::per_aggregate)
         sql += head_of_aggregate_condition("o");
     sql += R"SQL(

@@ -336,6 +336,27 @@ TEST_F(Publisher, RetentionDeletesOldDeliveredRowsTheirAttemptsAndSettledBatches
                   std::to_string(recent_id) + "}");
 }
 
+TEST_F(Publisher, AMemberOfABatchInFlightWaitsForItsLeaseThenGoesAloneAndTheBatchIsDropped) {
+    HttpReceiver receiver;
+    auto id = enqueue("orders", append(agg_a, 1));
+    auto other_id = enqueue("elsewhere", append(agg_b, 1));  // pending: nobody delivers it here
+    // As if another instance still delivered "orders" batched (a reload not yet everywhere).
+    const auto leased_at = std::chrono::steady_clock::now();
+    conn_.exec(
+        "INSERT INTO sluice.outbox_batches (id, webhook, members, leased_until) "
+        "VALUES (7, 'orders', ARRAY[$1::bigint, $2::bigint], now() + interval '2 seconds')",
+        pg::Params(id, other_id));
+    start_publisher(settings({webhook("orders", receiver.url())}));
+    ASSERT_TRUE(wait_until([&] { return count("state = 'delivered'") == 1; }, 15s));
+    ASSERT_EQ(receiver.count(), 1u);
+    EXPECT_GE(receiver.requests().front().received_at - leased_at, 2s)
+        << "sent alone while its batch was in flight";
+    // Its record drops the lapsed batch (which the retention pass keeps: a member is pending),
+    // so a requeue of the message could not send it under the batch's id.
+    EXPECT_EQ(conn_.exec("SELECT count(*) FROM sluice.outbox_batches").int64(0, 0), 0);
+    EXPECT_EQ(count("id = " + std::to_string(other_id) + " AND state = 'pending'"), 1);
+}
+
 TEST_F(Publisher, RedeliversARowWhoseLeaseExpired) {
     HttpReceiver receiver;
     auto id = enqueue("orders", append(agg_a, 1));
