@@ -30,14 +30,10 @@ constexpr std::string_view disable_due = R"SQL((s.disabled_at IS NULL AND $3::bi
 // writes only when it was set), a batch of failures only sets it when unset, or disables the
 // endpoint once failing_since is disable_after old, announcing that to the notify webhook ($4, NULL
 // = none) in the same transaction. Returns one row (the reason) when this batch disabled the
-// endpoint. A 410's webhook_state row is a separate step (rare).
-//
-// The messages are joined to their outbox rows by id. The planner sizes that join from the JSON's
-// default estimate (100 rows), so it looks each message up by its key, as it should for a few
-// hundred; the estimate of an expansion of each request's ids is ten times that, which can make a
-// hash join over every pending row look cheaper. So only a batched webhook's statement expands
-// them (its records carry thousands of messages, where such a hash join costs little more).
-std::string record_sql(bool batched) {
+// endpoint. A 410's webhook_state row is a separate step (rare). The messages are joined to their
+// outbox rows by id, sized by the planner from the JSON's default estimate (100 rows) whether
+// batched or not: sluice.request_members lists a request's members.
+std::string record_sql() {
     std::string sql = R"SQL(WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
     AS r(id bigint, ids bigint[], verdict text, delay_ms bigint, status int, error text, duration_ms float8,
@@ -62,12 +58,8 @@ UPDATE sluice.outbox o
                            WHEN 'retry' THEN now() + r.delay_ms * interval '1 millisecond'
                            WHEN 'disable' THEN now()
                            ELSE o.next_attempt_at END
-  FROM )SQL";
-    sql += batched
-               ? R"SQL((SELECT coalesce(m.id, e.id) AS id, e.verdict, e.delay_ms, e.error, e.batch
-          FROM r e LEFT JOIN LATERAL unnest(e.ids) AS m(id) ON true) r)SQL"
-               : "r";
-    sql += R"SQL(
+  FROM (SELECT coalesce(m.id, e.id) AS id, e.verdict, e.delay_ms, e.error, e.batch
+          FROM r e LEFT JOIN LATERAL sluice.request_members(e.ids) AS m(id) ON true) r
  WHERE o.id = r.id AND o.state = 'pending'),
 health AS (
   SELECT coalesce(bool_or(r.health = 'ok'), false) AS ok,
@@ -198,7 +190,7 @@ std::vector<PreparedStatement> worker_statements(std::string_view events_table,
     return {
         {std::string(claim_statement), batched ? batched_claim_sql(events_table, webhook.ordering)
                                                : claim_sql(events_table, webhook.ordering)},
-        {std::string(record_statement), record_sql(batched)},
+        {std::string(record_statement), record_sql()},
         {std::string(next_due_statement),
          batched ? batched_next_due_sql() : std::string(next_due_sql)}};
 }
