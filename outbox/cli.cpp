@@ -23,6 +23,14 @@ constexpr std::string_view requeue_set =
     "SET state = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL, "
     "batch_id = NULL";
 
+// Whether attempt row `a` is one of message `id`'s: its own, or one of a batched request that
+// carried it (found through the GIN index on members).
+std::string attempt_of(std::string_view a, std::string_view id) {
+    const std::string alias(a), message(id);
+    return "(" + alias + ".outbox_id = " + message + " OR " + alias + ".members @> ARRAY[" +
+           message + "])";
+}
+
 // The columns entry_of() reads, over sluice.outbox o LEFT JOIN the events table e. A message's
 // batch is in o.batch_id once an attempt of it is recorded, and in sluice.outbox_batches while its
 // first attempt is in flight.
@@ -200,9 +208,8 @@ std::optional<MessageHistory> outbox_show(pg::Connection& conn, std::int64_t id,
     MessageHistory history{entry_of(found, 0), {}};
     auto attempts = conn.exec("SELECT " + pg::iso_utc("attempted_at") +
                                   ", status, error, duration_ms, response "
-                                  "FROM sluice.outbox_attempts "
-                                  "WHERE outbox_id = $1 OR members @> ARRAY[$1::bigint] "
-                                  "ORDER BY attempted_at",
+                                  "FROM sluice.outbox_attempts a WHERE " +
+                                  attempt_of("a", "$1::bigint") + " ORDER BY attempted_at",
                               pg::Params(id));
     for (int i = 0; i < attempts.rows(); ++i) {
         Attempt a;
@@ -222,7 +229,8 @@ ReplayOutcome replay(pg::Connection& conn, const ReplayFilter& filter,
     // A message settles when it is delivered, or (dead) at its last attempt.
     const std::string settled_at =
         "coalesce(o.delivered_at, (SELECT max(a.attempted_at) FROM sluice.outbox_attempts a "
-        "WHERE a.outbox_id = o.id OR a.members @> ARRAY[o.id]), o.enqueued_at)";
+        "WHERE " +
+        attempt_of("a", "o.id") + "), o.enqueued_at)";
     const std::string sql = R"SQL(WITH chosen AS (
   SELECT o.id, o.state FROM sluice.outbox o LEFT JOIN )SQL" +
                             quoted_events_table + R"SQL( e ON e.id = o.event_id

@@ -36,8 +36,8 @@ constexpr std::string_view disable_due = R"SQL((s.disabled_at IS NULL AND $3::bi
 std::string record_sql() {
     std::string sql = R"SQL(WITH r AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb)
-    AS r(id bigint, ids bigint[], verdict text, delay_ms bigint, status int, error text, duration_ms float8,
-         response text, health text, batch bigint)),
+    AS r(id bigint, ids bigint[], verdict text, delay_ms bigint, status int, error text,
+         duration_ms float8, response text, health text, batch bigint)),
 landed AS (
   DELETE FROM sluice.outbox_batches b
    WHERE b.id IN (SELECT DISTINCT r.batch FROM r WHERE r.batch IS NOT NULL)
